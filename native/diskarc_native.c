@@ -1,0 +1,158 @@
+/* diskarc's N-API addon: the Linux syscalls Node's fs does not expose (SEEK_DATA/SEEK_HOLE,
+ * BLKGETSIZE64, BLKDISCARD, hole punching) and the content-defined chunker's hot loop.
+ * Each function is a thin wrapper; policy lives in TypeScript. */
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_value m, e, c;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, NULL, m, &e);
+  napi_create_int32(env, err, &c);
+  napi_set_named_property(env, e, "errno", c);
+  napi_throw(env, e);
+  return NULL;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < want) {
+    napi_throw_type_error(env, NULL, "not enough arguments");
+    return 0;
+  }
+  return 1;
+}
+
+static int64_t arg_i64(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return (int64_t)d;
+}
+
+static napi_value num(napi_env env, double d) {
+  napi_value r;
+  napi_create_double(env, d, &r);
+  return r;
+}
+
+/* lseek(fd, offset, whence) for SEEK_DATA / SEEK_HOLE; returns -1 for ENXIO (no more data). */
+static napi_value do_seek(napi_env env, napi_callback_info info, int whence) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  int fd = (int)arg_i64(env, argv[0]);
+  off_t off = (off_t)arg_i64(env, argv[1]);
+  off_t r = lseek(fd, off, whence);
+  if (r < 0) {
+    if (errno == ENXIO) return num(env, -1);
+    return throw_errno(env, whence == SEEK_DATA ? "lseek(SEEK_DATA)" : "lseek(SEEK_HOLE)", errno);
+  }
+  return num(env, (double)r);
+}
+static napi_value seek_data(napi_env env, napi_callback_info info) { return do_seek(env, info, SEEK_DATA); }
+static napi_value seek_hole(napi_env env, napi_callback_info info) { return do_seek(env, info, SEEK_HOLE); }
+
+static napi_value block_device_size(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  int fd = (int)arg_i64(env, argv[0]);
+  uint64_t size = 0;
+  if (ioctl(fd, BLKGETSIZE64, &size) < 0) return throw_errno(env, "ioctl(BLKGETSIZE64)", errno);
+  return num(env, (double)size);
+}
+
+static napi_value block_discard(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  int fd = (int)arg_i64(env, argv[0]);
+  uint64_t range[2] = {(uint64_t)arg_i64(env, argv[1]), (uint64_t)arg_i64(env, argv[2])};
+  if (ioctl(fd, BLKDISCARD, range) < 0) return throw_errno(env, "ioctl(BLKDISCARD)", errno);
+  return NULL;
+}
+
+static napi_value punch_hole(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  int fd = (int)arg_i64(env, argv[0]);
+  off_t off = (off_t)arg_i64(env, argv[1]);
+  off_t len = (off_t)arg_i64(env, argv[2]);
+  if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) < 0)
+    return throw_errno(env, "fallocate(PUNCH_HOLE)", errno);
+  return NULL;
+}
+
+/* Gear-hash cut points (FastCDC normalised chunking).
+ * findCuts(buf, gearTable Uint32Array(256), min, avg, max, maskS, maskL, out Uint32Array) -> count.
+ * Writes the end offset of each complete chunk into out; the tail after the last cut is not a chunk
+ * (the caller carries it into the next buffer). */
+static napi_value find_cuts(napi_env env, napi_callback_info info) {
+  napi_value argv[8];
+  if (!get_args(env, info, 8, argv)) return NULL;
+  uint8_t *buf; size_t len;
+  napi_typedarray_type t; size_t tl; void *tdata; napi_value ab; size_t bo;
+  napi_get_typedarray_info(env, argv[0], &t, &len, (void **)&buf, &ab, &bo);
+  napi_get_typedarray_info(env, argv[1], &t, &tl, &tdata, &ab, &bo);
+  const uint32_t *gear = (const uint32_t *)tdata;
+  uint32_t min = (uint32_t)arg_i64(env, argv[2]);
+  uint32_t avg = (uint32_t)arg_i64(env, argv[3]);
+  uint32_t max = (uint32_t)arg_i64(env, argv[4]);
+  uint32_t mask_s = (uint32_t)arg_i64(env, argv[5]);
+  uint32_t mask_l = (uint32_t)arg_i64(env, argv[6]);
+  size_t outcap; void *odata;
+  napi_get_typedarray_info(env, argv[7], &t, &outcap, &odata, &ab, &bo);
+  uint32_t *out = (uint32_t *)odata;
+  size_t n = 0, start = 0;
+  while (start < len && n < outcap) {
+    size_t remain = len - start;
+    if (remain <= min) break;
+    size_t limit = remain < max ? remain : max;
+    size_t normal = limit < avg ? limit : avg;
+    uint32_t h = 0;
+    size_t i = min;
+    size_t cut = 0;
+    for (; i < normal; i++) {
+      h = (h << 1) + gear[buf[start + i]];
+      if (!(h & mask_s)) { cut = i + 1; break; }
+    }
+    if (!cut) {
+      for (; i < limit; i++) {
+        h = (h << 1) + gear[buf[start + i]];
+        if (!(h & mask_l)) { cut = i + 1; break; }
+      }
+    }
+    if (!cut) {
+      if (limit < max) break; /* ran out of buffer before a boundary: leave the tail */
+      cut = max;
+    }
+    start += cut;
+    out[n++] = (uint32_t)start;
+  }
+  napi_value r;
+  napi_create_uint32(env, (uint32_t)n, &r);
+  return r;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"seekData", 0, seek_data, 0, 0, 0, napi_default, 0},
+    {"seekHole", 0, seek_hole, 0, 0, 0, napi_default, 0},
+    {"blockDeviceSize", 0, block_device_size, 0, 0, 0, napi_default, 0},
+    {"blockDiscard", 0, block_discard, 0, 0, 0, napi_default, 0},
+    {"punchHole", 0, punch_hole, 0, 0, 0, napi_default, 0},
+    {"findCuts", 0, find_cuts, 0, 0, 0, napi_default, 0},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

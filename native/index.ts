@@ -1,0 +1,22 @@
+// Loads the N-API addon built from native/diskarc_native.c by `npm install` (node-gyp).
+// The addon is required: pack needs SEEK_DATA/SEEK_HOLE and block-device ioctls Node lacks.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeAddon {
+  /** Next offset ≥ offset holding data, or -1 when none (ENXIO). */
+  seekData(fd: number, offset: number): number;
+  /** Next offset ≥ offset starting a hole (the file size at EOF). */
+  seekHole(fd: number, offset: number): number;
+  blockDeviceSize(fd: number): number;
+  blockDiscard(fd: number, offset: number, length: number): void;
+  punchHole(fd: number, offset: number, length: number): void;
+  findCuts(buf: Uint8Array, gear: Uint32Array, min: number, avg: number, max: number,
+    maskS: number, maskL: number, out: Uint32Array): number;
+}
+
+const require = createRequire(import.meta.url);
+// dist/native/index.js → <root>/native/build/Release
+const addonPath = fileURLToPath(new URL('../../native/build/Release/diskarc_native.node', import.meta.url));
+
+export const native: NativeAddon = require(addonPath) as NativeAddon;

@@ -1,0 +1,8 @@
+// Every CLI command, registered in the order `diskarc --help` lists them.
+// Each command module exports `register(program)`; add new ones here.
+import type { Command } from 'commander';
+
+type Register = (program: Command) => void;
+
+export const commands: Array<() => Promise<{ register: Register }>> = [
+];

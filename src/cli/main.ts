@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// diskarc's command-line entry point: builds the commander program from the command modules,
+// runs it, and turns any error into its documented exit code.
+import { Command, CommanderError } from 'commander';
+import { commands } from './commands/index.js';
+import { reportError } from './output.js';
+import { ExitCode } from '../errors.js';
+import { toolVersion } from '../version.js';
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('diskarc')
+    .description('Deduplicating disk-image archiver; serves archived disks over NBD, FUSE, WebDAV and a range proxy')
+    .version(toolVersion)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const load of commands) (await load()).register(program);
+  const wantsJson = argv.includes('--json');
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.OK;
+      return ExitCode.USAGE;
+    }
+    return reportError(e, { json: wantsJson, verbose });
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,56 @@
+// How commands talk to the user: human text on stdout, one JSON object with --json,
+// diagnostics on stderr (more with --verbose), and typed errors turned into exit codes.
+import { DiskarcError, ExitCode } from '../errors.js';
+
+export interface GlobalOptions {
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export class Output {
+  constructor(readonly opts: GlobalOptions) {}
+
+  /** Prints a result: `human` text normally, `data` as one JSON object with --json. */
+  result(data: unknown, human: string | (() => string)): void {
+    if (this.opts.json) process.stdout.write(JSON.stringify(data) + '\n');
+    else {
+      const text = typeof human === 'function' ? human() : human;
+      if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+    }
+  }
+
+  info(msg: string): void {
+    if (!this.opts.json) process.stderr.write(msg + '\n');
+  }
+
+  verbose(msg: string): void {
+    if (this.opts.verbose) process.stderr.write(msg + '\n');
+  }
+}
+
+/** Reports an error (one line, or JSON with --json) and returns the exit code to use. */
+export function reportError(e: unknown, opts: GlobalOptions): number {
+  if (e instanceof DiskarcError) {
+    if (opts.json) process.stdout.write(JSON.stringify({ error: { code: e.code, message: e.message, ...e.details } }) + '\n');
+    process.stderr.write(`diskarc: ${e.message}\n`);
+    if (opts.verbose && e.cause) process.stderr.write(`  cause: ${e.cause instanceof Error ? e.cause.stack : String(e.cause)}\n`);
+    return e.exitCode;
+  }
+  const err = e as Error;
+  if (opts.json) process.stdout.write(JSON.stringify({ error: { code: 'EINTERNAL', message: String(err?.message ?? e) } }) + '\n');
+  process.stderr.write(`diskarc: internal error: ${err?.message ?? String(e)}\n`);
+  if (opts.verbose) process.stderr.write(`${err?.stack ?? ''}\n`);
+  else process.stderr.write('  (run again with --verbose for a stack trace)\n');
+  return ExitCode.INTERNAL;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
+}

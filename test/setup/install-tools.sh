@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Makes sure the real peers the tests run against are installed (Debian packages).
+# As root, missing packages are installed with apt-get; otherwise it fails naming them,
+# because a test that silently skips its oracle proves nothing.
+set -euo pipefail
+declare -A need=(
+  [qemu-img]=qemu-utils [qemu-io]=qemu-utils [qemu-nbd]=qemu-utils
+  [nbdinfo]=libnbd-bin [nbdcopy]=libnbd-bin [nbdsh]=libnbd-bin
+  [nbdkit]=nbdkit [fio]=fio
+  [mkntfs]=ntfs-3g [ntfs-3g]=ntfs-3g [ntfsls]=ntfs-3g [ntfscluster]=ntfs-3g
+  [fls]=sleuthkit [icat]=sleuthkit
+  [sgdisk]=gdisk [sfdisk]=fdisk [mkfs.vfat]=dosfstools [fsck.vfat]=dosfstools [mdir]=mtools
+  [mke2fs]=e2fsprogs [debugfs]=e2fsprogs [e2fsck]=e2fsprogs
+  [setfattr]=attr [fusermount3]=fuse3 [zstd]=zstd [truncate]=coreutils
+)
+missing=()
+for cmd in "${!need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+if [ "$(id -u)" != 0 ]; then
+  echo "test setup: missing Debian packages: $pkgs— install them (apt-get install $pkgs) or run as root" >&2
+  exit 1
+fi
+echo "test setup: installing $pkgs" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
