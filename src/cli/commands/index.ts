@@ -5,4 +5,6 @@ import type { Command } from 'commander';
 type Register = (program: Command) => void;
 
 export const commands: Array<() => Promise<{ register: Register }>> = [
+  () => import('./create.js'),
+  () => import('./pack.js'),
 ];

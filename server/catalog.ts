@@ -1,0 +1,148 @@
+// The export catalog of a serve process: which disks it serves and under which names. Every
+// protocol asks it for a BlockSource by name; sources are opened once, on first use, and shared
+// by all connections and protocols (they read through the archive's one slab cache).
+// Names: a stream answers to its name (when unique) and its id; partitions join as NAME/pN, ID/pN.
+import type { BlockSource } from '../src/block/source.js';
+import { formatBytes } from '../src/cli/output.js';
+import type { NbdExport, NbdExportCatalog, NbdExportEntry } from '../protocols/nbd/exports.js';
+
+/** A whole disk the process serves (an archived stream, or a raw image in tests and tools). */
+export interface ServedDisk {
+  /** Stable id (a stream id); also accepted as an export name. */
+  id: string;
+  /** Human name; accepted as an export name when no other disk shares it. */
+  name: string;
+  size: number;
+  /** Extra text for descriptions (pack time, source path…). */
+  note?: string;
+  open(): Promise<BlockSource>;
+}
+
+/** One partition of a disk, as a window over the disk's source. */
+export interface ServedPartition {
+  /** 1-based, as in `pN`. */
+  index: number;
+  size: number;
+  note?: string;
+  source: BlockSource;
+}
+
+/** Finds the partitions of a disk (null/empty when it has no partition table). */
+export type PartitionLister = (disk: BlockSource) => Promise<ServedPartition[]>;
+
+interface Entry {
+  /** Canonical export name. */
+  name: string;
+  description: string;
+  disk: ServedDisk;
+  partition?: number;
+}
+
+export interface CatalogOptions {
+  /** Lists partitions so they are served as NAME/pN; omit to serve whole disks only. */
+  partitions?: PartitionLister;
+  /** The export that answers to '' (the default export); by default the only disk, if just one. */
+  defaultExport?: string;
+}
+
+export class ExportCatalog implements NbdExportCatalog {
+  private readonly sources = new Map<string, Promise<BlockSource>>();
+  private readonly partitionLists = new Map<string, Promise<ServedPartition[]>>();
+  private readonly byName = new Map<string, Entry>();
+  private readonly disks: ServedDisk[];
+  private closed = false;
+
+  constructor(disks: ServedDisk[], private readonly opts: CatalogOptions = {}) {
+    this.disks = disks;
+    const nameCount = new Map<string, number>();
+    for (const d of disks) nameCount.set(d.name, (nameCount.get(d.name) ?? 0) + 1);
+    for (const d of disks) {
+      const unique = nameCount.get(d.name) === 1 && d.name !== d.id && d.name !== '';
+      const canonical = unique ? d.name : d.id;
+      const description = `${unique ? `stream ${d.id}` : `stream "${d.name}"`}, ${formatBytes(d.size)}${d.note ? `, ${d.note}` : ''}`;
+      const entry = { name: canonical, description, disk: d };
+      this.byName.set(d.id, entry);
+      if (unique) this.byName.set(d.name, entry);
+    }
+  }
+
+  get diskCount(): number {
+    return this.disks.length;
+  }
+
+  /** Whole disks first (by name, then by id), then each disk's partitions. */
+  async list(): Promise<NbdExportEntry[]> {
+    const out: NbdExportEntry[] = [];
+    for (const d of this.disks) {
+      const entry = this.byName.get(d.id)!;
+      out.push({ name: entry.name, description: entry.description, size: d.size });
+      if (entry.name !== d.id) out.push({ name: d.id, description: `same disk as "${entry.name}"`, size: d.size });
+    }
+    for (const d of this.disks) {
+      const entry = this.byName.get(d.id)!;
+      for (const p of await this.partitionsOf(d).catch(() => [])) {
+        out.push({ name: `${entry.name}/p${p.index}`, description: partitionDescription(entry.name, p), size: p.size });
+      }
+    }
+    return out;
+  }
+
+  async open(name: string): Promise<NbdExport | undefined> {
+    if (this.closed) return undefined;
+    const resolved = name === '' ? this.defaultName() : name;
+    if (resolved === undefined) return undefined;
+    const whole = this.byName.get(resolved);
+    if (whole) {
+      // An alias (the id) is its own export name, as NBD_OPT_LIST shows it; '' takes the canonical one.
+      const description = resolved === whole.name || name === '' ? whole.description : `same disk as "${whole.name}"`;
+      return { name: name === '' ? whole.name : resolved, description, source: await this.sourceOf(whole.disk) };
+    }
+    const m = /^(.*)\/p([1-9]\d*)$/.exec(resolved);
+    if (!m) return undefined;
+    const entry = this.byName.get(m[1]!);
+    if (!entry) return undefined;
+    const part = (await this.partitionsOf(entry.disk).catch(() => [])).find((p) => p.index === Number(m[2]));
+    if (!part) return undefined;
+    return { name: `${entry.name}/p${part.index}`, description: partitionDescription(entry.name, part), source: part.source };
+  }
+
+  /** Closes every opened source; further opens find nothing. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const opened = [...this.sources.values()];
+    this.sources.clear();
+    await Promise.allSettled(opened.map(async (p) => (await p).close()));
+  }
+
+  private defaultName(): string | undefined {
+    if (this.opts.defaultExport !== undefined) return this.opts.defaultExport;
+    return this.disks.length === 1 ? this.disks[0]!.id : undefined;
+  }
+
+  private sourceOf(disk: ServedDisk): Promise<BlockSource> {
+    let p = this.sources.get(disk.id);
+    if (!p) {
+      p = disk.open();
+      // A failed open is retried by the next client rather than cached forever.
+      p.catch(() => this.sources.delete(disk.id));
+      this.sources.set(disk.id, p);
+    }
+    return p;
+  }
+
+  private partitionsOf(disk: ServedDisk): Promise<ServedPartition[]> {
+    const lister = this.opts.partitions;
+    if (!lister) return Promise.resolve([]);
+    let p = this.partitionLists.get(disk.id);
+    if (!p) {
+      p = this.sourceOf(disk).then(lister);
+      p.catch(() => this.partitionLists.delete(disk.id));
+      this.partitionLists.set(disk.id, p);
+    }
+    return p;
+  }
+}
+
+function partitionDescription(diskName: string, p: ServedPartition): string {
+  return `partition ${p.index} of "${diskName}", ${formatBytes(p.size)}${p.note ? `, ${p.note}` : ''}`;
+}

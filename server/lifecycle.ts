@@ -1,0 +1,127 @@
+// Lifecycle of a serve process: open what is served once, build the shared export catalog, start
+// each configured protocol on it, and shut everything down along one path (signal → stop
+// listening → finish in-flight replies → close sources and the archive). Later protocols
+// (WebDAV, range proxy) add their start/stop here beside NBD.
+import type { Logger } from 'pino';
+import { NbdServer, type NbdListening } from '../protocols/nbd/server.js';
+import type { NbdExportEntry } from '../protocols/nbd/exports.js';
+import { ExportCatalog, type PartitionLister, type ServedDisk } from './catalog.js';
+import { checkExposure, type ServeConfig } from './config.js';
+import { openImageDisks, type OpenedDisks } from './disks.js';
+import { DiskarcError } from '../src/errors.js';
+
+export interface ServeListener {
+  protocol: 'nbd';
+  uri: string;
+  listening: NbdListening;
+}
+
+export interface ServeDependencies {
+  /** Opens the archive's streams as disks (wired by the CLI; separate so tests can serve raw images). */
+  openArchive?: (config: ServeConfig) => Promise<OpenedDisks>;
+  partitions?: PartitionLister;
+}
+
+export class ServeProcess {
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly catalog: ExportCatalog,
+    readonly listeners: ServeListener[],
+    private readonly nbd: NbdServer | undefined,
+    private readonly opened: OpenedDisks[],
+    private readonly log: Logger,
+  ) {}
+
+  static async start(config: ServeConfig, log: Logger, deps: ServeDependencies = {}): Promise<ServeProcess> {
+    checkExposure(config.nbd, config.allowRemote);
+    const opened: OpenedDisks[] = [];
+    const closeOpened = async (): Promise<void> => {
+      await Promise.allSettled(opened.map((o) => o.close()));
+    };
+    try {
+      if (config.archive !== undefined) {
+        if (!deps.openArchive) throw new DiskarcError('EUSAGE', 'this build cannot open archives for serving');
+        opened.push(await deps.openArchive(config));
+      }
+      if (config.images.length > 0) opened.push(await openImageDisks(config.images));
+    } catch (e) {
+      await closeOpened();
+      throw e;
+    }
+    const disks: ServedDisk[] = opened.flatMap((o) => o.disks);
+    if (disks.length === 0) {
+      await closeOpened();
+      throw new DiskarcError('ENOSTREAM', 'nothing to serve: the archive has no streams (pack one first) and no --image was given');
+    }
+    const catalog = new ExportCatalog(disks, {
+      partitions: config.partitions ? deps.partitions : undefined,
+      defaultExport: config.streams.length > 0 ? disks[0]!.id : undefined,
+    });
+    const listeners: ServeListener[] = [];
+    let nbd: NbdServer | undefined;
+    try {
+      if (config.nbd.length > 0) {
+        nbd = new NbdServer({ catalog, log: log.child({ protocol: 'nbd' }) });
+        for (const endpoint of config.nbd) {
+          const listening = await nbd.listen(endpoint);
+          listeners.push({ protocol: 'nbd', uri: listening.uri, listening });
+        }
+      }
+    } catch (e) {
+      await nbd?.close();
+      await catalog.close();
+      await closeOpened();
+      throw e;
+    }
+    log.info({ disks: disks.length, listeners: listeners.map((l) => l.uri) }, 'serving');
+    return new ServeProcess(catalog, listeners, nbd, opened, log);
+  }
+
+  exports(): Promise<NbdExportEntry[]> {
+    return this.catalog.list();
+  }
+
+  /** Idempotent graceful stop. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info('shutting down: closing listeners, finishing in-flight requests');
+      await this.nbd?.close();
+      await this.catalog.close();
+      await Promise.allSettled(this.opened.map((o) => o.close()));
+      this.log.info('stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+/**
+ * Serves until SIGINT or SIGTERM, then stops gracefully and resolves with the signal's name.
+ * A second signal during shutdown exits at once (code 130).
+ */
+export async function serveUntilSignal(proc: ServeProcess, log: Logger): Promise<NodeJS.Signals> {
+  let force: (s: NodeJS.Signals) => void = () => {};
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const on = (s: NodeJS.Signals): void => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      process.once('SIGINT', force);
+      process.once('SIGTERM', force);
+      resolve(s);
+    };
+    force = (s: NodeJS.Signals): void => {
+      log.warn({ signal: s }, 'second signal: exiting without waiting');
+      process.exit(130);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+  log.info({ signal }, 'signal received');
+  try {
+    await proc.stop();
+  } finally {
+    process.off('SIGINT', force);
+    process.off('SIGTERM', force);
+  }
+  return signal;
+}

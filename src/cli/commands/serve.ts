@@ -1,0 +1,114 @@
+// `diskarc serve`: serves archived streams (and their partitions) read-only until SIGINT/SIGTERM.
+// NBD today; further protocols (--webdav, --proxy) join the same process and catalog.
+import { Option, type Command } from 'commander';
+import { resolve } from 'node:path';
+import { DiskarcError } from '../../errors.js';
+import { cacheOption, commonOptions } from '../options.js';
+import { formatBytes, Output } from '../output.js';
+import { DEFAULT_NBD_PORT, parseTcpAddress, type ServeConfig } from '../../../server/config.js';
+import { createLogger, logLevels, type LogLevel } from '../../../server/logging.js';
+import { ServeProcess, serveUntilSignal } from '../../../server/lifecycle.js';
+import { openArchiveDisks } from '../../../server/archive-disks.js';
+import { listPartitions } from '../../../server/partitions.js';
+import type { NbdEndpoint } from '../../../protocols/nbd/server.js';
+
+interface ServeOptions {
+  archive?: string;
+  stream?: string[];
+  image?: string[];
+  nbd?: Array<string | true>;
+  nbdSocket?: string[];
+  partitions: boolean;
+  allowRemote?: boolean;
+  dataCacheSizeMib?: number;
+  logLevel?: LogLevel;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('serve')
+    .description('serve archived disks read-only over NBD until interrupted (SIGINT/SIGTERM)')
+    .addOption(new Option('-a, --archive <dir>', 'archive directory').env('DISKARC_ARCHIVE'))
+    .option('-s, --stream <ref>', 'serve only this stream (id, id prefix or name; repeatable); the first is the default export', collect)
+    .option('--image <file>', 'also serve a raw image file or block device (repeatable)', collect)
+    .addOption(
+      new Option('--nbd [address]', `NBD on TCP HOST:PORT (default ${'127.0.0.1'}:${DEFAULT_NBD_PORT}; port 0 picks a free one; repeatable)`).argParser(
+        (v: string, prev: Array<string | true> = []) => [...prev, v],
+      ),
+    )
+    .option('--nbd-socket <path>', 'NBD on a Unix socket (repeatable)', collect)
+    .option('--no-partitions', 'do not export partitions as NAME/pN')
+    .option('--allow-remote', 'allow listening on non-loopback addresses (anyone reaching them can read every served disk)')
+    .addOption(new Option('--log-level <level>', 'log level of the JSON logs on stderr').choices(logLevels))
+    .addHelpText(
+      'after',
+      `
+Without --nbd or --nbd-socket, NBD listens on 127.0.0.1:${DEFAULT_NBD_PORT}.
+Exports: every stream by name and by id, and each partition as NAME/pN.
+
+Examples:
+  diskarc serve -a /backups --nbd 127.0.0.1:10809
+  diskarc serve -a /backups -s web01 --nbd-socket /run/diskarc.sock
+  nbdinfo --list nbd://127.0.0.1:10809
+  nbdcopy nbd://127.0.0.1:10809/web01 web01.img`,
+    );
+  cacheOption(cmd);
+  commonOptions(cmd);
+  cmd.action(async (opts: ServeOptions) => {
+    process.exitCode = await serve(opts);
+  });
+}
+
+async function serve(opts: ServeOptions): Promise<number> {
+  const out = new Output(opts);
+  const images = opts.image ?? [];
+  if (opts.archive === undefined && images.length === 0) {
+    throw new DiskarcError('EUSAGE', 'nothing to serve: give -a/--archive DIR (or set DISKARC_ARCHIVE), or --image FILE');
+  }
+  const nbd: NbdEndpoint[] = [];
+  const tcp = opts.nbd ?? [];
+  for (const v of tcp) nbd.push({ kind: 'tcp', ...parseTcpAddress(v === true ? '' : v, DEFAULT_NBD_PORT) });
+  for (const p of opts.nbdSocket ?? []) nbd.push({ kind: 'unix', path: resolve(p) });
+  if (nbd.length === 0) nbd.push({ kind: 'tcp', ...parseTcpAddress('', DEFAULT_NBD_PORT) });
+
+  const config: ServeConfig = {
+    archive: opts.archive,
+    streams: opts.stream ?? [],
+    images,
+    cacheBytes: opts.dataCacheSizeMib !== undefined ? opts.dataCacheSizeMib * 1024 * 1024 : undefined,
+    partitions: opts.partitions,
+    nbd,
+    allowRemote: opts.allowRemote === true,
+    logLevel: opts.logLevel ?? (opts.verbose ? 'debug' : 'info'),
+  };
+  const log = createLogger(config.logLevel);
+  const proc = await ServeProcess.start(config, log, { openArchive: openArchiveDisks, partitions: listPartitions });
+  const exports = await proc.exports();
+  out.result(
+    {
+      listening: proc.listeners.map((l) => ({
+        protocol: l.protocol,
+        uri: l.uri,
+        ...(l.listening.bound.kind === 'tcp' ? { host: l.listening.bound.host, port: l.listening.bound.port } : { socket: l.listening.bound.path }),
+      })),
+      exports,
+      pid: process.pid,
+    },
+    () => {
+      const width = Math.max(4, ...exports.map((e) => e.name.length));
+      const lines = ['diskarc serve: ready (Ctrl-C to stop)'];
+      for (const l of proc.listeners) lines.push(`  ${l.protocol.toUpperCase()}  ${l.uri}`);
+      lines.push('exports:');
+      for (const e of exports) lines.push(`  ${e.name.padEnd(width)}  ${(e.size !== undefined ? formatBytes(e.size) : '').padStart(10)}  ${e.description}`);
+      const first = proc.listeners[0];
+      if (first) lines.push(`try: nbdinfo --list '${first.uri}'`);
+      return lines.join('\n');
+    },
+  );
+  await serveUntilSignal(proc, log);
+  return 0;
+}
