@@ -1,0 +1,61 @@
+// Partition tables on any block source: MBR (with extended/logical partitions) and GPT (with CRC
+// checks and backup-header fallback), each partition opened as a window source, and the
+// filesystem inside recognised by its magic. See docs/partitions.md.
+import { DiskarcError } from '../../src/errors.js';
+import type { BlockSource } from '../../src/block/source.js';
+import { detectFilesystem, identifyFilesystem } from './filesystem.js';
+import { PROBED_SECTOR_SIZES, readGptTable } from './gpt.js';
+import { isProtectiveMbr, MBR_SECTOR_BYTES, parseMbrSector, readMbrTable } from './mbr.js';
+import type { Partition, PartitionTable } from './types.js';
+import { WindowSource } from './window-source.js';
+
+export type { Partition, PartitionScheme, PartitionTable } from './types.js';
+export { WindowSource } from './window-source.js';
+export { detectFilesystem, identifyFilesystem } from './filesystem.js';
+export { gptTypeName, mbrTypeName } from './type-names.js';
+
+export interface ReadPartitionTableOptions {
+  /** Logical sector size; by default GPT is probed at 512 and 4096 bytes and MBR assumes 512. */
+  sectorSize?: number;
+  /** Probe each partition for a filesystem (default true). */
+  detectFilesystems?: boolean;
+}
+
+/** Boot-sector formats whose sector 0 carries 0x55AA but is a volume, not a partition table. */
+const bootSectorFilesystems = new Set(['ntfs', 'exfat', 'vfat', 'refs', 'BitLocker']);
+
+/**
+ * Reads the partition table of a whole disk. Returns null when there is none (for instance the
+ * source is itself a filesystem); throws DiskarcError 'EFS' when a table is there but malformed.
+ */
+export async function readPartitionTable(source: BlockSource, options: ReadPartitionTableOptions = {}): Promise<PartitionTable | null> {
+  const { sectorSize } = options;
+  if (sectorSize !== undefined && !PROBED_SECTOR_SIZES.includes(sectorSize as 512 | 4096)) {
+    throw new DiskarcError('EUSAGE', `unsupported sector size ${sectorSize} (use 512 or 4096)`, { sectorSize });
+  }
+  if (source.size < MBR_SECTOR_BYTES) return null;
+  const sector0 = await source.read(0, MBR_SECTOR_BYTES);
+  const mbr = parseMbrSector(sector0, 'MBR (sector 0)', true);
+  let table: PartitionTable | null = null;
+  if (!mbr || isProtectiveMbr(mbr)) {
+    table = await readGptTable(source, sectorSize ? [sectorSize] : PROBED_SECTOR_SIZES);
+    if (!table && mbr) {
+      throw new DiskarcError('EFS', 'the MBR is a GPT protective MBR (type 0xEE) but no GPT header was found at LBA 1 or at the last LBA', {});
+    }
+  } else if (!bootSectorFilesystems.has(identifyFilesystem(sector0) ?? '')) {
+    table = await readMbrTable(source, mbr, sectorSize ?? MBR_SECTOR_BYTES);
+  }
+  if (table && options.detectFilesystems !== false) {
+    for (const p of table.partitions) {
+      if (p.extended) continue;
+      const fs = await detectFilesystem(openPartition(source, p));
+      if (fs) p.filesystem = fs;
+    }
+  }
+  return table;
+}
+
+/** The partition as a block source of its own (a window on `source`, clipped to it). */
+export function openPartition(source: BlockSource, partition: Pick<Partition, 'start' | 'size'>): WindowSource {
+  return new WindowSource(source, partition.start, partition.size);
+}
