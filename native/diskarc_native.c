@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[256];
@@ -142,6 +143,42 @@ static napi_value find_cuts(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* SHA-256 of consecutive chunks of buf: chunk i spans [ends[i-1] (or start), ends[i]).
+ * hashChunks(buf, start, ends Uint32Array, count, out Buffer(32 * count)). One call per buffer
+ * instead of one crypto.hash per chunk removes ~3 us of JS overhead per 4 KiB chunk.
+ * OpenSSL comes from Node itself, which exports its symbols to addons. */
+static napi_value hash_chunks(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  uint8_t *buf; size_t len;
+  napi_typedarray_type t; napi_value ab; size_t bo;
+  napi_get_typedarray_info(env, argv[0], &t, &len, (void **)&buf, &ab, &bo);
+  size_t start = (size_t)arg_i64(env, argv[1]);
+  size_t nends; void *edata;
+  napi_get_typedarray_info(env, argv[2], &t, &nends, &edata, &ab, &bo);
+  const uint32_t *ends = (const uint32_t *)edata;
+  size_t count = (size_t)arg_i64(env, argv[3]);
+  uint8_t *out; size_t outlen;
+  napi_get_typedarray_info(env, argv[4], &t, &outlen, (void **)&out, &ab, &bo);
+  if (count > nends || outlen < count * 32) {
+    napi_throw_range_error(env, NULL, "hashChunks: output too small");
+    return NULL;
+  }
+  const EVP_MD *md = EVP_sha256();
+  size_t prev = start;
+  for (size_t i = 0; i < count; i++) {
+    size_t end = ends[i];
+    if (end < prev || end > len) {
+      napi_throw_range_error(env, NULL, "hashChunks: chunk ends out of order or past the buffer");
+      return NULL;
+    }
+    unsigned int mdlen = 32;
+    EVP_Digest(buf + prev, end - prev, out + i * 32, &mdlen, md, NULL);
+    prev = end;
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"seekData", 0, seek_data, 0, 0, 0, napi_default, 0},
@@ -150,6 +187,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"blockDiscard", 0, block_discard, 0, 0, 0, napi_default, 0},
     {"punchHole", 0, punch_hole, 0, 0, 0, napi_default, 0},
     {"findCuts", 0, find_cuts, 0, 0, 0, napi_default, 0},
+    {"hashChunks", 0, hash_chunks, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

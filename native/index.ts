@@ -13,6 +13,8 @@ export interface NativeAddon {
   punchHole(fd: number, offset: number, length: number): void;
   findCuts(buf: Uint8Array, gear: Uint32Array, min: number, avg: number, max: number,
     maskS: number, maskL: number, out: Uint32Array): number;
+  /** SHA-256 of the chunks [start, ends[0]), [ends[0], ends[1]) … into out (32 bytes each). */
+  hashChunks(buf: Uint8Array, start: number, ends: Uint32Array, count: number, out: Uint8Array): void;
 }
 
 const require = createRequire(import.meta.url);

@@ -14,6 +14,7 @@ export const ExitCode = {
   FILESYSTEM: 9,
   NOT_FOUND: 10,
   SERVER: 11,
+  LOCKED: 12,
   INTERRUPTED: 130,
 } as const;
 
@@ -30,6 +31,7 @@ export type ErrorCode =
   | 'ENOTFOUND'     // path inside a filesystem not found
   | 'ERANGE'        // read outside a block source
   | 'ESERVER'       // server could not listen / mount
+  | 'ELOCKED'      // another diskarc process is writing to the archive
   | 'EINTR';        // interrupted by a signal
 
 const exitFor: Record<ErrorCode, number> = {
@@ -45,6 +47,7 @@ const exitFor: Record<ErrorCode, number> = {
   ENOTFOUND: ExitCode.NOT_FOUND,
   ERANGE: ExitCode.USAGE,
   ESERVER: ExitCode.SERVER,
+  ELOCKED: ExitCode.LOCKED,
   EINTR: ExitCode.INTERRUPTED,
 };
 

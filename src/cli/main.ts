@@ -28,4 +28,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A closed pipe (`diskarc dump-stream | head`) is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 process.exitCode = await main(process.argv);

@@ -7,4 +7,9 @@ type Register = (program: Command) => void;
 export const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./create.js'),
   () => import('./pack.js'),
+  () => import('./unpack.js'),
+  () => import('./verify.js'),
+  () => import('./list.js'),
+  () => import('./info.js'),
+  () => import('./dump-stream.js'),
 ];

@@ -1,0 +1,180 @@
+// An archive directory (format.md §1): its configuration, slab store, streams, the shared slab
+// cache and zstd worker pool. Readers (StreamReader) and the writer (pack) both start here.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, open, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DiskarcError } from '../errors.js';
+import { CONFIG_FILE, DEFAULTS, FORMAT_NAME, FORMAT_VERSION, readConfig, validateConfig, type ArchiveConfig, type CompressionConfig } from './config.js';
+import { SlabCache } from './slab-cache.js';
+import { createSlabDirs, SlabStore } from './slab-store.js';
+import type { StreamInfo } from './stream-info.js';
+import { MapReader } from './stream-map.js';
+import { StreamReader } from './stream-reader.js';
+import { ZstdPool } from './zstd-pool.js';
+
+export const STREAMS_DIR = 'streams';
+export const META_FILE = 'meta.json';
+const STREAM_ID_RE = /^[0-9a-f]{16}$/;
+
+export interface CreateOptions {
+  blockSize?: number;
+  slabSize?: number;
+  slabFileLimit?: number;
+  compression?: CompressionConfig;
+  dataCacheMiB?: number;
+}
+
+export interface OpenOptions {
+  /** Byte budget of the decompressed-slab cache (default: the archive's dataCacheMiB). */
+  cacheBytes?: number;
+}
+
+export async function fsyncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export class Archive {
+  private constructor(
+    readonly dir: string,
+    readonly config: ArchiveConfig,
+    readonly store: SlabStore,
+    readonly pool: ZstdPool,
+    readonly cache: SlabCache,
+  ) {}
+
+  /** Makes a new archive; refuses an existing non-empty directory. */
+  static async create(dir: string, opts: CreateOptions = {}): Promise<ArchiveConfig> {
+    try {
+      const entries = await readdir(dir);
+      if (entries.length > 0) throw new DiskarcError('EEXIST', `${dir} exists and is not empty; choose a new directory for the archive`, { archive: dir });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new DiskarcError('EEXIST', `${dir} exists and is not a directory`, { archive: dir });
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    const config: ArchiveConfig = validateConfig({
+      format: FORMAT_NAME,
+      version: FORMAT_VERSION,
+      archiveId: randomBytes(16).toString('hex'),
+      createdAt: new Date().toISOString(),
+      blockSize: opts.blockSize ?? DEFAULTS.blockSize,
+      slabSize: opts.slabSize ?? DEFAULTS.slabSize,
+      slabFileLimit: opts.slabFileLimit ?? DEFAULTS.slabFileLimit,
+      compression: opts.compression ?? DEFAULTS.compression,
+      dataCacheMiB: opts.dataCacheMiB ?? DEFAULTS.dataCacheMiB,
+    }, 'new archive settings');
+    await mkdir(dir, { recursive: true });
+    await createSlabDirs(dir);
+    await mkdir(join(dir, STREAMS_DIR));
+    await mkdir(join(dir, 'index'));
+    // The config is written last: a directory without it is not an archive yet.
+    const tmp = join(dir, `${CONFIG_FILE}.tmp`);
+    await writeFile(tmp, JSON.stringify(config, null, 2) + '\n', { flag: 'wx' });
+    const fh = await open(tmp, 'r+');
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, join(dir, CONFIG_FILE));
+    await fsyncDir(dir);
+    return config;
+  }
+
+  static async open(dir: string, opts: OpenOptions = {}): Promise<Archive> {
+    try {
+      if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
+    } catch {
+      throw new DiskarcError('ENOARCHIVE', `archive ${dir} does not exist (create one with: diskarc create -a ${dir})`, { archive: dir });
+    }
+    const config = await readConfig(dir);
+    const store = await SlabStore.open(dir);
+    const pool = new ZstdPool();
+    const cache = new SlabCache(store, pool, opts.cacheBytes ?? config.dataCacheMiB * 1024 * 1024);
+    return new Archive(dir, config, store, pool, cache);
+  }
+
+  streamDir(id: string): string {
+    return join(this.dir, STREAMS_DIR, id);
+  }
+
+  /** Every committed stream, oldest first. Streams being written (temp directories) never show. */
+  async listStreams(): Promise<StreamInfo[]> {
+    const ids = (await readdir(join(this.dir, STREAMS_DIR))).filter((n) => STREAM_ID_RE.test(n));
+    const infos = await Promise.all(ids.map((id) => this.readInfo(id)));
+    return infos.sort((a, b) => a.packTime.localeCompare(b.packTime) || a.id.localeCompare(b.id));
+  }
+
+  private async readInfo(id: string): Promise<StreamInfo> {
+    const path = join(this.streamDir(id), META_FILE);
+    try {
+      const info = JSON.parse(await readFile(path, 'utf8')) as StreamInfo;
+      if (info.id !== id || !Number.isSafeInteger(info.size) || info.size < 0) throw new Error('fields do not match the stream');
+      return info;
+    } catch (e) {
+      throw new DiskarcError('ECORRUPT', `stream ${id}: metadata ${path} is unreadable: ${(e as Error).message}`, { stream: id }, { cause: e });
+    }
+  }
+
+  /** Finds a stream by id, unique id prefix, or name (the newest stream of that name wins). */
+  async resolveStream(ref: string): Promise<StreamInfo> {
+    if (!ref) throw new DiskarcError('ENOSTREAM', 'no stream given (use -s ID, an id prefix, or a name; see diskarc list)');
+    const streams = await this.listStreams();
+    const exact = streams.find((s) => s.id === ref);
+    if (exact) return exact;
+    const byName = streams.filter((s) => s.name === ref);
+    if (byName.length > 0) return byName[byName.length - 1];
+    const byPrefix = /^[0-9a-f]+$/.test(ref) ? streams.filter((s) => s.id.startsWith(ref)) : [];
+    if (byPrefix.length === 1) return byPrefix[0];
+    if (byPrefix.length > 1) {
+      throw new DiskarcError('ENOSTREAM', `stream prefix "${ref}" is ambiguous: ${byPrefix.map((s) => s.id).join(', ')}`, { stream: ref });
+    }
+    throw new DiskarcError('ENOSTREAM', `no stream "${ref}" in ${this.dir} (see diskarc list -a ${this.dir})`, { stream: ref, archive: this.dir });
+  }
+
+  /** Opens a stream for random access (by id, prefix or name). */
+  async openStream(ref: string): Promise<StreamReader> {
+    const info = await this.resolveStream(ref);
+    const map = await MapReader.open(this.streamDir(info.id), info.size);
+    return new StreamReader(info, map, this.cache);
+  }
+
+  /** Opens a stream being written (its temp directory) — used by pack's read-back verify. */
+  async openUncommitted(dir: string, info: StreamInfo): Promise<StreamReader> {
+    return new StreamReader(info, await MapReader.open(dir, info.size), this.cache);
+  }
+
+  /** Takes the archive's writer lock (one pack at a time); stale locks of dead processes are broken. */
+  async lock(): Promise<() => Promise<void>> {
+    const path = join(this.dir, 'lock');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
+        return async () => {
+          await rm(path, { force: true });
+        };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+        let alive = false;
+        try {
+          if (pid > 0) {
+            process.kill(pid, 0);
+            alive = true;
+          }
+        } catch {
+          alive = false;
+        }
+        if (alive) throw new DiskarcError('ELOCKED', `archive ${this.dir} is being written by process ${pid}; wait for it to finish`, { archive: this.dir, pid });
+        await rm(path, { force: true });
+      }
+    }
+    throw new DiskarcError('ELOCKED', `cannot lock archive ${this.dir}`, { archive: this.dir });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+    await this.store.close();
+  }
+}

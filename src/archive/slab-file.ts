@@ -1,0 +1,225 @@
+// One slab file (format.md §2–3): a file header then append-only slabs, each a checksummed
+// header + payload, with a flat u64 offsets index beside it (`<file>.offsets`, derived data that
+// `rebuildOffsets` can recreate by scanning). Used for data slabs, hash slabs and stream maps.
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
+import { DiskarcError } from '../errors.js';
+import { FILE_MAGIC, FILE_VERSION, fileHeader, slabHeader, SLAB_MAGIC, type FileContent } from './layout.js';
+
+export const OFFSETS_SUFFIX = '.offsets';
+
+export interface SlabRecord {
+  flags: number;
+  /** Payload as stored (compressed when flags has SLAB_FLAG_ZSTD). */
+  payload: Buffer;
+  /** Uncompressed length. */
+  length: number;
+}
+
+export function encodeFileHeader(content: FileContent): Buffer {
+  return fileHeader.encode({ magicLo: Number(FILE_MAGIC & 0xffffffffn), magicHi: Number(FILE_MAGIC >> 32n), version: FILE_VERSION, content, flags: 0 });
+}
+
+export function checkFileHeader(buf: Buffer, path: string, content: FileContent): void {
+  const h = fileHeader.decode(buf);
+  const magic = (BigInt(h.magicHi) << 32n) | BigInt(h.magicLo);
+  if (buf.length < fileHeader.size || magic !== FILE_MAGIC) throw new DiskarcError('ECORRUPT', `${path}: not a diskarc slab file (bad magic)`, { path });
+  if (h.version !== FILE_VERSION) throw new DiskarcError('ECORRUPT', `${path}: slab file version ${h.version} is not supported`, { path });
+  if (h.content !== content) throw new DiskarcError('ECORRUPT', `${path}: holds content type ${h.content}, expected ${content}`, { path });
+}
+
+export function encodeSlabHeader(flags: number, storedLength: number, length: number, payloadCrc: number): Buffer {
+  const buf = slabHeader.encode({ magic: SLAB_MAGIC, flags, storedLength, length, payloadCrc, headerCrc: 0 });
+  buf.writeUInt32LE(crc32(buf.subarray(0, 20)), 20);
+  return buf;
+}
+
+/** Decodes a slab header, or returns undefined when the bytes are not a valid one. */
+export function decodeSlabHeader(buf: Buffer): { flags: number; storedLength: number; length: number; payloadCrc: number } | undefined {
+  if (buf.length < slabHeader.size) return undefined;
+  const h = slabHeader.decode(buf);
+  if (h.magic !== SLAB_MAGIC || h.headerCrc !== crc32(buf.subarray(0, 20))) return undefined;
+  return h;
+}
+
+export async function readExactly(fh: FileHandle, length: number, position: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done === length ? buf : buf.subarray(0, done);
+}
+
+/** Scans a slab file from its header and returns the offset of every complete, valid slab. */
+export async function rebuildOffsets(path: string, content: FileContent): Promise<number[]> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    checkFileHeader(await readExactly(fh, fileHeader.size, 0), path, content);
+    const offsets: number[] = [];
+    let pos = fileHeader.size;
+    while (pos + slabHeader.size <= size) {
+      const h = decodeSlabHeader(await readExactly(fh, slabHeader.size, pos));
+      if (!h || pos + slabHeader.size + h.storedLength > size) break;
+      offsets.push(pos);
+      pos += slabHeader.size + h.storedLength;
+    }
+    return offsets;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Reads and checks the slab whose header is at `at`; damage is ECORRUPT naming `path` and `what`. */
+export async function readSlabAt(fh: FileHandle, at: number, path: string, what: string): Promise<SlabRecord> {
+  const h = decodeSlabHeader(await readExactly(fh, slabHeader.size, at));
+  if (!h) throw new DiskarcError('ECORRUPT', `${path}: ${what} at offset ${at} has a damaged or missing header`, { path, offset: at });
+  const payload = await readExactly(fh, h.storedLength, at + slabHeader.size);
+  if (payload.length !== h.storedLength) throw new DiskarcError('ECORRUPT', `${path}: ${what} at offset ${at} is truncated`, { path, offset: at });
+  if (crc32(payload) !== h.payloadCrc) {
+    throw new DiskarcError('ECORRUPT', `${path}: ${what} at offset ${at} fails its checksum (archive data is damaged)`, { path, offset: at });
+  }
+  return { flags: h.flags, payload, length: h.length };
+}
+
+/** Random access to the slabs of one file. Safe to use while a writer appends (see refresh). */
+export class SlabFileReader {
+  private offsets: number[] = [];
+
+  private constructor(readonly path: string, private readonly fh: FileHandle, private readonly content: FileContent) {}
+
+  static async open(path: string, content: FileContent): Promise<SlabFileReader> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      throw new DiskarcError('ECORRUPT', `cannot open slab file ${path}: ${(e as Error).message}`, { path }, { cause: e });
+    }
+    const reader = new SlabFileReader(path, fh, content);
+    try {
+      checkFileHeader(await readExactly(fh, fileHeader.size, 0), path, content);
+      await reader.refresh();
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+    return reader;
+  }
+
+  get count(): number {
+    return this.offsets.length;
+  }
+
+  /** Picks up slabs appended since open; falls back to scanning when the offsets file is missing. */
+  async refresh(): Promise<void> {
+    let raw: Buffer;
+    try {
+      const ofh = await open(this.path + OFFSETS_SUFFIX, 'r');
+      try {
+        const size = (await ofh.stat()).size;
+        const known = this.offsets.length * 8;
+        raw = await readExactly(ofh, Math.max(0, (size & ~7) - known), known);
+      } finally {
+        await ofh.close();
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.offsets = await rebuildOffsets(this.path, this.content);
+      return;
+    }
+    for (let i = 0; i + 8 <= raw.length; i += 8) this.offsets.push(Number(raw.readBigUInt64LE(i)));
+  }
+
+  /** Reads and checks slab `index`; any damage is ECORRUPT naming the file and slab. */
+  async readSlab(index: number): Promise<SlabRecord> {
+    const at = this.offsets[index];
+    if (at === undefined) throw new DiskarcError('ECORRUPT', `${this.path}: slab ${index} does not exist (file has ${this.offsets.length})`, { path: this.path, slab: index });
+    return readSlabAt(this.fh, at, this.path, `slab ${index}`);
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}
+
+/** Appends slabs to one file. The offsets index is written after the data it points at is synced. */
+export class SlabFileWriter {
+  private pendingOffsets: number[] = [];
+
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    private readonly ofh: FileHandle,
+    private end: number,
+    private countValue: number,
+  ) {}
+
+  /** Creates a new slab file (fails if it exists) or appends to an existing one whose tail is clean. */
+  static async open(path: string, content: FileContent, mode: 'create' | 'append'): Promise<SlabFileWriter> {
+    if (mode === 'create') {
+      const fh = await open(path, 'wx');
+      const ofh = await open(path + OFFSETS_SUFFIX, 'wx');
+      await fh.write(encodeFileHeader(content), 0, fileHeader.size, 0);
+      return new SlabFileWriter(path, fh, ofh, fileHeader.size, 0);
+    }
+    const reader = await SlabFileReader.open(path, content);
+    const count = reader.count;
+    await reader.close();
+    const fh = await open(path, 'r+');
+    const ofh = await open(path + OFFSETS_SUFFIX, 'r+');
+    return new SlabFileWriter(path, fh, ofh, (await fh.stat()).size, count);
+  }
+
+  get size(): number {
+    return this.end;
+  }
+
+  get count(): number {
+    return this.countValue;
+  }
+
+  /** Appends a slab and returns its index in this file. */
+  async append(flags: number, payload: Buffer, length: number): Promise<number> {
+    const header = encodeSlabHeader(flags, payload.length, length, crc32(payload));
+    const at = this.end;
+    await this.fh.writev([header, payload], at);
+    this.end += header.length + payload.length;
+    this.pendingOffsets.push(at);
+    return this.countValue++;
+  }
+
+  /** Makes every appended slab durable, then its offsets (format.md §7, durability order). */
+  async sync(): Promise<void> {
+    await this.fh.sync();
+    if (this.pendingOffsets.length === 0) return;
+    const buf = Buffer.alloc(this.pendingOffsets.length * 8);
+    this.pendingOffsets.forEach((o, i) => buf.writeBigUInt64LE(BigInt(o), i * 8));
+    const at = (this.countValue - this.pendingOffsets.length) * 8;
+    await this.ofh.write(buf, 0, buf.length, at);
+    await this.ofh.sync();
+    this.pendingOffsets = [];
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+    await this.ofh.close();
+  }
+}
+
+/** True when a slab file ends exactly after its last indexed slab (nothing torn or unindexed). */
+export async function hasCleanTail(path: string, content: FileContent): Promise<boolean> {
+  const reader = await SlabFileReader.open(path, content);
+  try {
+    const offsets = await rebuildOffsets(path, content);
+    if (offsets.length !== reader.count) return false;
+    const size = (await stat(path)).size;
+    if (offsets.length === 0) return size === fileHeader.size;
+    const last = await reader.readSlab(offsets.length - 1);
+    return offsets[offsets.length - 1] + slabHeader.size + last.payload.length === size;
+  } finally {
+    await reader.close();
+  }
+}

@@ -1,0 +1,203 @@
+// The archive's slab files as one sequence of numbered slabs (format.md §2): data file N and
+// hashes file N hold the same slabs, so slab id → (file pair, index) is a prefix-sum lookup.
+// Files roll over past the configured size limit; a torn tail is never appended to.
+import { mkdir, readdir, access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DiskarcError } from '../errors.js';
+import { FileContent } from './layout.js';
+import { hasCleanTail, OFFSETS_SUFFIX, SlabFileReader, SlabFileWriter, type SlabRecord } from './slab-file.js';
+
+const FILE_RE = /^(\d{6})\.slab$/;
+export const DATA_DIR = 'data';
+export const HASHES_DIR = 'hashes';
+
+const fileName = (n: number) => `${String(n).padStart(6, '0')}.slab`;
+
+interface FilePair {
+  number: number;
+  data: SlabFileReader;
+  hashes: SlabFileReader;
+  /** Id of the pair's first slab. */
+  first: number;
+  /** Usable slabs: those present in both files. */
+  count: number;
+}
+
+export class SlabStore {
+  private pairs: FilePair[] = [];
+
+  private constructor(readonly dir: string) {}
+
+  static async open(dir: string): Promise<SlabStore> {
+    const store = new SlabStore(dir);
+    await store.refresh();
+    return store;
+  }
+
+  get totalSlabs(): number {
+    const last = this.pairs[this.pairs.length - 1];
+    return last ? last.first + last.count : 0;
+  }
+
+  get fileNumbers(): number[] {
+    return this.pairs.map((p) => p.number);
+  }
+
+  /** Re-reads offsets and discovers new files (a pack may have appended since open). */
+  async refresh(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.dir, DATA_DIR));
+    } catch (e) {
+      throw new DiskarcError('ECORRUPT', `${this.dir}: missing ${DATA_DIR}/ directory`, { archive: this.dir }, { cause: e });
+    }
+    const numbers = names.map((n) => FILE_RE.exec(n)?.[1]).filter((n): n is string => !!n).map(Number).sort((a, b) => a - b);
+    let first = 0;
+    for (let i = 0; i < numbers.length; i++) {
+      let pair = this.pairs[i];
+      if (!pair) {
+        const data = await SlabFileReader.open(join(this.dir, DATA_DIR, fileName(numbers[i])), FileContent.Data);
+        const hashes = await SlabFileReader.open(join(this.dir, HASHES_DIR, fileName(numbers[i])), FileContent.Hashes);
+        pair = { number: numbers[i], data, hashes, first, count: 0 };
+        this.pairs.push(pair);
+      } else if (i === this.pairs.length - 1 || i >= numbers.length - 2) {
+        await pair.data.refresh();
+        await pair.hashes.refresh();
+      }
+      pair.first = first;
+      pair.count = Math.min(pair.data.count, pair.hashes.count);
+      first += pair.count;
+    }
+  }
+
+  private async locate(slab: number): Promise<{ pair: FilePair; index: number }> {
+    if (!Number.isSafeInteger(slab) || slab < 0) throw new DiskarcError('ECORRUPT', `invalid slab id ${slab}`, { slab });
+    if (slab >= this.totalSlabs) await this.refresh();
+    // Few files: a linear scan from the end is as fast as a binary search.
+    for (let i = this.pairs.length - 1; i >= 0; i--) {
+      const p = this.pairs[i];
+      if (slab >= p.first) {
+        if (slab < p.first + p.count) return { pair: p, index: slab - p.first };
+        break;
+      }
+    }
+    throw new DiskarcError('ECORRUPT', `${this.dir}: slab ${slab} is referenced but not in the archive (${this.totalSlabs} slabs)`, { archive: this.dir, slab });
+  }
+
+  async readData(slab: number): Promise<SlabRecord> {
+    const { pair, index } = await this.locate(slab);
+    return pair.data.readSlab(index);
+  }
+
+  /** The hash list of a slab: hashRecord entries, one per chunk (stored uncompressed). */
+  async readHashes(slab: number): Promise<Buffer> {
+    const { pair, index } = await this.locate(slab);
+    return (await pair.hashes.readSlab(index)).payload;
+  }
+
+  /** Which data file holds a slab (for error messages and `dump-stream`). */
+  async dataPath(slab: number): Promise<string> {
+    return (await this.locate(slab)).pair.data.path;
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.pairs) {
+      await p.data.close();
+      await p.hashes.close();
+    }
+    this.pairs = [];
+  }
+}
+
+/** Appends slabs (data + hash list) to the newest file pair, rolling over at the size limit. */
+export class SlabStoreWriter {
+  private data!: SlabFileWriter;
+  private hashes!: SlabFileWriter;
+  private fileNumber = 0;
+  private nextId: number;
+
+  private constructor(private readonly dir: string, private readonly fileLimit: number, firstId: number) {
+    this.nextId = firstId;
+  }
+
+  static async open(store: SlabStore, fileLimit: number): Promise<SlabStoreWriter> {
+    await store.refresh();
+    const w = new SlabStoreWriter(store.dir, fileLimit, store.totalSlabs);
+    const numbers = store.fileNumbers;
+    const last = numbers[numbers.length - 1];
+    if (last !== undefined && (await w.canAppend(last))) {
+      w.fileNumber = last;
+      w.data = await SlabFileWriter.open(w.path(DATA_DIR, last), FileContent.Data, 'append');
+      w.hashes = await SlabFileWriter.open(w.path(HASHES_DIR, last), FileContent.Hashes, 'append');
+      if (w.data.count !== w.hashes.count) {
+        await w.closeFiles();
+        await w.startPair(last + 1);
+      }
+    } else {
+      await w.startPair(last === undefined ? 0 : last + 1);
+    }
+    return w;
+  }
+
+  private path(kind: string, n: number): string {
+    return join(this.dir, kind, fileName(n));
+  }
+
+  private async canAppend(n: number): Promise<boolean> {
+    for (const [kind, content] of [[DATA_DIR, FileContent.Data], [HASHES_DIR, FileContent.Hashes]] as const) {
+      try {
+        await access(this.path(kind, n) + OFFSETS_SUFFIX);
+        if (!(await hasCleanTail(this.path(kind, n), content))) return false;
+      } catch {
+        return false; // unreadable or missing index: start a fresh pair rather than guess
+      }
+    }
+    return true;
+  }
+
+  private async startPair(n: number): Promise<void> {
+    this.fileNumber = n;
+    this.data = await SlabFileWriter.open(this.path(DATA_DIR, n), FileContent.Data, 'create');
+    this.hashes = await SlabFileWriter.open(this.path(HASHES_DIR, n), FileContent.Hashes, 'create');
+  }
+
+  private async closeFiles(): Promise<void> {
+    await this.data.close();
+    await this.hashes.close();
+  }
+
+  /** Id the next appended slab will get (known before its bytes exist, so dedup can point at it). */
+  get nextSlabId(): number {
+    return this.nextId;
+  }
+
+  /** Appends one slab; returns the bytes written to data and hashes files. */
+  async append(flags: number, payload: Buffer, length: number, hashList: Buffer): Promise<{ dataBytes: number; hashBytes: number }> {
+    if (this.data.size >= this.fileLimit) {
+      await this.sync();
+      await this.closeFiles();
+      await this.startPair(this.fileNumber + 1);
+    }
+    const beforeData = this.data.size;
+    const beforeHashes = this.hashes.size;
+    await this.data.append(flags, payload, length);
+    await this.hashes.append(0, hashList, hashList.length);
+    this.nextId++;
+    return { dataBytes: this.data.size - beforeData, hashBytes: this.hashes.size - beforeHashes };
+  }
+
+  async sync(): Promise<void> {
+    await this.data.sync();
+    await this.hashes.sync();
+  }
+
+  async close(): Promise<void> {
+    await this.sync();
+    await this.closeFiles();
+  }
+}
+
+export async function createSlabDirs(dir: string): Promise<void> {
+  await mkdir(join(dir, DATA_DIR));
+  await mkdir(join(dir, HASHES_DIR));
+}

@@ -1,0 +1,75 @@
+// Random access to one archived stream as a BlockSource: the map finds the extents of a range,
+// data comes from the shared SlabCache (slabs needed by one read are fetched concurrently),
+// fills and holes are synthesised without I/O.
+import { checkRange, type BlockSource, type Extent, type ExtentKind } from '../block/source.js';
+import { DiskarcError } from '../errors.js';
+import { ExtentType } from './layout.js';
+import type { MapExtent, MapReader } from './stream-map.js';
+import type { SlabCache } from './slab-cache.js';
+import type { StreamInfo } from './stream-info.js';
+
+export class StreamReader implements BlockSource {
+  readonly size: number;
+
+  constructor(readonly info: StreamInfo, private readonly map: MapReader, private readonly cache: SlabCache) {
+    this.size = info.size;
+  }
+
+  /** The raw map extents overlapping a range (for verify and dump-stream). */
+  mapExtents(offset: number, length: number, visit: (e: MapExtent) => boolean | void | Promise<boolean | void>): Promise<void> {
+    return this.map.forEach(offset, length, visit);
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    checkRange(this, offset, length);
+    const out = Buffer.alloc(length); // zero-filled: holes and zero fills need no work
+    if (length === 0) return out;
+    const copies: Array<Promise<void>> = [];
+    const end = offset + length;
+    await this.map.forEach(offset, length, (e) => {
+      const from = Math.max(offset, e.offset);
+      const to = Math.min(end, e.offset + e.length);
+      if (e.type === ExtentType.Fill) {
+        if (e.fillByte !== 0) out.fill(e.fillByte, from - offset, to - offset);
+      } else if (e.type === ExtentType.Data) {
+        copies.push(this.cache.get(e.slab).then((slab) => {
+          const start = e.slabOffset + (from - e.offset);
+          if (e.slabOffset + e.length > slab.length) {
+            throw new DiskarcError('ECORRUPT', `stream ${this.info.id}: extent at ${e.offset} points past the end of slab ${e.slab}`, { stream: this.info.id, offset: e.offset, slab: e.slab });
+          }
+          slab.copy(out, from - offset, start, start + (to - from));
+        }));
+      }
+    });
+    await Promise.all(copies);
+    return out;
+  }
+
+  async extents(offset: number, length: number): Promise<Extent[]> {
+    const out: Extent[] = [];
+    const end = Math.min(this.size, offset + length);
+    if (offset >= end) return out;
+    await this.map.forEach(offset, end - offset, (e) => {
+      const kind: ExtentKind = e.type === ExtentType.Unmapped ? 'hole' : e.type === ExtentType.Fill && e.fillByte === 0 ? 'zero' : 'data';
+      const from = Math.max(offset, e.offset);
+      const to = Math.min(end, e.offset + e.length);
+      const last = out[out.length - 1];
+      if (last && last.kind === kind) last.length += to - from;
+      else out.push({ offset: from, length: to - from, kind });
+    });
+    return out;
+  }
+
+  /** Warms the slab cache for a range (NBD CACHE, FUSE readahead). */
+  async prefetch(offset: number, length: number): Promise<void> {
+    const slabs = new Set<number>();
+    await this.map.forEach(offset, Math.min(length, this.size - offset), (e) => {
+      if (e.type === ExtentType.Data) slabs.add(e.slab);
+    });
+    await Promise.all([...slabs].map((s) => this.cache.get(s)));
+  }
+
+  async close(): Promise<void> {
+    await this.map.close();
+  }
+}

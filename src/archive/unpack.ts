@@ -1,0 +1,214 @@
+// unpack: restores a stream to a file or block device. A new file (--create) gets holes for
+// unmapped and zero ranges; an existing destination must be exactly the stream's size. With
+// minimal writes the destination is read first and only chunks that differ are written.
+// Unmapped ranges are discarded on block devices / punched in files, or written as zeros.
+import { open, type FileHandle } from 'node:fs/promises';
+import { native } from '../../native/index.js';
+import { DiskarcError } from '../errors.js';
+import type { Archive } from './archive.js';
+import { ExtentType } from './layout.js';
+import type { MapExtent } from './stream-map.js';
+import type { StreamReader } from './stream-reader.js';
+
+const BATCH = 8 * 1024 * 1024;
+const ZEROS = Buffer.alloc(BATCH);
+
+export interface UnpackOptions {
+  create?: boolean;
+  minimalWrites?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (done: number, size: number) => void;
+}
+
+export interface UnpackResult {
+  stream: string;
+  name: string;
+  destination: string;
+  size: number;
+  /** Bytes written with write calls, and how many calls. */
+  bytesWritten: number;
+  writes: number;
+  /** Bytes left as holes, discarded or punched. */
+  holeBytes: number;
+  /** Bytes found already equal (with minimal writes). */
+  unchangedBytes: number;
+  seconds: number;
+  mibPerSecond: number;
+}
+
+interface Destination {
+  fh: FileHandle;
+  isBlockDevice: boolean;
+  fresh: boolean;
+}
+
+async function openDestination(path: string, size: number, create: boolean): Promise<Destination> {
+  if (create) {
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'wx');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new DiskarcError('EDEST', code === 'EEXIST' ? `${path} already exists; --create makes a new file (omit it to restore onto an existing file or device of the right size)` : `cannot create ${path}: ${(e as Error).message}`, { destination: path }, { cause: e });
+    }
+    await fh.truncate(size);
+    return { fh, isBlockDevice: false, fresh: true };
+  }
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r+');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DiskarcError('EDEST', code === 'ENOENT' ? `${path} does not exist; use --create to make a new file` : `cannot open ${path} for writing: ${(e as Error).message}`, { destination: path }, { cause: e });
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() && !st.isBlockDevice()) throw new DiskarcError('EDEST', `${path} is not a regular file or block device`, { destination: path });
+    const destSize = st.isBlockDevice() ? native.blockDeviceSize(fh.fd) : st.size;
+    if (destSize !== size) {
+      throw new DiskarcError('EDEST', `${path} is ${destSize} bytes but the stream is ${size} bytes; nothing was written (restore to a destination of exactly that size, or use --create for a new file)`, { destination: path, destinationSize: destSize, streamSize: size });
+    }
+    return { fh, isBlockDevice: st.isBlockDevice(), fresh: false };
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
+}
+
+type RunKind = 'data' | 'zero' | 'hole';
+const runKind = (e: MapExtent): RunKind => (e.type === ExtentType.Unmapped ? 'hole' : e.type === ExtentType.Fill && e.fillByte === 0 ? 'zero' : 'data');
+
+export async function unpack(archive: Archive, ref: string, destination: string, opts: UnpackOptions = {}): Promise<UnpackResult> {
+  const started = performance.now();
+  const reader: StreamReader = await archive.openStream(ref);
+  const info = reader.info;
+  const dest = await openDestination(destination, info.size, opts.create === true).catch(async (e) => {
+    await reader.close();
+    throw e;
+  });
+  const r = { bytesWritten: 0, writes: 0, holeBytes: 0, unchangedBytes: 0 };
+  const write = async (buf: Buffer, offset: number) => {
+    let done = 0;
+    while (done < buf.length) {
+      const { bytesWritten } = await dest.fh.write(buf, done, buf.length - done, offset + done);
+      done += bytesWritten;
+    }
+    r.bytesWritten += buf.length;
+    r.writes++;
+  };
+  const readDest = async (offset: number, length: number) => {
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await dest.fh.read(buf, done, length - done, offset + done);
+      if (bytesRead === 0) throw new DiskarcError('EDEST', `${destination}: short read at ${offset + done}`, { destination });
+      done += bytesRead;
+    }
+    return buf;
+  };
+  const zeroRange = async (offset: number, length: number) => {
+    for (let at = offset; at < offset + length; at += BATCH) await write(ZEROS.subarray(0, Math.min(BATCH, offset + length - at)), at);
+  };
+  /** Makes [offset, offset+length) read as zeros: a hole where possible, else written zeros. */
+  const clear = async (offset: number, length: number, kind: RunKind) => {
+    if (dest.fresh) {
+      r.holeBytes += length;
+      return;
+    }
+    if (opts.minimalWrites) {
+      const old = await readDest(offset, length);
+      if (old.equals(ZEROS.subarray(0, length))) {
+        r.unchangedBytes += length;
+        return;
+      }
+    }
+    if (kind === 'hole') {
+      try {
+        if (dest.isBlockDevice) native.blockDiscard(dest.fh.fd, offset, length);
+        else native.punchHole(dest.fh.fd, offset, length);
+        // A discard is not guaranteed to read back as zeros on every device; check and fall back.
+        if (!dest.isBlockDevice || (await readDest(offset, Math.min(length, 4096))).equals(ZEROS.subarray(0, Math.min(length, 4096)))) {
+          r.holeBytes += length;
+          return;
+        }
+      } catch {
+        // discard / punch unsupported here (e.g. EOPNOTSUPP): fall through to writing zeros
+      }
+    }
+    await zeroRange(offset, length);
+  };
+
+  // Batches of data extents, read ahead while the previous batch is written.
+  type Batch = { offset: number; length: number; extents: MapExtent[] };
+  const writeBatch = async (b: Batch, data: Buffer) => {
+    if (!opts.minimalWrites) return write(data, b.offset);
+    const old = await readDest(b.offset, b.length);
+    for (const e of b.extents) {
+      const from = e.offset - b.offset;
+      const to = from + e.length;
+      if (old.compare(data, from, to, from, to) === 0) r.unchangedBytes += e.length;
+      else await write(data.subarray(from, to), e.offset);
+    }
+  };
+  let pendingWrite: Promise<void> = Promise.resolve();
+  let batch: Batch | undefined;
+  const flushBatch = async () => {
+    if (!batch) return;
+    const b = batch;
+    batch = undefined;
+    const data = reader.read(b.offset, b.length);
+    data.catch(() => undefined);
+    await pendingWrite;
+    pendingWrite = data.then((d) => writeBatch(b, d));
+    pendingWrite.catch(() => undefined);
+  };
+
+  try {
+    let lastProgress = 0;
+    for (let offset = 0; offset < info.size; ) {
+      // Walk the map a window at a time so memory does not grow with the map.
+      const window = Math.min(info.size - offset, 1024 * BATCH);
+      let clearRun: { offset: number; length: number; kind: RunKind } | undefined;
+      await reader.mapExtents(offset, window, async (e) => {
+        const kind = runKind(e);
+        const from = Math.max(offset, e.offset);
+        const to = Math.min(offset + window, e.offset + e.length);
+        if (kind === 'data') {
+          if (clearRun) {
+            await clear(clearRun.offset, clearRun.length, clearRun.kind);
+            clearRun = undefined;
+          }
+          if (batch && batch.length + (to - from) > BATCH) await flushBatch();
+          batch ??= { offset: from, length: 0, extents: [] };
+          batch.length += to - from;
+          batch.extents.push({ ...e, offset: from, length: to - from });
+        } else {
+          await flushBatch();
+          if (clearRun && clearRun.kind === kind) clearRun.length += to - from;
+          else {
+            if (clearRun) await clear(clearRun.offset, clearRun.length, clearRun.kind);
+            clearRun = { offset: from, length: to - from, kind };
+          }
+        }
+      });
+      await flushBatch();
+      await pendingWrite;
+      if (clearRun) await clear(clearRun.offset, clearRun.length, clearRun.kind);
+      offset += window;
+      if (opts.signal?.aborted) throw new DiskarcError('EINTR', `interrupted; ${destination} is partly written`, { destination });
+      const now = performance.now();
+      if (now - lastProgress > 200) {
+        lastProgress = now;
+        opts.onProgress?.(offset, info.size);
+      }
+    }
+    await pendingWrite;
+    await dest.fh.sync();
+  } finally {
+    await pendingWrite.catch(() => undefined);
+    await dest.fh.close();
+    await reader.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { stream: info.id, name: info.name, destination, size: info.size, ...r, seconds, mibPerSecond: info.size / 1048576 / Math.max(seconds, 1e-6) };
+}

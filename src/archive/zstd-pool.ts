@@ -1,0 +1,87 @@
+// A small pool of worker threads doing zstd (de)compression. Jobs go to the least-loaded worker;
+// buffers are transferred, not copied. Workers are unref'd so they never keep a process alive,
+// and `close()` terminates them at once (an interrupted pack must not hang on its workers).
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { ZstdJob, ZstdResult } from './zstd-worker.js';
+
+interface Pending {
+  resolve: (b: Buffer) => void;
+  reject: (e: Error) => void;
+}
+
+export class ZstdPool {
+  private workers: Array<{ worker: Worker; load: number }> = [];
+  private pending = new Map<number, Pending & { slot: number }>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(new URL('./zstd-worker.js', import.meta.url));
+      worker.unref();
+      worker.on('message', (m: ZstdResult) => this.settle(m));
+      worker.on('error', (e) => this.failAll(e));
+      this.workers.push({ worker, load: 0 });
+    }
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Jobs sent and not yet answered. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Compresses a copy of `data` (the caller keeps its buffer). */
+  compress(data: Uint8Array, level: number): Promise<Buffer> {
+    return this.run({ op: 'compress', data, level }, false);
+  }
+
+  /** Decompresses `data`; when it spans a whole ArrayBuffer it is transferred, so do not reuse it. */
+  decompress(data: Uint8Array): Promise<Buffer> {
+    return this.run({ op: 'decompress', data, level: 0 }, true);
+  }
+
+  private run(job: Omit<ZstdJob, 'id'>, mayTransfer: boolean): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new Error('compression pool is closed'));
+    let slot = 0;
+    for (let i = 1; i < this.workers.length; i++) if (this.workers[i].load < this.workers[slot].load) slot = i;
+    const id = this.nextId++;
+    const w = this.workers[slot];
+    w.load++;
+    if (w.load === 1) w.worker.ref(); // keep the process alive only while work is outstanding
+    return new Promise<Buffer>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, slot });
+      // A buffer that is a whole ArrayBuffer may be handed over; a view of a larger or pooled
+      // one is copied so the caller's other bytes stay put.
+      const whole = mayTransfer && job.data.byteOffset === 0 && job.data.byteLength === job.data.buffer.byteLength && job.data.buffer instanceof ArrayBuffer;
+      const data = whole ? job.data : Uint8Array.prototype.slice.call(job.data);
+      w.worker.postMessage({ ...job, id, data } satisfies ZstdJob, [data.buffer as ArrayBuffer]);
+    });
+  }
+
+  private settle(m: ZstdResult): void {
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    const w = this.workers[p.slot];
+    w.load--;
+    if (w.load === 0) w.worker.unref();
+    if ('error' in m) p.reject(new Error(m.error));
+    else p.resolve(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length));
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.failAll(new Error('compression pool closed'));
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+}

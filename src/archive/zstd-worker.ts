@@ -1,0 +1,37 @@
+// Worker-thread side of ZstdPool: compresses or decompresses one buffer per message, so slab
+// (de)compression runs on other cores and never blocks a server's event loop.
+import { parentPort } from 'node:worker_threads';
+import { Compressor, decompress } from 'zstd-napi';
+
+export interface ZstdJob {
+  id: number;
+  op: 'compress' | 'decompress';
+  data: Uint8Array;
+  level: number;
+}
+
+export type ZstdResult = { id: number; data: Uint8Array } | { id: number; error: string };
+
+const compressors = new Map<number, Compressor>();
+
+function compressorFor(level: number): Compressor {
+  let c = compressors.get(level);
+  if (!c) {
+    c = new Compressor();
+    c.setParameters({ compressionLevel: level });
+    compressors.set(level, c);
+  }
+  return c;
+}
+
+parentPort!.on('message', (job: ZstdJob) => {
+  try {
+    const out = job.op === 'compress' ? compressorFor(job.level).compress(job.data) : decompress(job.data);
+    // Copy into a fresh ArrayBuffer we own so it can be transferred (zstd-napi may pool its output).
+    const ab = new Uint8Array(out.length);
+    ab.set(out);
+    parentPort!.postMessage({ id: job.id, data: ab } satisfies ZstdResult, [ab.buffer]);
+  } catch (e) {
+    parentPort!.postMessage({ id: job.id, error: (e as Error).message } satisfies ZstdResult);
+  }
+});

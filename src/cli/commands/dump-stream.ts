@@ -1,0 +1,39 @@
+// `diskarc dump-stream`: prints a stream's map extent by extent (for debugging).
+import type { Command } from 'commander';
+import { Archive } from '../../archive/archive.js';
+import { ExtentType } from '../../archive/layout.js';
+import { archiveOption, commonOptions, parseSize } from '../options.js';
+
+const TYPE = { [ExtentType.Data]: 'data', [ExtentType.Fill]: 'fill', [ExtentType.Unmapped]: 'unmapped' } as Record<number, string>;
+
+export function register(program: Command): void {
+  commonOptions(archiveOption(program.command('dump-stream').description("print a stream's map (offset, length, type, slab location)")))
+    .requiredOption('-s, --stream <stream>', 'stream id, unique id prefix, or name')
+    .option('--offset <bytes>', 'start at this stream offset', parseSize, 0)
+    .option('--length <bytes>', 'only this many bytes of the stream', parseSize)
+    .action(async (o: { archive: string; stream: string; offset: number; length?: number; json?: boolean }) => {
+      const archive = await Archive.open(o.archive);
+      try {
+        const reader = await archive.openStream(o.stream);
+        try {
+          if (!o.json) process.stdout.write(`# stream ${reader.info.id} (${reader.info.name}), ${reader.size} bytes\n# offset length type detail\n`);
+          const lines: string[] = [];
+          const flush = () => {
+            if (lines.length) process.stdout.write(lines.join('\n') + '\n');
+            lines.length = 0;
+          };
+          await reader.mapExtents(o.offset, o.length ?? reader.size, (e) => {
+            const type = TYPE[e.type] ?? `type${e.type}`;
+            if (o.json) lines.push(JSON.stringify({ offset: e.offset, length: e.length, type, ...(e.type === ExtentType.Data ? { slab: e.slab, slabOffset: e.slabOffset, chunk: e.chunk } : e.type === ExtentType.Fill ? { fillByte: e.fillByte } : {}) }));
+            else lines.push(`${e.offset} ${e.length} ${type} ${e.type === ExtentType.Data ? `slab=${e.slab} at=${e.slabOffset} chunk=${e.chunk}` : e.type === ExtentType.Fill ? `byte=0x${e.fillByte.toString(16).padStart(2, '0')}` : ''}`);
+            if (lines.length >= 1024) flush();
+          });
+          flush();
+        } finally {
+          await reader.close();
+        }
+      } finally {
+        await archive.close();
+      }
+    });
+}
