@@ -101,21 +101,22 @@ export async function readMbrTable(source: BlockSource, mbr: MbrSector, sectorSi
       else extended = e;
     }
   }
-  if (extended) partitions.push(...(await readLogicalPartitions(source, extended, sectorSize, make)));
+  if (extended) partitions.push(...(await readLogicalPartitions(source, extended, sectorSize, make, warnings)));
   return { scheme: 'mbr', diskId: `0x${sig}`, sectorSize, partitions, warnings };
 }
 
 /**
  * Walks the EBR chain. Each EBR's first entry is a logical partition relative to that EBR; its
  * first extended-type entry links to the next EBR, relative to the start of the extended partition.
- * A chain that loops, leaves the extended partition or the disk, or runs past Linux's partition
- * limit is corrupt: EFS naming the EBR.
+ * A chain that loops, leaves the extended partition, or runs past Linux's partition limit is
+ * corrupt: EFS naming the EBR. One that runs off the end of a truncated image stops with a warning.
  */
 async function readLogicalPartitions(
   source: BlockSource,
   extended: MbrEntry,
   sectorSize: number,
   make: (index: number, e: MbrEntry, firstLba: number) => Partition,
+  warnings: string[],
 ): Promise<Partition[]> {
   const out: Partition[] = [];
   const extStart = extended.firstLba;
@@ -132,7 +133,9 @@ async function readLogicalPartitions(
       throw new DiskarcError('EFS', `${what} lies outside the extended partition (sectors ${extStart}–${extEnd - 1})`, { lba: ebrLba });
     }
     if ((ebrLba + 1) * sectorSize > source.size) {
-      throw new DiskarcError('EFS', `${what} lies beyond the end of the disk (image truncated?)`, { lba: ebrLba });
+      // A truncated image: keep what was readable rather than refuse the whole disk.
+      warnings.push(`${what} lies beyond the end of the disk (image truncated?); logical partitions from ${index} on are missing`);
+      return out;
     }
     const ebr = parseMbrSector(await source.read(ebrLba * sectorSize, MBR_SECTOR_BYTES), what, false);
     if (!ebr) throw new DiskarcError('EFS', `${what} has no 0x55AA signature`, { lba: ebrLba });

@@ -59,7 +59,6 @@ const gptTypes: Readonly<Record<string, string>> = {
   '3B8F8425-20E0-4F3B-907F-1A25A76F98E8': 'Linux server data',
   'BC13C2FF-59E6-4262-A352-B275FD6F7172': 'Linux extended boot',
   '8DA63339-0007-60C0-C436-083AC8230908': 'Linux reserved',
-  'CA7D7CCB-63ED-4C53-861C-1742536059CC': 'Linux LUKS',
   '44479540-F297-41B2-9AF7-D131D5F0458A': 'Linux root (x86)',
   '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709': 'Linux root (x86-64)',
   'B921B045-1DF0-41C3-AF44-4C6F280D3FAE': 'Linux root (ARM-64)',

@@ -4,7 +4,8 @@
 import test from 'ava';
 import { FileBlockSource } from '../../../src/block/file-source.js';
 import { readPartitionTable, type PartitionTable } from '../../../fs/partitions/index.js';
-import { bareFilesystems, blkidType, partitionFixtures, run, sfdiskJson, type SfdiskTable } from '../../fixtures/partitions/disks.js';
+import { assertSameAsSfdisk } from '../../fixtures/partitions/compare.js';
+import { bareFilesystems, blkidType, partitionFixtures, run, sfdiskJson } from '../../fixtures/partitions/disks.js';
 
 async function tableOf(path: string): Promise<PartitionTable | null> {
   const src = await FileBlockSource.open(path);
@@ -12,33 +13,6 @@ async function tableOf(path: string): Promise<PartitionTable | null> {
     return await readPartitionTable(src);
   } finally {
     await src.close();
-  }
-}
-
-/** Compares our table field by field with sfdisk's, in sfdisk's units and spelling. */
-function assertSameAsSfdisk(t: import('ava').ExecutionContext, ours: PartitionTable, theirs: SfdiskTable): void {
-  t.is(ours.scheme, theirs.label === 'dos' ? 'mbr' : 'gpt');
-  t.is(ours.diskId, theirs.id);
-  t.is(ours.sectorSize, theirs.sectorsize);
-  t.deepEqual(
-    ours.partitions.map((p) => p.index),
-    theirs.partitions.map((p) => Number(/(\d+)$/.exec(p.node)![1])),
-  );
-  for (const [i, sp] of theirs.partitions.entries()) {
-    const p = ours.partitions[i]!;
-    const where = `partition ${p.index}`;
-    t.is(p.start, sp.start * theirs.sectorsize, where);
-    t.is(p.size, sp.size * theirs.sectorsize, where);
-    if (theirs.label === 'dos') {
-      t.is(parseInt(p.type, 16), parseInt(sp.type, 16), where);
-      t.regex(p.type, /^0x[0-9a-f]{2}$/, where);
-      t.is(p.bootable ?? false, sp.bootable ?? false, where);
-    } else {
-      t.is(p.type, sp.type, where);
-      t.is(p.uuid, sp.uuid, where);
-      t.is(p.name, sp.name, where);
-      t.is(p.attributeFlags?.join(' '), sp.attrs, where);
-    }
   }
 }
 
