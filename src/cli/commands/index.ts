@@ -12,4 +12,6 @@ export const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./list.js'),
   () => import('./info.js'),
   () => import('./dump-stream.js'),
+  () => import('./mount.js'),
+  () => import('./umount.js'),
 ];

@@ -1,0 +1,159 @@
+// Mounting a VirtualTree with fuse-native (libfuse 2, multithreaded loop): read-only mount
+// options, kernel readahead raised for the mount, readiness, and unmount — by us, or noticed
+// when someone else unmounts (fusermount -u / diskarc umount).
+import { readFile, writeFile } from 'node:fs/promises';
+import Fuse from 'fuse-native';
+import { DiskarcError } from '../../src/errors.js';
+import type { VirtualTree } from '../tree/types.js';
+import { findMount } from './mountpoint.js';
+import { createOperations, HandleTable } from './operations.js';
+import { ReadaheadBudget } from './readahead.js';
+
+export interface FuseMountOptions {
+  /** Let other users see the mount (needs user_allow_other in /etc/fuse.conf unless root). */
+  allowOther?: boolean;
+  /** Shown as the mount's source in /proc/mounts (the archive directory). */
+  fsname?: string;
+  debug?: boolean;
+  log?: (msg: string) => void;
+  /** Bytes all readahead windows together may hold (default 256 MiB). */
+  readaheadBudgetBytes?: number;
+  /** Kernel readahead for the mount in KiB (default 4096; best effort, needs root). */
+  kernelReadaheadKiB?: number;
+}
+
+/** Seconds the kernel may cache attributes and names: the content never changes while mounted. */
+const ATTR_TIMEOUT = 3600;
+const MOUNT_POLL_MS = 1000;
+
+/** fuse-native with our own option string: it has no `ro`, and its other options must be spelt exactly. */
+class DiskarcFuse extends Fuse {
+  constructor(mnt: string, ops: Record<string, (...args: any[]) => void>, private readonly optionList: string[], opts: Record<string, unknown>) {
+    super(mnt, ops, opts);
+  }
+  override _fuseOptions(): string {
+    return '-o' + this.optionList.join(',');
+  }
+}
+
+function optionValue(s: string): string {
+  // Commas separate mount options and libfuse 2 does not unescape them; keep the label readable.
+  return s.replace(/[,\s\\]/g, '_');
+}
+
+export class FuseMount {
+  private unmounting?: Promise<void>;
+  private poll?: NodeJS.Timeout;
+  private resolveClosed!: () => void;
+  /** Resolves once the mount is gone, whoever unmounted it. */
+  readonly closed: Promise<void> = new Promise((r) => (this.resolveClosed = r));
+
+  private constructor(
+    readonly mountPoint: string,
+    private readonly fuse: Fuse,
+    private readonly handles: HandleTable,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  static async mount(tree: VirtualTree, mountPoint: string, opts: FuseMountOptions = {}): Promise<FuseMount> {
+    const log = opts.log ?? ((m: string) => process.stderr.write(`diskarc mount: ${m}\n`));
+    const handles = new HandleTable();
+    const ops = createOperations(tree, handles, {
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      log,
+      readaheadBudget: new ReadaheadBudget(opts.readaheadBudgetBytes ?? 256 * 1024 * 1024),
+    });
+    const options = [
+      'ro',
+      'default_permissions',
+      `fsname=${optionValue(opts.fsname ?? 'diskarc')}`,
+      'subtype=diskarc',
+      'max_read=1048576',
+      `entry_timeout=${ATTR_TIMEOUT}`,
+      `attr_timeout=${ATTR_TIMEOUT}`,
+      // Files never change, so pages cached by one open stay valid for the next.
+      'kernel_cache',
+      ...(opts.allowOther ? ['allow_other'] : []),
+      ...(opts.debug ? ['debug'] : []),
+    ];
+    // fuse-native fails an operation with ETIMEDOUT after this long; a cold read of a large
+    // window on a busy machine must not hit that.
+    const fuse = new DiskarcFuse(mountPoint, ops, options, { timeout: 300_000 });
+    await new Promise<void>((resolve, reject) => {
+      fuse.mount((err) => {
+        if (err) {
+          reject(new DiskarcError('ESERVER', `cannot mount on ${mountPoint}: ${err.message} (is /dev/fuse available and are you root or allowed to use fusermount?)`, { mountpoint: mountPoint }, { cause: err }));
+        } else resolve();
+      });
+    });
+    const m = new FuseMount(mountPoint, fuse, handles, log);
+    await m.raiseKernelReadahead(opts.kernelReadaheadKiB ?? 4096);
+    m.watch();
+    return m;
+  }
+
+  /** Open file handles right now. */
+  get openHandles(): number {
+    return this.handles.size;
+  }
+
+  /**
+   * The kernel caps FUSE readahead at the bdi's read_ahead_kb (128 KiB by default); a larger
+   * window keeps several reads in flight so sequential copies stream. Best effort.
+   */
+  private async raiseKernelReadahead(kib: number): Promise<void> {
+    try {
+      const dev = (await findMountDev(this.mountPoint));
+      if (!dev) return;
+      const path = `/sys/class/bdi/${dev}/read_ahead_kb`;
+      const current = Number((await readFile(path, 'utf8')).trim());
+      if (current < kib) await writeFile(path, `${kib}\n`);
+    } catch (e) {
+      this.log(`could not raise kernel readahead: ${(e as Error).message}`);
+    }
+  }
+
+  /** Notices an unmount done by someone else (fusermount -u, diskarc umount, umount -l). */
+  private watch(): void {
+    this.poll = setInterval(() => {
+      findMount(this.mountPoint).then((m) => {
+        if (!m && !this.unmounting) {
+          this.unmounting = this.finish();
+        }
+      }, () => {});
+    }, MOUNT_POLL_MS);
+  }
+
+  /** Unmounts (lazily, so a busy mount still detaches) and closes every open handle. */
+  unmount(): Promise<void> {
+    this.unmounting ??= (async () => {
+      await new Promise<void>((resolve) => {
+        this.fuse.unmount((err) => {
+          if (err) this.log(`unmount of ${this.mountPoint}: ${err.message}`);
+          resolve();
+        });
+      });
+      await this.finish();
+    })();
+    return this.unmounting;
+  }
+
+  private async finish(): Promise<void> {
+    if (this.poll) clearInterval(this.poll);
+    this.poll = undefined;
+    await this.handles.closeAll();
+    this.resolveClosed();
+  }
+}
+
+/** "major:minor" of the filesystem mounted at `mountPoint` (its bdi is named after it). */
+async function findMountDev(mountPoint: string): Promise<string | undefined> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const escaped = mountPoint.replace(/[ \t\n\\]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'));
+  for (const line of text.split('\n').reverse()) {
+    const f = line.split(' ');
+    if (f[4] === escaped) return f[2];
+  }
+  return undefined;
+}

@@ -1,0 +1,161 @@
+// The files of one NTFS volume as a subtree: directories, files, symlinks, and each alternate
+// data stream as a sibling file "name:stream". Names come from directory listings (made safe and
+// unique), so a path is resolved through its parent's listing, never by re-deriving raw names.
+// Listings are cached in a byte-bounded LRU shared by every volume of the tree.
+import { LRUCache } from 'lru-cache';
+import type { BlockSource } from '../../src/block/source.js';
+import { DiskarcError } from '../../src/errors.js';
+import { safeEntryName, uniqueNames } from './names.js';
+import type { NtfsEntryLike, NtfsVolumeLike } from './ntfs-provider.js';
+import { DIR_MODE, FILE_MODE, LINK_MODE, type DirEntry, type TreeNode } from './types.js';
+
+interface Child {
+  /** Path inside the volume ("/dir/file" or "/dir/file:ads"). */
+  ntfsPath: string;
+  entry: NtfsEntryLike;
+  /** Set for an alternate data stream entry. */
+  ads?: string;
+  /** Size of an ADS, learnt by opening it the first time it is looked at. */
+  adsSize?: number;
+}
+
+interface Listing {
+  children: Map<string, Child>;
+}
+
+/** Listing cache shared by all volumes: bounded by the number of entries held. */
+export function createListingCache(maxEntries = 200_000): LRUCache<string, Listing> {
+  return new LRUCache<string, Listing>({ maxSize: maxEntries, sizeCalculation: (l) => l.children.size + 1 });
+}
+
+function notFound(path: string): DiskarcError {
+  return new DiskarcError('ENOTFOUND', `${path}: no such file or directory`, { path });
+}
+
+export class NtfsSubtree {
+  private volume?: Promise<NtfsVolumeLike>;
+  private rootEntry?: Promise<NtfsEntryLike>;
+  private readonly pending = new Map<string, Promise<Listing>>();
+
+  /**
+   * @param key unique prefix of this volume's listings in the shared cache
+   * @param openVolume opens the volume; called on the first access below the subtree's root
+   */
+  constructor(
+    private readonly key: string,
+    private readonly openVolume: () => Promise<NtfsVolumeLike>,
+    private readonly listings: LRUCache<string, Listing>,
+  ) {}
+
+  private vol(): Promise<NtfsVolumeLike> {
+    if (!this.volume) {
+      this.volume = this.openVolume();
+      // A failed open (corrupt volume) is retried on the next access rather than cached forever.
+      this.volume.catch(() => (this.volume = undefined));
+    }
+    return this.volume;
+  }
+
+  /** The subtree's root directory node (mtime from the volume's root directory). */
+  async rootNode(): Promise<TreeNode> {
+    this.rootEntry ??= this.vol().then((v) => v.stat('/'));
+    this.rootEntry.catch(() => (this.rootEntry = undefined));
+    return nodeOf(await this.rootEntry);
+  }
+
+  async lookup(parts: string[]): Promise<TreeNode> {
+    if (parts.length === 0) return this.rootNode();
+    const child = await this.resolve(parts);
+    return this.childNode(child);
+  }
+
+  async readdir(parts: string[]): Promise<DirEntry[]> {
+    const listing = await this.listing(parts);
+    return Promise.all([...listing.children].map(async ([name, child]) => ({ name, node: await this.childNode(child) })));
+  }
+
+  async open(parts: string[]): Promise<BlockSource> {
+    const child = await this.resolve(parts);
+    if (!child.ads && child.entry.type !== 'file') {
+      throw new DiskarcError('EFS', `${child.ntfsPath} is a ${child.entry.type}, not a file`, { path: child.ntfsPath, type: child.entry.type });
+    }
+    return (await this.vol()).openFile(child.ntfsPath);
+  }
+
+  async readlink(parts: string[]): Promise<string> {
+    const child = await this.resolve(parts);
+    if (child.ads || child.entry.type !== 'symlink') throw new DiskarcError('EFS', `${child.ntfsPath} is not a symlink`, { path: child.ntfsPath });
+    return child.entry.linkTarget ?? (await this.vol()).readlink(child.ntfsPath);
+  }
+
+  private async childNode(child: Child): Promise<TreeNode> {
+    if (child.ads !== undefined && child.adsSize === undefined) {
+      const src = await (await this.vol()).openFile(child.ntfsPath);
+      child.adsSize = src.size;
+      await src.close();
+    }
+    const node = nodeOf(child.entry);
+    if (child.ads !== undefined) return { ...node, type: 'file', mode: FILE_MODE, size: child.adsSize ?? 0 };
+    return node;
+  }
+
+  private async resolve(parts: string[]): Promise<Child> {
+    const listing = await this.listing(parts.slice(0, -1));
+    const child = listing.children.get(parts[parts.length - 1]);
+    if (!child) throw notFound('/' + parts.join('/'));
+    return child;
+  }
+
+  private async listing(parts: string[]): Promise<Listing> {
+    let ntfsPath = '/';
+    if (parts.length > 0) {
+      const dir = await this.resolve(parts);
+      if (dir.ads || dir.entry.type !== 'directory') {
+        throw new DiskarcError('EFS', `${dir.ntfsPath} is not a directory`, { path: dir.ntfsPath, notDirectory: true });
+      }
+      ntfsPath = dir.ntfsPath;
+    }
+    const cacheKey = this.key + ntfsPath;
+    const cached = this.listings.get(cacheKey);
+    if (cached) return cached;
+    let p = this.pending.get(cacheKey);
+    if (!p) {
+      p = this.load(ntfsPath).finally(() => this.pending.delete(cacheKey));
+      this.pending.set(cacheKey, p);
+    }
+    const listing = await p;
+    this.listings.set(cacheKey, listing);
+    return listing;
+  }
+
+  private async load(ntfsPath: string): Promise<Listing> {
+    const entries = await (await this.vol()).readdir(ntfsPath);
+    const base = ntfsPath === '/' ? '' : ntfsPath;
+    const raw: Child[] = [];
+    const names: string[] = [];
+    for (const entry of entries) {
+      raw.push({ ntfsPath: `${base}/${entry.name}`, entry });
+      names.push(safeEntryName(entry.name));
+    }
+    // Alternate data streams follow all plain entries, so a plain name always wins a collision.
+    for (const entry of entries) {
+      for (const s of entry.streams ?? []) {
+        raw.push({ ntfsPath: `${base}/${entry.name}:${s}`, entry, ads: s });
+        names.push(safeEntryName(`${entry.name}:${s}`));
+      }
+    }
+    const unique = uniqueNames(names);
+    const children = new Map<string, Child>();
+    unique.forEach((n, i) => children.set(n, raw[i]));
+    return { children };
+  }
+}
+
+export function nodeOf(e: NtfsEntryLike): TreeNode {
+  const base = { mtime: e.mtime, atime: e.atime ?? e.mtime, ctime: e.ctime ?? e.mtime, nlink: 1 };
+  if (e.type === 'directory') return { ...base, type: 'directory', size: 0, mode: DIR_MODE };
+  if (e.type === 'symlink') {
+    return { ...base, type: 'symlink', size: Buffer.byteLength(e.linkTarget ?? ''), mode: LINK_MODE };
+  }
+  return { ...base, type: 'file', size: e.size, mode: FILE_MODE };
+}
