@@ -1,7 +1,7 @@
 // The export catalog of a serve process: which disks it serves and under which names. Every
 // protocol asks it for a BlockSource by name; sources are opened once, on first use, and shared
 // by all connections and protocols (they read through the archive's one slab cache).
-// Names: a stream answers to its name (when unique) and its id; partitions join as NAME/pN, ID/pN.
+// Names: a stream answers to its id and its name (the newest stream of a name owns it); partitions join as NAME/pN, ID/pN.
 import type { BlockSource } from '../src/block/source.js';
 import { formatBytes } from '../src/cli/output.js';
 import type { NbdExport, NbdExportCatalog, NbdExportEntry } from '../protocols/nbd/exports.js';
@@ -54,10 +54,11 @@ export class ExportCatalog implements NbdExportCatalog {
 
   constructor(disks: ServedDisk[], private readonly opts: CatalogOptions = {}) {
     this.disks = disks;
-    const nameCount = new Map<string, number>();
-    for (const d of disks) nameCount.set(d.name, (nameCount.get(d.name) ?? 0) + 1);
+    // A name shared by several disks belongs to the last one (the newest stream, as `-s NAME` resolves it).
+    const owner = new Map<string, ServedDisk>();
+    for (const d of disks) owner.set(d.name, d);
     for (const d of disks) {
-      const unique = nameCount.get(d.name) === 1 && d.name !== d.id && d.name !== '';
+      const unique = owner.get(d.name) === d && d.name !== d.id && d.name !== '' && !/\/p[1-9]\d*$/.test(d.name);
       const canonical = unique ? d.name : d.id;
       const description = `${unique ? `stream ${d.id}` : `stream "${d.name}"`}, ${formatBytes(d.size)}${d.note ? `, ${d.note}` : ''}`;
       const entry = { name: canonical, description, disk: d };

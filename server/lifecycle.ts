@@ -55,7 +55,7 @@ export class ServeProcess {
       throw new DiskarcError('ENOSTREAM', 'nothing to serve: the archive has no streams (pack one first) and no --image was given');
     }
     const catalog = new ExportCatalog(disks, {
-      partitions: config.partitions ? deps.partitions : undefined,
+      partitions: config.partitions && deps.partitions ? loggedLister(deps.partitions, log) : undefined,
       defaultExport: config.streams.length > 0 ? disks[0]!.id : undefined,
     });
     const listeners: ServeListener[] = [];
@@ -93,6 +93,18 @@ export class ServeProcess {
     })();
     return this.stopping;
   }
+}
+
+/** A damaged partition table must not hide the whole disk: log it, serve no partitions for it. */
+function loggedLister(lister: PartitionLister, log: Logger): PartitionLister {
+  return async (disk) => {
+    try {
+      return await lister(disk);
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'partition table unreadable; serving the whole disk only');
+      return [];
+    }
+  };
 }
 
 /**

@@ -156,7 +156,8 @@ export class Transmission {
           return await this.blockStatus(req);
         case Command.CACHE:
           this.checkRange(req);
-          await this.nego.export.source.prefetch?.(req.offset, req.length);
+          // Warming more than one maximal read at a time would only evict what the cache holds.
+          await this.nego.export.source.prefetch?.(req.offset, Math.min(req.length, this.limits.maxPayload));
           return this.sendOk(req);
         case Command.FLUSH:
           return this.sendOk(req);
