@@ -12,6 +12,7 @@ export const commands: Array<() => Promise<{ register: Register }>> = [
   () => import('./list.js'),
   () => import('./info.js'),
   () => import('./dump-stream.js'),
+  () => import('./partitions.js'),
   () => import('./serve.js'),
   () => import('./mount.js'),
   () => import('./umount.js'),
