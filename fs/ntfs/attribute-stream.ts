@@ -1,0 +1,162 @@
+// An attribute's value as a BlockSource: resident bytes, or non-resident clusters mapped through
+// the runlist — sparse runs read as zeros without I/O (and report 'hole' extents), bytes past the
+// valid data length read as zeros, and LZNT1 compression units are decompressed on demand.
+import { checkRange, type BlockSource, type Extent } from '../../src/block/source.js';
+import { corrupt } from './layout.js';
+import { decompressLznt1 } from './lznt1.js';
+import type { Run } from './runlist.js';
+
+/** The parts of a (merged) attribute needed to read its value. */
+export interface StreamAttribute {
+  resident: boolean;
+  value?: Buffer;
+  runs: readonly Run[];
+  dataSize: number;
+  validDataSize: number;
+  /** log2 clusters per compression unit; 0 = not compressed. */
+  compressionUnit: number;
+  compressed: boolean;
+}
+
+/** How many decompressed compression units each stream keeps (sequential reads hit them). */
+const UNIT_CACHE = 4;
+
+export class AttributeSource implements BlockSource {
+  readonly size: number;
+  private readonly unitCache = new Map<number, Buffer | null>();
+
+  constructor(
+    private readonly volume: BlockSource,
+    private readonly clusterSize: number,
+    private readonly attr: StreamAttribute,
+    /** Names the attribute in errors: "MFT record 42 $DATA:stream". */
+    readonly what: string,
+  ) {
+    this.size = attr.dataSize;
+  }
+
+  private get unitClusters(): number {
+    return this.attr.compressed && this.attr.compressionUnit > 0 ? 2 ** this.attr.compressionUnit : 0;
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    checkRange(this, offset, length);
+    const out = Buffer.alloc(length);
+    const { attr } = this;
+    const end = Math.min(offset + length, attr.validDataSize);
+    if (attr.resident) {
+      if (end > offset) attr.value!.copy(out, 0, offset, end);
+      return out;
+    }
+    if (this.unitClusters) {
+      const unitBytes = this.unitClusters * this.clusterSize;
+      for (let pos = offset; pos < end; ) {
+        const unit = Math.floor(pos / unitBytes);
+        const unitEnd = Math.min(end, (unit + 1) * unitBytes);
+        const data = await this.unit(unit);
+        if (data) data.copy(out, pos - offset, pos - unit * unitBytes, unitEnd - unit * unitBytes);
+        pos = unitEnd;
+      }
+      return out;
+    }
+    const cs = this.clusterSize;
+    for (let pos = offset; pos < end; ) {
+      const run = this.runAt(Math.floor(pos / cs));
+      const n = Math.min(end, (run.vcn + run.length) * cs) - pos;
+      if (run.lcn !== null) {
+        const data = await this.volume.read(run.lcn * cs + (pos - run.vcn * cs), n);
+        data.copy(out, pos - offset);
+      }
+      pos += n;
+    }
+    return out;
+  }
+
+  async extents(offset: number, length: number): Promise<Extent[]> {
+    const end = Math.min(this.size, offset + length);
+    const out: Extent[] = [];
+    const push = (o: number, l: number, kind: Extent['kind']) => {
+      if (l <= 0) return;
+      const last = out[out.length - 1];
+      if (last && last.kind === kind && last.offset + last.length === o) last.length += l;
+      else out.push({ offset: o, length: l, kind });
+    };
+    const valid = Math.min(end, this.attr.validDataSize);
+    if (this.attr.resident) {
+      push(offset, valid - offset, 'data');
+    } else {
+      const cs = this.clusterSize;
+      const step = this.unitClusters ? this.unitClusters * cs : 0;
+      for (let pos = offset; pos < valid; ) {
+        let next: number;
+        let kind: Extent['kind'];
+        if (step) {
+          const unit = Math.floor(pos / step);
+          next = Math.min(valid, (unit + 1) * step);
+          kind = this.unitRuns(unit).some((r) => r.lcn !== null) ? 'data' : 'hole';
+        } else {
+          const run = this.runAt(Math.floor(pos / cs));
+          next = Math.min(valid, (run.vcn + run.length) * cs);
+          kind = run.lcn === null ? 'hole' : 'data';
+        }
+        push(pos, next - pos, kind);
+        pos = next;
+      }
+    }
+    push(Math.max(offset, valid), end - Math.max(offset, valid), 'zero');
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.unitCache.clear();
+  }
+
+  /** The run holding `vcn` (binary search); EFS when the runlist does not reach it. */
+  private runAt(vcn: number): Run {
+    const runs = this.attr.runs;
+    let lo = 0;
+    let hi = runs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = runs[mid];
+      if (vcn < r.vcn) hi = mid - 1;
+      else if (vcn >= r.vcn + r.length) lo = mid + 1;
+      else return r;
+    }
+    throw corrupt(this.what, `runlist does not map VCN ${vcn} (data size ${this.size})`);
+  }
+
+  /** Runs (clipped) covering compression unit `unit`; VCNs the runlist does not reach count as sparse. */
+  private unitRuns(unit: number): Run[] {
+    const first = unit * this.unitClusters;
+    const last = first + this.unitClusters;
+    const out: Run[] = [];
+    for (const r of this.attr.runs) {
+      const s = Math.max(first, r.vcn);
+      const e = Math.min(last, r.vcn + r.length);
+      if (s < e) out.push({ vcn: s, lcn: r.lcn === null ? null : r.lcn + (s - r.vcn), length: e - s });
+    }
+    return out;
+  }
+
+  /** Decoded bytes of one compression unit, or null when it is entirely sparse. */
+  private async unit(unit: number): Promise<Buffer | null> {
+    const hit = this.unitCache.get(unit);
+    if (hit !== undefined) return hit;
+    const cs = this.clusterSize;
+    const stored = this.unitRuns(unit).filter((r) => r.lcn !== null);
+    const clusters = stored.reduce((n, r) => n + r.length, 0);
+    let data: Buffer | null = null;
+    if (clusters > 0) {
+      const raw = Buffer.concat(await Promise.all(stored.map((r) => this.volume.read(r.lcn! * cs, r.length * cs))));
+      if (clusters === this.unitClusters) data = raw;
+      else {
+        data = Buffer.alloc(this.unitClusters * cs);
+        decompressLznt1(raw, data, `${this.what} compression unit ${unit}`);
+      }
+    }
+    if (this.unitCache.size >= UNIT_CACHE) this.unitCache.delete(this.unitCache.keys().next().value!);
+    this.unitCache.set(unit, data);
+    return data;
+  }
+}

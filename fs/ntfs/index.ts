@@ -1,0 +1,5 @@
+// Read-only NTFS reader: the public surface other modules (CLI, FUSE, WebDAV) use.
+export { NtfsVolume, SystemRecord, type NtfsEntry, type NtfsEntryType, type ReaddirOptions } from './volume.js';
+export { AttributeSource } from './attribute-stream.js';
+export { looksLikeNtfs, parseBootSector, type Geometry } from './boot-sector.js';
+export { FileAttributes } from './file-name.js';
