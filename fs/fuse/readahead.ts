@@ -1,33 +1,31 @@
-// Per-open-file readahead: once a handle reads sequentially, whole windows are fetched ahead of
-// the reader (double-buffered, growing from 512 KiB to 8 MiB) so that the kernel's 128 KiB FUSE
-// reads are served from memory while the next window is decoded — the fix for restic/borg-style
-// "one chunk decoded per small read". Random reads go straight to the source, with no extra work.
+// Per-open-file readahead: once a handle reads sequentially, aligned 1 MiB chunks ahead of the
+// reader are fetched (up to 8 MiB ahead, ramping up like the kernel's readahead), so the kernel's
+// 128 KiB FUSE reads are served from memory while the next chunks are decoded — the fix for
+// restic/borg-style "one chunk decoded per small read". Each chunk is its own request, so a read
+// waits only for the chunk it needs. Random reads go straight to the source with no extra work.
 import type { BlockSource } from '../../src/block/source.js';
 
-const MIN_WINDOW = 512 * 1024;
-const MAX_WINDOW = 8 * 1024 * 1024;
-/** Windows kept per handle: the one being read, the next one, and one behind for reordered requests. */
-const MAX_WINDOWS = 3;
+const CHUNK = 1024 * 1024;
+const MAX_AHEAD = 8;
+/** Requests this close to the expected position still count as sequential: the kernel issues
+ * several readahead requests at once and they reach us slightly out of order. */
+const REORDER_SLACK = 16 * CHUNK;
+/** Chunks kept behind the reader, for requests that arrive late. */
+const KEEP_BEHIND = 8;
 
-interface Window {
-  start: number;
-  end: number;
-  data: Promise<Buffer>;
-}
-
-/** Bytes held in readahead windows across all handles, so many sequential readers stay bounded. */
+/** Bytes held in readahead chunks across all handles, so many sequential readers stay bounded. */
 export class ReadaheadBudget {
   used = 0;
   constructor(readonly limit: number) {}
 }
 
 export class ReadaheadReader {
-  private windows: Window[] = [];
+  private readonly chunks = new Map<number, Promise<Buffer>>();
   private nextExpected = -1;
   private streak = 0;
-  private windowSize = MIN_WINDOW;
+  private ahead = 1;
   /** Counters for --verbose and tests. */
-  readonly stats = { reads: 0, fromWindow: 0, direct: 0, windows: 0 };
+  readonly stats = { reads: 0, fromChunks: 0, direct: 0, chunks: 0, resets: 0 };
 
   constructor(readonly source: BlockSource, private readonly budget: ReadaheadBudget) {}
 
@@ -40,91 +38,65 @@ export class ReadaheadReader {
     this.stats.reads++;
     const end = Math.min(this.source.size, pos + len);
     if (pos >= end) return Buffer.alloc(0);
-    const covered = this.windows.some((w) => w.start <= pos && pos < w.end);
-    // Kernel readahead sends several requests at once and they may arrive slightly out of order:
-    // anything inside or right after the current windows still counts as sequential.
-    if (pos === this.nextExpected || covered) this.streak++;
-    else {
+    if (this.nextExpected >= 0 && Math.abs(pos - this.nextExpected) <= REORDER_SLACK) {
+      this.streak++;
+    } else if (this.nextExpected >= 0) {
+      this.stats.resets++;
       this.streak = 0;
-      this.windowSize = MIN_WINDOW;
-      this.dropWindows(() => true);
+      this.ahead = 1;
     }
-    this.nextExpected = end;
-    if (this.streak >= 2 && !covered) this.addWindow(pos, Math.max(this.windowSize, end - pos));
-    if (this.windows.length > 0) this.planAhead(pos);
-    return this.assemble(pos, end);
-  }
-
-  async close(): Promise<void> {
-    this.dropWindows(() => true);
-    await this.source.close();
-  }
-
-  private async assemble(pos: number, end: number): Promise<Buffer> {
-    const w = this.windows.find((x) => x.start <= pos && end <= x.end);
-    if (w) {
-      this.stats.fromWindow++;
-      const data = await w.data;
-      return data.subarray(pos - w.start, end - w.start);
+    // The front of the run: the furthest position read, wherever the requests arrive in between.
+    this.nextExpected = this.streak > 0 ? Math.max(end, this.nextExpected) : end;
+    const first = Math.floor(pos / CHUNK);
+    const last = Math.floor((end - 1) / CHUNK);
+    if (this.streak >= 2) {
+      // Keep `ahead` chunks requested past the one being read; grow the distance as the run continues.
+      for (let i = first; i <= last + this.ahead; i++) this.request(i);
+      if (this.ahead < MAX_AHEAD) this.ahead++;
     }
-    // Straddles windows (or none): piece it together from windows and direct reads.
+    // Chunks far from this read are stale: behind a sequential reader, or left by an earlier run.
+    if (this.chunks.size > 0) this.dropChunks((i) => i < first - KEEP_BEHIND || i > last + MAX_AHEAD + REORDER_SLACK / CHUNK);
     const parts: Array<Promise<Buffer>> = [];
-    let p = pos;
-    while (p < end) {
-      const win = this.windows.find((x) => x.start <= p && p < x.end);
-      if (win) {
-        const to = Math.min(end, win.end);
-        const from = p;
-        parts.push(win.data.then((d) => d.subarray(from - win.start, to - win.start)));
-        p = to;
-      } else {
-        const nextStart = Math.min(end, ...this.windows.filter((x) => x.start > p).map((x) => x.start));
-        parts.push(this.source.read(p, nextStart - p));
-        p = nextStart;
-      }
+    for (let i = first; i <= last; i++) {
+      const chunk = this.chunks.get(i);
+      const from = Math.max(pos, i * CHUNK);
+      const to = Math.min(end, (i + 1) * CHUNK);
+      if (chunk) parts.push(chunk.then((d) => d.subarray(from - i * CHUNK, to - i * CHUNK)));
+      else parts.push(this.source.read(from, to - from));
     }
-    if (parts.length === 1 && !this.windows.length) this.stats.direct++;
+    if (this.chunks.has(first)) this.stats.fromChunks++;
+    else this.stats.direct++;
     const bufs = await Promise.all(parts);
     return bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
   }
 
-  /** When the reader is past the middle of the last window, fetch the one after it. */
-  private planAhead(pos: number): void {
-    const last = this.windows[this.windows.length - 1];
-    if (pos >= last.start + (last.end - last.start) / 2 && last.end < this.source.size) {
-      this.windowSize = Math.min(MAX_WINDOW, this.windowSize * 2);
-      this.addWindow(last.end, this.windowSize);
-    }
-    // Windows wholly behind the reader are done with (keep one for stragglers).
-    const behind = this.windows.filter((w) => w.end <= pos);
-    if (behind.length > 1) {
-      const keep = behind[behind.length - 1];
-      this.dropWindows((w) => w.end <= pos && w !== keep);
-    }
+  async close(): Promise<void> {
+    if (process.env.DISKARC_RA_DEBUG) process.stderr.write(`readahead ${JSON.stringify(this.stats)}\n`);
+    this.dropChunks(() => true);
+    await this.source.close();
   }
 
-  private addWindow(start: number, size: number): void {
-    const end = Math.min(this.source.size, start + size);
-    if (end <= start || end - start > this.budget.limit - this.budget.used) return;
-    while (this.windows.length >= MAX_WINDOWS) this.dropWindows((w) => w === this.windows[0]);
+  private request(i: number): void {
+    if (this.chunks.has(i)) return;
+    const start = i * CHUNK;
+    const end = Math.min(this.source.size, start + CHUNK);
+    if (start >= end || end - start > this.budget.limit - this.budget.used) return;
     this.budget.used += end - start;
     const data = this.source.read(start, end - start);
-    const win: Window = { start, end, data };
-    // A failed window is forgotten so the next read retries (and reports) the error itself.
-    data.catch(() => this.dropWindows((w) => w === win));
-    this.windows.push(win);
-    this.windows.sort((a, b) => a.start - b.start);
-    this.stats.windows++;
-    // Warm the cache for the window after this one too (slab decompression runs in parallel).
-    if (end < this.source.size) this.source.prefetch?.(end, Math.min(this.windowSize, this.source.size - end)).catch(() => {});
+    // A failed chunk is forgotten so the next read retries (and reports) the error itself.
+    data.catch(() => {
+      if (this.chunks.get(i) === data) this.dropChunks((j) => j === i);
+    });
+    this.chunks.set(i, data);
+    this.stats.chunks++;
   }
 
-  private dropWindows(pred: (w: Window) => boolean): void {
-    const keep: Window[] = [];
-    for (const w of this.windows) {
-      if (pred(w)) this.budget.used -= w.end - w.start;
-      else keep.push(w);
+  private dropChunks(pred: (index: number) => boolean): void {
+    for (const [i, data] of this.chunks) {
+      if (!pred(i)) continue;
+      this.chunks.delete(i);
+      this.budget.used -= Math.min(CHUNK, this.source.size - i * CHUNK);
+      void data;
     }
-    this.windows = keep;
   }
 }
