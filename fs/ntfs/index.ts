@@ -3,3 +3,5 @@ export { NtfsVolume, SystemRecord, type NtfsEntry, type NtfsEntryType, type Read
 export { AttributeSource } from './attribute-stream.js';
 export { looksLikeNtfs, parseBootSector, type Geometry } from './boot-sector.js';
 export { FileAttributes } from './file-name.js';
+export { openNtfsOnSource, type LocatedVolume } from './open-volume.js';
+export { walkTree, type WalkItem } from './walk.js';

@@ -22,7 +22,7 @@ export type NtfsEntryType = 'file' | 'directory' | 'symlink';
 export interface NtfsEntry {
   name: string;
   type: NtfsEntryType;
-  /** Bytes of the unnamed $DATA stream (files), the target length (links), 0 for directories. */
+  /** Bytes of the unnamed $DATA stream (files and links; 0 for directories). */
   size: number;
   mtime: Date;
   atime: Date;
@@ -31,6 +31,8 @@ export interface NtfsEntry {
   mftRecord: number;
   /** Names of the alternate data streams. */
   streams: string[];
+  /** Byte sizes of the alternate data streams, by name. */
+  streamSizes: Record<string, number>;
   linkTarget?: string;
   /** FILE_ATTRIBUTE_* bits from $STANDARD_INFORMATION. */
   attributes: number;
@@ -233,7 +235,9 @@ export class NtfsVolume {
         ? fileNameTimes(fnAttr.value!, what)
         : undefined;
     if (!times) throw corrupt(what, 'has neither $STANDARD_INFORMATION nor $FILE_NAME');
-    const streams = rec.attributes.filter((a) => a.type === AttributeType.DATA && a.name !== '').map((a) => a.name);
+    const named = rec.attributes.filter((a) => a.type === AttributeType.DATA && a.name !== '');
+    const streams = named.map((a) => a.name);
+    const streamSizes = Object.fromEntries(named.map((a) => [a.name, a.dataSize]));
     const data = findAttribute(rec, AttributeType.DATA);
     const entry: NtfsEntry = {
       name,
@@ -245,10 +249,12 @@ export class NtfsVolume {
       birthtime: times.created,
       mftRecord: rec.number,
       streams,
+      streamSizes,
       attributes: times.attributes,
       links: rec.linkCount,
     };
     if (entry.type === 'file') entry.size = data?.dataSize ?? 0;
+    else if (data) entry.size = data.dataSize;
     const reparse = await this.reparseOf(rec);
     if (reparse?.kind === 'symlink' || reparse?.kind === 'junction') {
       entry.type = 'symlink';
@@ -262,7 +268,6 @@ export class NtfsVolume {
         entry.linkTarget = target;
       }
     }
-    if (entry.type === 'symlink') entry.size = Buffer.byteLength(entry.linkTarget!);
     if (data && data.flags & AttributeFlags.ENCRYPTED) entry.unreadable = 'encrypted (EFS)';
     return entry;
   }

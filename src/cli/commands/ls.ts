@@ -1,0 +1,121 @@
+// `diskarc ls`: lists files inside the NTFS volume of an archived disk or an image, like ls
+// (-l long form, -R recursive). Also exports the source options and volume opener that
+// `cat` and `extract` share, so all three name their source the same way.
+import { Option, type Command } from 'commander';
+import { NtfsVolume, openNtfsOnSource, walkTree, type NtfsEntry } from '../../../fs/ntfs/index.js';
+import { cacheOption, commonOptions } from '../options.js';
+import { Output, formatBytes } from '../output.js';
+import { openSourceRef } from '../source-ref.js';
+
+export interface NtfsSourceOptions {
+  archive?: string;
+  stream?: string;
+  image?: string;
+  dataCacheSizeMib?: number;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+/** Adds -a/-s/--image (+ cache, --json, --verbose) to a command that reads an NTFS volume. */
+export function ntfsSourceOptions(cmd: Command): Command {
+  return commonOptions(
+    cacheOption(
+      cmd
+        .addOption(new Option('-a, --archive <dir>', 'archive directory').env('DISKARC_ARCHIVE'))
+        .option('-s, --stream <stream>', 'stream id, prefix or name; STREAM:pN names partition N (default: the only NTFS partition)')
+        .option('--image <file>', 'a raw disk/partition image or block device instead of an archived stream (FILE:pN for a partition)'),
+    ),
+  );
+}
+
+/** Opens the source and its NTFS volume, runs `fn`, and closes both. */
+export async function withNtfsVolume<T>(o: NtfsSourceOptions, fn: (volume: NtfsVolume, label: string) => Promise<T>): Promise<T> {
+  const opened = await openSourceRef({ archive: o.archive, stream: o.stream, image: o.image, cacheBytes: o.dataCacheSizeMib ? o.dataCacheSizeMib * 1048576 : undefined });
+  try {
+    const { volume, partition } = await openNtfsOnSource(opened.source, opened.label);
+    try {
+      return await fn(volume, partition ? `${opened.label}:p${partition}` : opened.label);
+    } finally {
+      await volume.close();
+    }
+  } finally {
+    await opened.close();
+  }
+}
+
+interface LsOptions extends NtfsSourceOptions {
+  long?: boolean;
+  recursive?: boolean;
+  system?: boolean;
+}
+
+export interface LsRow {
+  path: string;
+  name: string;
+  type: NtfsEntry['type'];
+  size: number;
+  mtime: string;
+  atime: string;
+  ctime: string;
+  birthtime: string;
+  mftRecord: number;
+  attributes: number;
+  links: number;
+  linkTarget?: string;
+  streams: Array<{ name: string; size: number }>;
+  unreadable?: string;
+}
+
+export function register(program: Command): void {
+  ntfsSourceOptions(
+    program
+      .command('ls')
+      .description('list files in the NTFS volume of an archived disk (-a DIR -s STREAM[:pN]) or an image (--image FILE[:pN])')
+      .argument('[path]', 'file or directory inside the volume, "/"-separated, case-insensitive', '/')
+      .option('-l, --long', 'long form: type, size, modification time, alternate data streams, link targets')
+      .option('-R, --recursive', 'list subdirectories recursively (paths relative to PATH)')
+      .option('--system', 'include the root\'s NTFS metadata files ($MFT, $Bitmap, …)'),
+  ).action(async (path: string, o: LsOptions) => {
+    const out = new Output(o);
+    await withNtfsVolume(o, async (volume, label) => {
+      const target = await volume.stat(path);
+      const rows: LsRow[] = [];
+      if (target.type !== 'directory') rows.push(row(target.name, target));
+      else if (o.recursive) for await (const item of walkTree(volume, path, { system: o.system })) rows.push(row(item.path, item.entry));
+      else for (const e of await volume.readdir(path, { system: o.system })) rows.push(row(e.name, e));
+      out.result({ source: label, path, entries: rows }, () => rows.map((r) => (o.long ? longLine(r) : r.path)).join('\n'));
+    });
+  });
+}
+
+function row(path: string, e: NtfsEntry): LsRow {
+  return {
+    path,
+    name: e.name,
+    type: e.type,
+    size: e.size,
+    mtime: e.mtime.toISOString(),
+    atime: e.atime.toISOString(),
+    ctime: e.ctime.toISOString(),
+    birthtime: e.birthtime.toISOString(),
+    mftRecord: e.mftRecord,
+    attributes: e.attributes,
+    links: e.links,
+    ...(e.linkTarget !== undefined ? { linkTarget: e.linkTarget } : {}),
+    streams: e.streams.map((name) => ({ name, size: e.streamSizes[name] ?? 0 })),
+    ...(e.unreadable ? { unreadable: e.unreadable } : {}),
+  };
+}
+
+const typeChar = { file: '-', directory: 'd', symlink: 'l' } as const;
+
+/** `-  1.2 MiB  2024-01-02 03:04:05  path [-> target]`, then one indented line per stream. */
+function longLine(r: LsRow): string {
+  const when = r.mtime.replace('T', ' ').replace(/\.\d+Z$/, '');
+  const size = r.type === 'directory' ? '' : formatBytes(r.size);
+  let line = `${typeChar[r.type]} ${size.padStart(10)}  ${when}  ${r.path}${r.type === 'directory' ? '/' : ''}`;
+  if (r.linkTarget !== undefined) line += ` -> ${r.linkTarget}`;
+  if (r.unreadable) line += `  [${r.unreadable}]`;
+  for (const s of r.streams) line += `\n  ${formatBytes(s.size).padStart(10)}  ${' '.repeat(19)}  ${r.path}:${s.name}`;
+  return line;
+}
