@@ -78,6 +78,11 @@ export class ServeProcess {
     return new ServeProcess(catalog, listeners, nbd, opened, log);
   }
 
+  /** The NBD server, when NBD is configured. */
+  get nbdServer(): NbdServer | undefined {
+    return this.nbd;
+  }
+
   exports(): Promise<NbdExportEntry[]> {
     return this.catalog.list();
   }

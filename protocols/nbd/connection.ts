@@ -8,10 +8,18 @@ import type { NbdLimits } from './limits.js';
 import { SocketReader, TruncatedError } from './socket-reader.js';
 import { Transmission } from './transmission.js';
 
+export interface NbdConnectionStats {
+  /** Undefined while the client is still haggling. */
+  export: string | undefined;
+  requestsInFlight: number;
+  queuedReplyBytes: number;
+}
+
 export class NbdConnection {
   private readonly reader: SocketReader;
   private transmission: Transmission | undefined;
   private closing = false;
+  private exportName: string | undefined;
   /** Resolves when the socket is fully closed. */
   readonly closed: Promise<void>;
 
@@ -47,6 +55,7 @@ export class NbdConnection {
         { export: nego.export.name, size: nego.export.source.size, structured: nego.structuredReplies, blockStatus: nego.allocationContext !== undefined },
         'client connected to export',
       );
+      this.exportName = nego.export.name;
       this.transmission = new Transmission(this.socket, this.reader, nego, this.limits, this.log);
       const how = await this.transmission.run();
       this.log.info({ export: nego.export.name, how, seconds: (Date.now() - started) / 1000 }, 'client session ended');
@@ -59,6 +68,14 @@ export class NbdConnection {
       else this.log.error({ err: e }, 'connection failed');
       this.socket.destroy();
     }
+  }
+
+  stats(): NbdConnectionStats {
+    return {
+      export: this.exportName,
+      requestsInFlight: this.transmission?.requestsInFlight ?? 0,
+      queuedReplyBytes: this.transmission?.queuedReplyBytes ?? 0,
+    };
   }
 
   /** Graceful stop: a connection still haggling is closed; one in transmission finishes in-flight replies. */

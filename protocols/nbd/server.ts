@@ -5,7 +5,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { lstat, unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { DiskarcError } from '../../src/errors.js';
-import { NbdConnection } from './connection.js';
+import { NbdConnection, type NbdConnectionStats } from './connection.js';
 import type { NbdExportCatalog } from './exports.js';
 import { defaultNbdLimits, type NbdLimits } from './limits.js';
 
@@ -49,6 +49,11 @@ export class NbdServer {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Per-connection load: what backpressure bounds (for logs, tests and monitoring). */
+  connectionStats(): NbdConnectionStats[] {
+    return [...this.connections].map((c) => c.stats());
   }
 
   async listen(endpoint: NbdEndpoint): Promise<NbdListening> {

@@ -71,6 +71,11 @@ export class Transmission {
     return this.inFlight;
   }
 
+  /** Reply bytes being produced plus those queued on the socket: what backpressure bounds. */
+  get queuedReplyBytes(): number {
+    return this.pendingBytes + this.socket.writableLength;
+  }
+
   /** Stops reading new requests; in-flight ones still get their replies. */
   stop(): void {
     this.stopping = true;

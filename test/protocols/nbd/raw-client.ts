@@ -12,7 +12,8 @@ export type Reply =
   | { kind: 'chunk'; flags: number; type: number; cookie: bigint; payload: Buffer };
 
 export class RawNbd {
-  private buf: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private total = 0;
   private waiter: (() => void) | undefined;
   private ended = false;
   readonly closed: Promise<void>;
@@ -21,7 +22,8 @@ export class RawNbd {
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (d: Buffer) => {
-      this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+      this.chunks.push(d);
+      this.total += d.length;
       this.wake();
     });
     socket.on('error', () => {});
@@ -55,8 +57,8 @@ export class RawNbd {
   /** Reads exactly n bytes; rejects if the server closes first or nothing arrives within timeoutMs. */
   async read(n: number, timeoutMs = 5000): Promise<Buffer> {
     const deadline = Date.now() + timeoutMs;
-    while (this.buf.length < n) {
-      if (this.ended) throw new Error(`server closed the connection (wanted ${n} bytes, had ${this.buf.length})`);
+    while (this.total < n) {
+      if (this.ended) throw new Error(`server closed the connection (wanted ${n} bytes, had ${this.total})`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out waiting for ${n} bytes`);
       await new Promise<void>((resolve) => {
@@ -67,9 +69,14 @@ export class RawNbd {
         };
       });
     }
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
-    return out;
+    // Join only as many chunks as this message needs.
+    let have = 0;
+    let k = 0;
+    while (have < n) have += this.chunks[k++]!.length;
+    const joined = k === 1 ? this.chunks[0]! : Buffer.concat(this.chunks.slice(0, k));
+    this.chunks.splice(0, k, ...(joined.length > n ? [joined.subarray(n)] : []));
+    this.total -= n;
+    return joined.subarray(0, n);
   }
 
   send(b: Buffer): void {
