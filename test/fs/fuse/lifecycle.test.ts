@@ -1,0 +1,91 @@
+// Mount lifecycle on real FUSE mounts: SIGTERM unmounts, background mode returns once the mount
+// is ready, umount detaches it, and a stale mount left by kill -9 is detected with its fix.
+import test from 'ava';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { diskarc, isMounted, packArchive, run, seededBytes, startMount } from './helpers.js';
+import { writeFile } from 'node:fs/promises';
+
+let dir: string;
+let archive: string;
+let image: string;
+
+test.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'diskarc-fuse-life-'));
+  image = join(dir, 'small.img');
+  await writeFile(image, seededBytes(3 * 1024 * 1024 + 123, 3));
+  archive = await packArchive(dir, [{ path: image, name: 'small' }]);
+});
+
+test.after.always(async () => {
+  for (const mp of ['m1', 'm2', 'm3']) {
+    if (await isMounted(join(dir, mp))) await run('fusermount3', ['-u', '-z', join(dir, mp)]);
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function waitFor(pred: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await pred()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('SIGTERM unmounts and the process exits 0, leaving nothing in /proc/mounts', async (t) => {
+  const mp = join(dir, 'm1');
+  const m = await startMount(archive, mp, ['-s', 'small']);
+  t.is((await run('cmp', [join(mp, 'disk.img'), image])).code, 0);
+  m.child.kill('SIGTERM');
+  t.is(await m.exited, 0, m.stderr());
+  t.false(await isMounted(mp));
+});
+
+test('without --foreground, mount returns once ready; umount detaches and the server exits', async (t) => {
+  const mp = join(dir, 'm2');
+  await mkdir(mp, { recursive: true });
+  const r = await diskarc('mount', '-a', archive, mp, '--json');
+  t.is(r.code, 0, r.stderr);
+  const { pid, mounted } = JSON.parse(r.stdout);
+  t.is(mounted, mp);
+  // Ready means mounted: no polling needed before the first read.
+  t.true(await isMounted(mp));
+  t.is((await run('cmp', [join(mp, 'small', 'disk.img'), image])).code, 0);
+  const u = await diskarc('umount', mp);
+  t.is(u.code, 0, u.stderr);
+  t.false(await isMounted(mp));
+  t.true(await waitFor(async () => !alive(pid)), 'the background server exits after umount');
+  const again = await diskarc('umount', mp);
+  t.is(again.code, 2);
+  t.regex(again.stderr, /nothing is mounted/);
+});
+
+test('a stale mount left by kill -9 is reported with the command that fixes it', async (t) => {
+  const mp = join(dir, 'm3');
+  const m = await startMount(archive, mp);
+  m.child.kill('SIGKILL');
+  await m.exited;
+  t.true(await isMounted(mp), 'the kernel keeps the dead mount');
+  const r = await diskarc('mount', '-a', archive, mp, '--foreground');
+  t.is(r.code, 11);
+  t.true(r.stderr.includes(`fusermount3 -u ${mp}`), r.stderr);
+  t.regex(r.stderr, /stale FUSE mount/);
+  // The suggested command (via diskarc umount) clears it, and mounting works again.
+  const u = await diskarc('umount', mp);
+  t.is(u.code, 0, u.stderr);
+  t.false(await isMounted(mp));
+  const m2 = await startMount(archive, mp);
+  t.is((await run('cmp', [join(mp, 'small', 'disk.img'), image])).code, 0);
+  t.is(await m2.stop(), 0);
+});
