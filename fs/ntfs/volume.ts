@@ -250,8 +250,11 @@ export class NtfsVolume {
       mftRecord: rec.number,
       streams,
       streamSizes,
-      attributes: times.attributes,
-      links: rec.linkCount,
+      // Windows reports FILE_ATTRIBUTE_DIRECTORY, which $STANDARD_INFORMATION does not store.
+      attributes: times.attributes | (this.isDirectory(rec) ? FileAttributes.DIRECTORY : 0),
+      // The record's link count (Win32 and DOS names of one link count separately, as ntfs-3g shows);
+      // directories cannot be hard-linked and report 1.
+      links: this.isDirectory(rec) ? 1 : rec.linkCount,
     };
     if (entry.type === 'file') entry.size = data?.dataSize ?? 0;
     else if (data) entry.size = data.dataSize;
