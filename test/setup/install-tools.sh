@@ -8,7 +8,7 @@ declare -A need=(
   [nbdinfo]=libnbd-bin [nbdcopy]=libnbd-bin [nbdsh]=python3-libnbd
   [nbdkit]=nbdkit [fio]=fio
   [mkntfs]=ntfs-3g [ntfs-3g]=ntfs-3g [ntfsls]=ntfs-3g [ntfscluster]=ntfs-3g
-  [fls]=sleuthkit [icat]=sleuthkit
+  [fls]=sleuthkit [icat]=sleuthkit [istat]=sleuthkit [tsk_recover]=sleuthkit [ntfsinfo]=ntfs-3g [ntfscat]=ntfs-3g [getfattr]=attr [iconv]=libc-bin
   [sgdisk]=gdisk [sfdisk]=fdisk [mkfs.vfat]=dosfstools [fsck.vfat]=dosfstools [mdir]=mtools
   [mke2fs]=e2fsprogs [debugfs]=e2fsprogs [e2fsck]=e2fsprogs
   [setfattr]=attr [fusermount3]=fuse3 [zstd]=zstd [truncate]=coreutils
