@@ -5,7 +5,7 @@ import { DiskarcError } from '../../src/errors.js';
 import type { BlockSource } from '../../src/block/source.js';
 import { detectFilesystem, identifyFilesystem } from './filesystem.js';
 import { PROBED_SECTOR_SIZES, readGptTable } from './gpt.js';
-import { isProtectiveMbr, MBR_SECTOR_BYTES, parseMbrSector, readMbrTable } from './mbr.js';
+import { isProtectiveMbr, MBR_SECTOR_BYTES, parseMbrSector, readMbrTable, type MbrSector } from './mbr.js';
 import type { Partition, PartitionTable } from './types.js';
 import { WindowSource } from './window-source.js';
 
@@ -25,6 +25,17 @@ export interface ReadPartitionTableOptions {
 const bootSectorFilesystems = new Set(['ntfs', 'exfat', 'vfat', 'refs', 'BitLocker']);
 
 /**
+ * Sector 0 of a bare NTFS/FAT/exFAT volume also ends in 55 AA and passes the boot-indicator test
+ * (its table area is zeros or boot code). It is a volume, not an MBR, when it carries a filesystem
+ * boot sector and no entry describes a partition inside the disk. (An MBR whose boot code kept an
+ * old BPB, as GRUB's does, still has real entries.)
+ */
+function isVolumeBootSector(sector0: Buffer, mbr: MbrSector, diskSectors: number): boolean {
+  if (!bootSectorFilesystems.has(identifyFilesystem(sector0) ?? '')) return false;
+  return !mbr.entries.some((e) => e.type !== 0 && e.sectors !== 0 && e.firstLba >= 1 && e.firstLba + e.sectors <= diskSectors);
+}
+
+/**
  * Reads the partition table of a whole disk. Returns null when there is none (for instance the
  * source is itself a filesystem); throws DiskarcError 'EFS' when a table is there but malformed.
  */
@@ -42,7 +53,7 @@ export async function readPartitionTable(source: BlockSource, options: ReadParti
     if (!table && mbr) {
       throw new DiskarcError('EFS', 'the MBR is a GPT protective MBR (type 0xEE) but no GPT header was found at LBA 1 or at the last LBA', {});
     }
-  } else if (!bootSectorFilesystems.has(identifyFilesystem(sector0) ?? '')) {
+  } else if (!isVolumeBootSector(sector0, mbr, source.size / (sectorSize ?? MBR_SECTOR_BYTES))) {
     table = await readMbrTable(source, mbr, sectorSize ?? MBR_SECTOR_BYTES);
   }
   if (table && options.detectFilesystems !== false) {

@@ -82,3 +82,18 @@ test('a truncated disk keeps its readable partitions and warns about the rest', 
     await d.close();
   }
 });
+
+test('an MBR whose boot code carries a FAT BPB (as GRUB keeps one) is still an MBR', async (t) => {
+  const fx = await partitionFixtures();
+  const fat = await FileBlockSource.open(fx.filesystems.fat16);
+  const bpb = await fat.read(0, 0x5a);
+  await fat.close();
+  const d = await damaged(() => [{ offset: 0, data: bpb }]);
+  try {
+    const table = (await readPartitionTable(d.src))!;
+    t.is(table.scheme, 'mbr');
+    t.deepEqual(table.partitions.map((p) => p.index), [1, 2, 3, 4, 5, 6, 7]);
+  } finally {
+    await d.close();
+  }
+});
