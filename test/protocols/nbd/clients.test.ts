@@ -161,3 +161,21 @@ test('a write attempt gets EPERM from the server (libnbd strict mode off, so the
   const again = await run('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', server.unixUri(d.name), d.path]);
   t.is(again.code, 0);
 });
+
+test('partitions of an archived disk are exports NAME/pN and ID/pN whose bytes are the partition\'s', async (t) => {
+  const d = disks.find((x) => x.sparse)!;
+  const r = await run('nbdinfo', ['--list', '--json', server.unixUri('')]);
+  t.is(r.code, 0, r.stderr);
+  const listed = new Map<string, number>((JSON.parse(r.stdout) as { exports: Array<{ 'export-name': string; 'export-size': number }> }).exports.map((e) => [e['export-name'], e['export-size']]));
+  for (const p of d.layout!.partitions) {
+    t.is(listed.get(`${d.name}/p${p.index}`), p.size, `${d.name}/p${p.index} listed with its size`);
+    const out = join(dir, `part-${p.index}.img`);
+    const via = p.index === 1 ? server.unixUri(`${d.id}/p1`) : server.tcpUri(`${d.name}/p${p.index}`);
+    const c = await run('nbdcopy', [via, out]);
+    t.is(c.code, 0, c.stderr);
+    t.true((await readFile(out)).equals(d.data.subarray(p.start, p.start + p.size)), `partition ${p.index} bytes`);
+  }
+  t.false(listed.has(`${d.name}/p3`));
+  const missing = await run('nbdinfo', ['--size', server.unixUri(`${d.name}/p3`)]);
+  t.not(missing.code, 0);
+});

@@ -7,6 +7,7 @@ import { writeSampleDisk, type SampleDisk } from '../../../src/sample-disk.js';
 import { allocationFlags } from '../../../protocols/nbd/extents.js';
 import { fileURLToPath } from 'node:url';
 import { openArchiveDisks } from '../../../server/archive-disks.js';
+import { listPartitions } from '../../../server/partitions.js';
 import { run, startServer, writeOddImage, type TestServer } from './helpers.js';
 
 export interface FixtureDisk {
@@ -49,7 +50,7 @@ export async function openFixtureDisks(dir: string): Promise<{ server: TestServe
     { path: oddPath, name: 'odd', layout: undefined },
   ];
   const { archive, ids } = await packArchive(dir, inputs);
-  const server = await startServer(dir, { archive, openArchive: openArchiveDisks });
+  const server = await startServer(dir, { archive, openArchive: openArchiveDisks, partitions: listPartitions });
   const disks: FixtureDisk[] = [];
   for (const [i, input] of inputs.entries()) {
     const id = ids[i]!;

@@ -1,0 +1,165 @@
+// `diskarc serve` as a user runs it: a child process, ready line on stdout, JSON logs on stderr,
+// graceful SIGTERM with a client mid-read, stale and foreign socket files, exit codes.
+import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CMD, RawNbd } from '../protocols/nbd/raw-client.js';
+import { diskarc, packArchive } from '../protocols/nbd/fixture-disks.js';
+import { run, tempDir, writeOddImage } from '../protocols/nbd/helpers.js';
+
+const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+let dir: string;
+let archive: string;
+let data: Buffer;
+let cleanup: () => Promise<void>;
+
+test.before(async () => {
+  const t = await tempDir('serve');
+  dir = t.dir;
+  cleanup = t.cleanup;
+  data = await writeOddImage(join(dir, 'disk.img'), 8 * 1024 * 1024 + 512, 11);
+  await writeOddImage(join(dir, 'other.img'), 300_000, 12);
+  ({ archive } = await packArchive(dir, [
+    { path: join(dir, 'disk.img'), name: 'disk' },
+    { path: join(dir, 'other.img'), name: 'other' },
+  ]));
+});
+
+test.after.always(async () => cleanup?.());
+
+interface Served {
+  child: ChildProcess;
+  ready: { listening: Array<{ protocol: string; uri: string; port?: number; socket?: string }>; exports: Array<{ name: string; size: number }> };
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `diskarc serve … --json` and waits for its ready line. */
+async function serve(args: string[]): Promise<Served> {
+  const child = spawn(process.execPath, [main, 'serve', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const ready = await new Promise<Served['ready']>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve not ready after 20 s: ${stderr}`)), 20000);
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const nl = stdout.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(JSON.parse(stdout.slice(0, nl)) as Served['ready']);
+      }
+    });
+    void exited.then((e) => reject(new Error(`serve exited early (${e.code}): ${stderr}`)));
+  });
+  return { child, ready, stderr: () => stderr, exited };
+}
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+test('SIGTERM with a client mid-read: in-flight replies finish, exit 0, no socket file left', async (t) => {
+  const sock = join(dir, 'term.sock');
+  const s = await serve(['-a', archive, '--nbd-socket', sock, '--nbd', '127.0.0.1:0']);
+  t.true(await exists(sock));
+  const names = s.ready.exports.map((e) => e.name);
+  t.true(names.includes('disk') && names.includes('other'), names.join(' '));
+  t.is(s.ready.exports.length, 4, 'each stream by name and by id');
+  const c = await RawNbd.connect({ path: sock });
+  await c.open('disk');
+  // Keep 16 reads in flight continuously, checking every reply, until the server goes away.
+  let cookie = 0n;
+  const want = new Map<bigint, number>();
+  const issue = () => {
+    const off = Number(cookie % 31n) * 256 * 1024;
+    want.set(++cookie, off);
+    c.request(CMD.READ, off, 256 * 1024, cookie);
+  };
+  for (let i = 0; i < 16; i++) issue();
+  let good = 0;
+  let bad = 0;
+  const reading = (async () => {
+    for (;;) {
+      let chunks;
+      try {
+        const first = await c.reply(10000);
+        if (first.kind !== 'chunk') throw new Error('simple reply');
+        chunks = [first];
+        while (!(chunks[chunks.length - 1]!.flags & 1)) {
+          const next = await c.reply(10000);
+          if (next.kind !== 'chunk') throw new Error('simple reply');
+          chunks.push(next);
+        }
+      } catch {
+        return; // the server closed the connection
+      }
+      const ck = chunks[0]!.cookie;
+      const off = want.get(ck)!;
+      const buf = Buffer.alloc(256 * 1024);
+      let errored = false;
+      for (const ch of chunks) {
+        if (ch.type === 1) ch.payload.copy(buf, Number(ch.payload.readBigUInt64BE(0)) - off, 8);
+        if (ch.type >= 0x8000) errored = true;
+      }
+      if (!errored && buf.equals(data.subarray(off, off + 256 * 1024))) good++;
+      else if (!errored) bad++;
+      if (!c.isClosed) issue();
+    }
+  })();
+  // Wait until reads are flowing steadily, then signal while 16 are in flight.
+  for (let i = 0; i < 200 && good < 64; i++) await new Promise((r) => setTimeout(r, 50));
+  const t0 = Date.now();
+  s.child.kill('SIGTERM');
+  const { code, signal } = await s.exited;
+  await reading;
+  t.is(code, 0, s.stderr());
+  t.is(signal, null);
+  t.true(Date.now() - t0 < 5000, 'shutdown is prompt');
+  t.true(good >= 64, `reads completed before shutdown (${good})`);
+  t.is(bad, 0, 'no reply carried wrong data');
+  t.false(await exists(sock), 'the Unix socket file is removed');
+  t.regex(s.stderr(), /"signal":"SIGTERM"/);
+  t.regex(s.stderr(), /"msg":"stopped"/);
+});
+
+test('-s selects streams and makes the first one the default export', async (t) => {
+  const sock = join(dir, 'sel.sock');
+  const s = await serve(['-a', archive, '-s', 'other', '--nbd-socket', sock]);
+  t.deepEqual(s.ready.exports.filter((e) => !/^[0-9a-f]{16}$/.test(e.name)).map((e) => e.name), ['other']);
+  const size = await run('nbdinfo', ['--size', `nbd+unix:///?socket=${sock}`]);
+  t.is(size.stdout.trim(), '300000', size.stderr);
+  s.child.kill('SIGINT');
+  t.is((await s.exited).code, 0);
+});
+
+test('a stale socket file from a killed server is replaced; a foreign file is refused (exit 11)', async (t) => {
+  const stale = join(dir, 'stale.sock');
+  // A server that dies without cleaning up leaves its socket file behind.
+  const killed = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+  await new Promise((r) => killed.on('exit', r));
+  t.true(await exists(stale));
+  const s = await serve(['-a', archive, '--nbd-socket', stale]);
+  const info = await run('nbdinfo', ['--size', `nbd+unix:///disk?socket=${stale}`]);
+  t.is(info.stdout.trim(), String(data.length));
+  s.child.kill('SIGTERM');
+  t.is((await s.exited).code, 0);
+
+  const foreign = join(dir, 'foreign.sock');
+  await writeFile(foreign, 'precious');
+  const r = await diskarc(['serve', '-a', archive, '--nbd-socket', foreign]);
+  t.is(r.code, 11, r.stderr);
+  t.regex(r.stderr, /not a socket/);
+});
+
+test('refuses non-loopback addresses without --allow-remote, and reports a missing archive (exit 2, 3)', async (t) => {
+  const r = await diskarc(['serve', '-a', archive, '--nbd', '0.0.0.0:0']);
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /--allow-remote/);
+  const m = await diskarc(['serve', '-a', join(dir, 'nope'), '--nbd', '127.0.0.1:0']);
+  t.is(m.code, 3, m.stderr);
+  const none = await diskarc(['serve']);
+  t.is(none.code, 2);
+});
