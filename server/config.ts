@@ -46,6 +46,7 @@ export function parseTcpAddress(value: string, defaultPort: number): { host: str
       host = v; // a bare name or IPv6 address (several colons)
     }
   }
+  if (/[[\]\s/]/.test(host)) throw new DiskarcError('EUSAGE', `"${value}" is not a valid address (examples: 127.0.0.1:10809, [::1]:10809)`);
   const port = portText === undefined || portText === '' ? defaultPort : Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535 || (portText !== undefined && !/^\d*$/.test(portText))) {
     throw new DiskarcError('EUSAGE', `"${value}" is not a valid address: the port must be 0-65535 (example: 127.0.0.1:10809)`);
