@@ -203,9 +203,14 @@ export class SlabFileWriter {
     this.pendingOffsets = [];
   }
 
+  /** Syncs (data, then offsets) and closes. */
   async close(): Promise<void> {
-    await this.fh.close();
-    await this.ofh.close();
+    try {
+      await this.sync();
+    } finally {
+      await this.fh.close();
+      await this.ofh.close();
+    }
   }
 }
 

@@ -130,7 +130,7 @@ export class SlabStoreWriter {
       w.data = await SlabFileWriter.open(w.path(DATA_DIR, last), FileContent.Data, 'append');
       w.hashes = await SlabFileWriter.open(w.path(HASHES_DIR, last), FileContent.Hashes, 'append');
       if (w.data.count !== w.hashes.count) {
-        await w.closeFiles();
+        await w.closeFiles(); // nothing pending: closing only syncs
         await w.startPair(last + 1);
       }
     } else {
@@ -174,7 +174,6 @@ export class SlabStoreWriter {
   /** Appends one slab; returns the bytes written to data and hashes files. */
   async append(flags: number, payload: Buffer, length: number, hashList: Buffer): Promise<{ dataBytes: number; hashBytes: number }> {
     if (this.data.size >= this.fileLimit) {
-      await this.sync();
       await this.closeFiles();
       await this.startPair(this.fileNumber + 1);
     }
@@ -192,7 +191,6 @@ export class SlabStoreWriter {
   }
 
   async close(): Promise<void> {
-    await this.sync();
     await this.closeFiles();
   }
 }
