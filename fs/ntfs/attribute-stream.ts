@@ -81,29 +81,35 @@ export class AttributeSource implements BlockSource {
       if (last && last.kind === kind && last.offset + last.length === o) last.length += l;
       else out.push({ offset: o, length: l, kind });
     };
-    const valid = Math.min(end, this.attr.validDataSize);
+    // Bytes past the valid data length read as zeros: stored clusters there become 'zero', holes stay holes.
+    const valid = this.attr.validDataSize;
+    const add = (o: number, l: number, kind: Extent['kind']) => {
+      if (kind === 'data' && o + l > valid) {
+        push(o, Math.max(0, valid - o), 'data');
+        push(Math.max(o, valid), o + l - Math.max(o, valid), 'zero');
+      } else push(o, l, kind);
+    };
     if (this.attr.resident) {
-      push(offset, valid - offset, 'data');
+      add(offset, end - offset, 'data');
     } else {
       const cs = this.clusterSize;
       const step = this.unitClusters ? this.unitClusters * cs : 0;
-      for (let pos = offset; pos < valid; ) {
+      for (let pos = offset; pos < end; ) {
         let next: number;
         let kind: Extent['kind'];
         if (step) {
           const unit = Math.floor(pos / step);
-          next = Math.min(valid, (unit + 1) * step);
+          next = Math.min(end, (unit + 1) * step);
           kind = this.unitRuns(unit).some((r) => r.lcn !== null) ? 'data' : 'hole';
         } else {
           const run = this.runAt(Math.floor(pos / cs));
-          next = Math.min(valid, (run.vcn + run.length) * cs);
+          next = Math.min(end, (run.vcn + run.length) * cs);
           kind = run.lcn === null ? 'hole' : 'data';
         }
-        push(pos, next - pos, kind);
+        add(pos, next - pos, kind);
         pos = next;
       }
     }
-    push(Math.max(offset, valid), end - Math.max(offset, valid), 'zero');
     return out;
   }
 

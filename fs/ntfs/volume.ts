@@ -48,6 +48,8 @@ export interface ReaddirOptions {
 }
 
 const MFT_BLOCK = 64 * 1024;
+/** Windows uses 16-cluster units on ≤ 4 KiB clusters (64 KiB); larger ones are refused rather than allocated. */
+const MAX_COMPRESSION_UNIT_BYTES = 1 << 20;
 const MAX_DEPTH = 64;
 const MAX_PATH_COMPONENTS = 4096;
 /** Interix symlinks (what ntfs-3g's `ln -s` writes): a system file whose data is this magic + UTF-16 target. */
@@ -173,7 +175,7 @@ export class NtfsVolume {
         throw new DiskarcError('EFS', `${path} is a Windows "compact" (WOF ${reparse.algorithm}) file; reading WOF-compressed content is not supported (see docs/ntfs.md)`, { path, algorithm: reparse.algorithm });
       }
     }
-    if ((data.flags & AttributeFlags.COMPRESSED) && !data.resident && (data.compressionUnit === 0 || this.clusterSize > 4096)) {
+    if ((data.flags & AttributeFlags.COMPRESSED) && !data.resident && (data.compressionUnit === 0 || this.clusterSize * 2 ** data.compressionUnit > MAX_COMPRESSION_UNIT_BYTES)) {
       throw new DiskarcError('EFS', `${path}: compressed attribute with unsupported compression unit ${data.compressionUnit} at cluster size ${this.clusterSize}`, { path });
     }
     return new AttributeSource(this.device, this.clusterSize, streamOf(data), `MFT record ${rec.number} $DATA${stream ? ':' + stream : ''}`);
@@ -321,9 +323,11 @@ export class NtfsVolume {
         else stream = stream.replace(/:\$DATA$/i, '');
       }
       if (!hit) throw new DiskarcError('ENOTFOUND', `${path}: no such file or directory in the NTFS volume`, { path });
-      walked += '/' + hit.key!.name;
-      rec = await this.fileRecordChecked(hit.record, hit.sequence, walked);
-      name = hit.key!.name;
+      const parent = rec.number;
+      rec = await this.fileRecordChecked(hit.record, hit.sequence, `${walked}/${hit.key!.name}`);
+      // Found through its DOS 8.3 alias: present the long name of the same link, as Windows does.
+      name = hit.key!.namespace === Namespace.DOS ? this.longNameIn(rec, parent) ?? hit.key!.name : hit.key!.name;
+      walked += '/' + name;
       if (last) {
         if (stream !== undefined) {
           const found = rec.attributes.find((a) => a.type === AttributeType.DATA && a.name.toLowerCase() === stream!.toLowerCase());
@@ -333,6 +337,16 @@ export class NtfsVolume {
       }
     }
     return { record: rec, name };
+  }
+
+  /** The Win32/POSIX name a record has in directory `parent`. */
+  private longNameIn(rec: FileRecord, parent: number): string | undefined {
+    for (const a of rec.attributes) {
+      if (a.type !== AttributeType.FILE_NAME || !a.resident) continue;
+      const fn = parseFileName(a.value!, `MFT record ${rec.number} $FILE_NAME`);
+      if (fn.parentRecord === parent && fn.namespace !== Namespace.DOS) return fn.name;
+    }
+    return undefined;
   }
 
   /** B-tree search of a directory for `name` under $UpCase collation; an exact-case match wins. */
