@@ -1,7 +1,7 @@
 // Partition tables on any block source: MBR (with extended/logical partitions) and GPT (with CRC
 // checks and backup-header fallback), each partition opened as a window source, and the
 // filesystem inside recognised by its magic. See docs/partitions.md.
-import { DiskarcError } from '../../src/errors.js';
+import { DiskarcError, isDiskarcError } from '../../src/errors.js';
 import type { BlockSource } from '../../src/block/source.js';
 import { detectFilesystem, identifyFilesystem } from './filesystem.js';
 import { PROBED_SECTOR_SIZES, readGptTable } from './gpt.js';
@@ -15,7 +15,10 @@ export { detectFilesystem, identifyFilesystem } from './filesystem.js';
 export { gptTypeName, mbrTypeName } from './type-names.js';
 
 export interface ReadPartitionTableOptions {
-  /** Logical sector size; by default GPT is probed at 512 and 4096 bytes and MBR assumes 512. */
+  /**
+   * Logical sector size. By default GPT is probed at 512 and 4096 bytes; an MBR is read in 512-byte
+   * sectors unless only 4096-byte sectors put filesystems in its partitions.
+   */
   sectorSize?: number;
   /** Probe each partition for a filesystem (default true). */
   detectFilesystems?: boolean;
@@ -54,16 +57,50 @@ export async function readPartitionTable(source: BlockSource, options: ReadParti
       throw new DiskarcError('EFS', 'the MBR is a GPT protective MBR (type 0xEE) but no GPT header was found at LBA 1 or at the last LBA', {});
     }
   } else if (!isVolumeBootSector(sector0, mbr, source.size / (sectorSize ?? MBR_SECTOR_BYTES))) {
-    table = await readMbrTable(source, mbr, sectorSize ?? MBR_SECTOR_BYTES);
+    if (sectorSize) table = await readMbrTable(source, mbr, sectorSize);
+    else return readMbrInferringSectorSize(source, mbr, options.detectFilesystems !== false);
   }
-  if (table && options.detectFilesystems !== false) {
-    for (const p of table.partitions) {
-      if (p.extended) continue;
-      const fs = await detectFilesystem(openPartition(source, p));
-      if (fs) p.filesystem = fs;
+  if (table && options.detectFilesystems !== false) await detectPartitionFilesystems(source, table);
+  return table;
+}
+
+async function detectPartitionFilesystems(source: BlockSource, table: PartitionTable): Promise<void> {
+  for (const p of table.partitions) {
+    if (p.extended) continue;
+    const fs = await detectFilesystem(openPartition(source, p));
+    if (fs) p.filesystem = fs;
+  }
+}
+
+/**
+ * An MBR does not record its sector size. Read it in 512-byte sectors; only when that finds no
+ * filesystem in any partition (or the EBR chain does not hold together) and 4096-byte sectors give
+ * a table that fits the disk with filesystems in it, take 4096 — a 4Kn disk.
+ */
+async function readMbrInferringSectorSize(source: BlockSource, mbr: MbrSector, keepFilesystems: boolean): Promise<PartitionTable> {
+  let small: PartitionTable | undefined;
+  let smallError: unknown;
+  try {
+    small = await readMbrTable(source, mbr, MBR_SECTOR_BYTES);
+    await detectPartitionFilesystems(source, small);
+  } catch (e) {
+    if (!isDiskarcError(e, 'EFS')) throw e;
+    smallError = e;
+  }
+  const hasFilesystems = (t: PartitionTable) => t.partitions.some((p) => p.filesystem);
+  let chosen = small;
+  if (!small || !hasFilesystems(small)) {
+    try {
+      const large = await readMbrTable(source, mbr, 4096);
+      await detectPartitionFilesystems(source, large);
+      if (large.warnings.length === 0 && hasFilesystems(large)) chosen = large;
+    } catch (e) {
+      if (!isDiskarcError(e, 'EFS')) throw e;
     }
   }
-  return table;
+  if (!chosen) throw smallError;
+  if (!keepFilesystems) for (const p of chosen.partitions) delete p.filesystem;
+  return chosen;
 }
 
 /** The partition as a block source of its own (a window on `source`, clipped to it). */

@@ -20,7 +20,7 @@ test('every partition read through its window equals dd of the disk at that offs
   const fx = await partitionFixtures();
   const dir = await mkdtemp(join(tmpdir(), 'diskarc-window-'));
   try {
-    for (const disk of [fx.mbr, fx.gpt, fx.gpt4k]) {
+    for (const disk of [fx.mbr, fx.gpt, fx.gpt4k, fx.mbr4k]) {
       const src = await FileBlockSource.open(disk);
       try {
         const table = (await readPartitionTable(src))!;
