@@ -43,8 +43,16 @@ export class SlabStore {
     return this.pairs.map((p) => p.number);
   }
 
-  /** Re-reads offsets and discovers new files (a pack may have appended since open). */
-  async refresh(): Promise<void> {
+  private refreshing: Promise<void> | undefined;
+
+  /** Re-reads offsets and discovers new files (a pack may have appended since open). Concurrent
+   * callers (many reads missing at once) share one refresh. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.doRefresh().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
     let names: string[];
     try {
       names = await readdir(join(this.dir, DATA_DIR));
@@ -52,6 +60,9 @@ export class SlabStore {
       throw new DiskarcError('ECORRUPT', `${this.dir}: missing ${DATA_DIR}/ directory`, { archive: this.dir }, { cause: e });
     }
     const numbers = names.map((n) => FILE_RE.exec(n)?.[1]).filter((n): n is string => !!n).map(Number).sort((a, b) => a - b);
+    // Only the newest pair seen last time can have grown; older ones were finished (writers
+    // never go back to a file once they roll over).
+    const growing = Math.max(0, this.pairs.length - 1);
     let first = 0;
     for (let i = 0; i < numbers.length; i++) {
       let pair = this.pairs[i];
@@ -60,7 +71,7 @@ export class SlabStore {
         const hashes = await SlabFileReader.open(join(this.dir, HASHES_DIR, fileName(numbers[i])), FileContent.Hashes);
         pair = { number: numbers[i], data, hashes, first, count: 0 };
         this.pairs.push(pair);
-      } else if (i === this.pairs.length - 1 || i >= numbers.length - 2) {
+      } else if (i >= growing) {
         await pair.data.refresh();
         await pair.hashes.refresh();
       }

@@ -1,6 +1,6 @@
 // Byte-exact pack → unpack round trips over the shapes of input the issue names.
 import test, { type ExecutionContext } from 'ava';
-import { readFile, writeFile, stat } from 'node:fs/promises';
+import { readdir, readFile, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { diskarc, diskarcJson, run, seededBytes, tempDir, writeSparse } from './harness.js';
 
@@ -71,4 +71,16 @@ test('a real ext4 filesystem image round-trips and stays valid', async (t) => {
   const fsck = await run('e2fsck', ['-fn', out]);
   t.is(fsck.code, 0, fsck.stdout + fsck.stderr);
   t.true((await readFile(out)).equals(await readFile(input)));
+});
+
+test('slab files roll over past their size limit and streams span them', async (t) => {
+  const dir = await tempDir(t);
+  const input = join(dir, 'in');
+  await writeFile(input, seededBytes(6 * 1024 * 1024 + 3, 99));
+  const { archive } = await roundTrip(t, dir, input, ['--slab-size', '256k', '--slab-file-limit', '1MiB']);
+  const files = (await readdir(join(archive, 'data'))).filter((n) => n.endsWith('.slab'));
+  t.true(files.length >= 5, `${files.length} slab files`);
+  // A second pack appends (or rolls over) and dedups against chunks in every file.
+  const again = await diskarcJson<{ dataWritten: number }>('pack', '-a', archive, input);
+  t.is(again.dataWritten, 0);
 });

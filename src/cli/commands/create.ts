@@ -19,10 +19,11 @@ export function register(program: Command): void {
       .requiredOption('-a, --archive <dir>', 'directory to create (must not exist, or be empty)')
       .option('--block-size <bytes>', 'average chunk size, a power of two (default 4096)', parseSize)
       .option('--slab-size <bytes>', 'uncompressed slab size (default 4MiB)', parseSize)
+      .option('--slab-file-limit <bytes>', 'start a new slab file past this size (default 4GiB)', parseSize)
       .option('--compression <algo>', 'zstd[:LEVEL] or none (default zstd:3)', parseCompression)
       .option('--data-cache-size-mib <mib>', 'default slab cache budget for readers (default 256)', parsePositiveInt),
-  ).action(async (o: { archive: string; blockSize?: number; slabSize?: number; compression?: CompressionConfig; dataCacheSizeMib?: number; json?: boolean; verbose?: boolean }) => {
-    const config = await Archive.create(o.archive, { blockSize: o.blockSize, slabSize: o.slabSize, compression: o.compression, dataCacheMiB: o.dataCacheSizeMib });
+  ).action(async (o: { archive: string; blockSize?: number; slabSize?: number; slabFileLimit?: number; compression?: CompressionConfig; dataCacheSizeMib?: number; json?: boolean; verbose?: boolean }) => {
+    const config = await Archive.create(o.archive, { blockSize: o.blockSize, slabSize: o.slabSize, slabFileLimit: o.slabFileLimit, compression: o.compression, dataCacheMiB: o.dataCacheSizeMib });
     new Output(o).result({ archive: o.archive, ...config }, () =>
       `created archive ${o.archive} (id ${config.archiveId}, block size ${formatBytes(config.blockSize)}, slab size ${formatBytes(config.slabSize)}, ` +
       `${config.compression.algorithm === 'zstd' ? `zstd level ${config.compression.level}` : 'no compression'})`);
