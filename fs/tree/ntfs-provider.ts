@@ -14,6 +14,9 @@ export interface NtfsEntryLike {
   mftRecord?: number;
   /** Names of alternate data streams (not the unnamed one). */
   streams: string[];
+  /** Byte sizes of the alternate data streams, by name (when the reader knows them). */
+  streamSizes?: Record<string, number>;
+  /** POSIX-style target ('/' separators); absolute ones keep a drive letter ("C:/dir"). */
   linkTarget?: string;
 }
 

@@ -85,16 +85,17 @@ export class NtfsSubtree {
   async readlink(parts: string[]): Promise<string> {
     const child = await this.resolve(parts);
     if (child.ads || child.entry.type !== 'symlink') throw new DiskarcError('EFS', `${child.ntfsPath} is not a symlink`, { path: child.ntfsPath });
-    return child.entry.linkTarget ?? (await this.vol()).readlink(child.ntfsPath);
+    return presentTarget(child.entry.linkTarget ?? (await (await this.vol()).readlink(child.ntfsPath)), child.ntfsPath);
   }
 
   private async childNode(child: Child): Promise<TreeNode> {
+    if (child.ads !== undefined && child.adsSize === undefined) child.adsSize = child.entry.streamSizes?.[child.ads];
     if (child.ads !== undefined && child.adsSize === undefined) {
       const src = await (await this.vol()).openFile(child.ntfsPath);
       child.adsSize = src.size;
       await src.close();
     }
-    const node = nodeOf(child.entry);
+    const node = nodeOf(child.entry, child.ntfsPath);
     if (child.ads !== undefined) return { ...node, type: 'file', mode: FILE_MODE, size: child.adsSize ?? 0 };
     return node;
   }
@@ -151,11 +152,23 @@ export class NtfsSubtree {
   }
 }
 
-export function nodeOf(e: NtfsEntryLike): TreeNode {
+/**
+ * A link target as the mounted tree should resolve it: a drive-absolute target ("C:/dir/f",
+ * as Windows stores it) becomes relative to the link's directory, so it points into the same
+ * mounted volume instead of to a "C:" directory that does not exist.
+ */
+export function presentTarget(target: string, linkPath: string): string {
+  const m = /^[A-Za-z]:\/?(.*)$/.exec(target);
+  if (!m) return target;
+  const depth = linkPath.split('/').filter(Boolean).length - 1;
+  return ('../'.repeat(depth) + m[1]) || '.';
+}
+
+export function nodeOf(e: NtfsEntryLike, path = '/'): TreeNode {
   const base = { mtime: e.mtime, atime: e.atime ?? e.mtime, ctime: e.ctime ?? e.mtime, nlink: 1 };
   if (e.type === 'directory') return { ...base, type: 'directory', size: 0, mode: DIR_MODE };
   if (e.type === 'symlink') {
-    return { ...base, type: 'symlink', size: Buffer.byteLength(e.linkTarget ?? ''), mode: LINK_MODE };
+    return { ...base, type: 'symlink', size: Buffer.byteLength(presentTarget(e.linkTarget ?? '', path)), mode: LINK_MODE };
   }
   return { ...base, type: 'file', size: e.size, mode: FILE_MODE };
 }

@@ -9,9 +9,17 @@ import { CLI, diskarc, run, seededBytes, type RunResult } from '../../archive/ha
 export { CLI, diskarc, run, seededBytes, type RunResult };
 export const PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
 
-export async function sh(script: string, cwd?: string): Promise<RunResult> {
-  const r = await run('bash', ['-c', script], { cwd, env: { PATH } });
-  return r;
+/** Runs a bash script as an async child; output is decoded once at the end (UTF-8 names intact). */
+export function sh(script: string, cwd?: string): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', script], { cwd, env: { ...process.env, PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+  });
 }
 
 export async function mustSh(script: string, cwd?: string): Promise<string> {
