@@ -18,6 +18,7 @@ export class Splitter {
   private readonly fillBlocks = new Map<number, Buffer>();
   private ends = new Uint32Array(0);
   private hashes = Buffer.alloc(0);
+  private joined = Buffer.alloc(0);
 
   constructor(private readonly blockSize: number, private readonly sink: SplitSink) {
     this.params = cutParams(blockSize / 4, blockSize, blockSize * 8);
@@ -40,7 +41,12 @@ export class Splitter {
     let work = buf;
     let base = offset;
     if (this.tail.length) {
-      work = Buffer.concat([this.tail, buf]);
+      // Tail + new bytes in a reused buffer: no 8 MiB garbage per push.
+      const n = this.tail.length + buf.length;
+      if (this.joined.length < n) this.joined = Buffer.allocUnsafeSlow(n);
+      this.tail.copy(this.joined, 0);
+      buf.copy(this.joined, this.tail.length);
+      work = this.joined.subarray(0, n);
       base = this.tailOffset;
       this.tail = Buffer.alloc(0);
     }
