@@ -2,6 +2,14 @@
 // first 68 KiB — the same signatures blkid probes. Pure over one buffer; the tests compare the
 // answer with `blkid -p` on images made by the real mkfs tools. Names are blkid's TYPE names.
 import type { BlockSource } from '../../src/block/source.js';
+import { readFilesystemIdentity } from './filesystem-identity.js';
+
+/** What `probeFilesystem` finds: blkid's TYPE, LABEL and UUID. */
+export interface FilesystemInfo {
+  type: string;
+  label?: string;
+  uuid?: string;
+}
 
 /** Covers the farthest signature we probe: btrfs's superblock at 64 KiB and a 64 KiB-page swap header. */
 export const PROBE_BYTES = 64 * 1024 + 4096;
@@ -106,4 +114,13 @@ export async function detectFilesystem(source: BlockSource): Promise<string | un
   const n = Math.min(source.size, PROBE_BYTES);
   if (n <= 0) return undefined;
   return identifyFilesystem(await source.read(0, n));
+}
+
+/** Like detectFilesystem, plus the filesystem's label and UUID where the format has them. */
+export async function probeFilesystem(source: BlockSource): Promise<FilesystemInfo | undefined> {
+  const n = Math.min(source.size, PROBE_BYTES);
+  if (n <= 0) return undefined;
+  const head = await source.read(0, n);
+  const type = identifyFilesystem(head);
+  return type ? { type, ...(await readFilesystemIdentity(type, head, source)) } : undefined;
 }

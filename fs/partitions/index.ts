@@ -3,7 +3,7 @@
 // filesystem inside recognised by its magic. See docs/partitions.md.
 import { DiskarcError, isDiskarcError } from '../../src/errors.js';
 import type { BlockSource } from '../../src/block/source.js';
-import { detectFilesystem, identifyFilesystem } from './filesystem.js';
+import { identifyFilesystem, probeFilesystem } from './filesystem.js';
 import { PROBED_SECTOR_SIZES, readGptTable } from './gpt.js';
 import { isProtectiveMbr, MBR_SECTOR_BYTES, parseMbrSector, readMbrTable, type MbrSector } from './mbr.js';
 import type { Partition, PartitionTable } from './types.js';
@@ -11,7 +11,7 @@ import { WindowSource } from './window-source.js';
 
 export type { Partition, PartitionScheme, PartitionTable } from './types.js';
 export { WindowSource } from './window-source.js';
-export { detectFilesystem, identifyFilesystem } from './filesystem.js';
+export { detectFilesystem, identifyFilesystem, probeFilesystem, type FilesystemInfo } from './filesystem.js';
 export { gptTypeName, mbrTypeName } from './type-names.js';
 
 export interface ReadPartitionTableOptions {
@@ -67,8 +67,11 @@ export async function readPartitionTable(source: BlockSource, options: ReadParti
 async function detectPartitionFilesystems(source: BlockSource, table: PartitionTable): Promise<void> {
   for (const p of table.partitions) {
     if (p.extended) continue;
-    const fs = await detectFilesystem(openPartition(source, p));
-    if (fs) p.filesystem = fs;
+    const fs = await probeFilesystem(openPartition(source, p));
+    if (!fs) continue;
+    p.filesystem = fs.type;
+    if (fs.label !== undefined) p.label = fs.label;
+    if (fs.uuid !== undefined) p.filesystemUuid = fs.uuid;
   }
 }
 
@@ -99,7 +102,13 @@ async function readMbrInferringSectorSize(source: BlockSource, mbr: MbrSector, k
     }
   }
   if (!chosen) throw smallError;
-  if (!keepFilesystems) for (const p of chosen.partitions) delete p.filesystem;
+  if (!keepFilesystems) {
+    for (const p of chosen.partitions) {
+      delete p.filesystem;
+      delete p.label;
+      delete p.filesystemUuid;
+    }
+  }
   return chosen;
 }
 

@@ -28,6 +28,10 @@ export interface Partition {
   extended?: boolean;
   /** Filesystem found by its superblock magic ('ntfs', 'vfat', 'ext4', …), if any. */
   filesystem?: string;
+  /** That filesystem's label (volume name), as blkid reports LABEL. */
+  label?: string;
+  /** That filesystem's UUID / serial number, as blkid reports UUID. */
+  filesystemUuid?: string;
 }
 
 export interface PartitionTable {

@@ -1,7 +1,7 @@
 // `diskarc partitions`: the partition table of an archived stream or an image — index, start,
-// size, type, name and the filesystem found inside each partition (like `fdisk -l` plus blkid).
+// size, type, name and the filesystem (type and label) inside each partition, like `fdisk -l` plus blkid.
 import { Option, type Command } from 'commander';
-import { detectFilesystem, readPartitionTable, type PartitionTable } from '../../../fs/partitions/index.js';
+import { probeFilesystem, readPartitionTable, type PartitionTable } from '../../../fs/partitions/index.js';
 import { cacheOption, commonOptions } from '../options.js';
 import { Output, formatBytes } from '../output.js';
 import { openSourceRef } from '../source-ref.js';
@@ -31,10 +31,11 @@ export function register(program: Command): void {
     try {
       const table = await readPartitionTable(opened.source);
       if (!table) {
-        const filesystem = await detectFilesystem(opened.source);
+        const fs = await probeFilesystem(opened.source);
+        const described = fs ? `whole-disk filesystem: ${fs.type}${fs.label ? ` "${fs.label}"` : ''}${fs.uuid ? ` (UUID ${fs.uuid})` : ''}` : 'no recognised filesystem';
         out.result(
-          { source: opened.label, size: opened.source.size, scheme: null, filesystem: filesystem ?? null, partitions: [] },
-          `${opened.label}: ${formatBytes(opened.source.size)}, no partition table; ${filesystem ? `whole-disk filesystem: ${filesystem}` : 'no recognised filesystem'}`,
+          { source: opened.label, size: opened.source.size, scheme: null, filesystem: fs?.type ?? null, label: fs?.label ?? null, filesystemUuid: fs?.uuid ?? null, partitions: [] },
+          `${opened.label}: ${formatBytes(opened.source.size)}, no partition table; ${described}`,
         );
         return;
       }
@@ -51,10 +52,10 @@ function formatTable(label: string, size: number, table: PartitionTable): string
   const ss = table.sectorSize;
   const head = `${label}: ${formatBytes(size)}, ${table.scheme.toUpperCase()}, disk id ${table.diskId}, ${ss}-byte sectors${table.header === 'backup' ? ' (read from the backup GPT header)' : ''}`;
   if (table.partitions.length === 0) return `${head}\nno partitions`;
-  const rows = [['#', 'Boot', 'Start', 'Sectors', 'Size', 'Type', 'Name', 'Filesystem']];
+  const rows = [['#', 'Boot', 'Start', 'Sectors', 'Size', 'Type', 'Name', 'Filesystem', 'Label']];
   for (const p of table.partitions) {
     const type = p.typeName ? (table.scheme === 'mbr' ? `${p.typeName} (${p.type})` : p.typeName) : p.type;
-    rows.push([`p${p.index}`, p.bootable ? '*' : '', String(p.start / ss), String(p.size / ss), formatBytes(p.size), type, p.name ?? '', p.filesystem ?? (p.extended ? '(extended)' : '')]);
+    rows.push([`p${p.index}`, p.bootable ? '*' : '', String(p.start / ss), String(p.size / ss), formatBytes(p.size), type, p.name ?? '', p.filesystem ?? (p.extended ? '(extended)' : ''), p.label ?? '']);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const numeric = new Set([2, 3, 4]);

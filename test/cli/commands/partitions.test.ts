@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import type { PartitionTable } from '../../../fs/partitions/index.js';
 import { archivedFixtures, cli, type ArchivedFixtures } from '../../fixtures/partitions/archive.js';
 import { assertSameAsSfdisk } from '../../fixtures/partitions/compare.js';
-import { sfdiskJson } from '../../fixtures/partitions/disks.js';
+import { blkidIdentity, sfdiskJson } from '../../fixtures/partitions/disks.js';
 
 const execFileP = promisify(execFile);
 
@@ -48,21 +48,23 @@ test('the text listing shows every partition with type, name and filesystem', as
   t.is(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   t.regex(lines[0]!, /^gpt-disk: 96\.0 MiB, GPT, disk id [0-9A-F-]{36}, 512-byte sectors$/);
-  t.regex(lines[1]!, /^#\s+Boot\s+Start\s+Sectors\s+Size\s+Type\s+Name\s+Filesystem$/);
-  t.regex(r.stdout, /\np3\s+73728\s+32768\s+16\.0 MiB\s+Microsoft basic data\s+Données Windows\s+ntfs\n/);
-  t.regex(r.stdout, /\np4\s+\*\s+106496\s+32768\s+16\.0 MiB\s+Linux filesystem\s+root ext4\s+ext4\n/);
+  t.regex(lines[1]!, /^#\s+Boot\s+Start\s+Sectors\s+Size\s+Type\s+Name\s+Filesystem\s+Label$/);
+  t.regex(r.stdout, /\np3\s+73728\s+32768\s+16\.0 MiB\s+Microsoft basic data\s+Données Windows\s+ntfs\s+NTFSVOL\n/);
+  t.regex(r.stdout, /\np4\s+\*\s+106496\s+32768\s+16\.0 MiB\s+Linux filesystem\s+root ext4\s+ext4\s+ext4-vol\n/);
   t.is(lines.length, 2 + 5);
   const mbr = await diskarc('partitions', '--image', af.fx.mbr);
   t.regex(mbr.stdout, /\np4\s+67584\s+63488\s+31\.0 MiB\s+Extended \(0x05\)\s+\(extended\)\n/);
-  t.regex(mbr.stdout, /\np6\s+88064\s+8192\s+4\.00 MiB\s+Linux swap \/ Solaris \(0x82\)\s+swap\n/);
+  t.regex(mbr.stdout, /\np6\s+88064\s+8192\s+4\.00 MiB\s+Linux swap \/ Solaris \(0x82\)\s+swap\s+swapvol\n/);
 });
 
 test('a stream without a partition table says so and names its filesystem', async (t) => {
   const r = await diskarc('partitions', '-a', af.archive, '-s', 'gpt-disk:p3', '--json');
   t.is(r.code, 0, r.stderr);
-  t.deepEqual(JSON.parse(r.stdout), { source: 'gpt-disk:p3', size: 16 * 1024 * 1024, scheme: null, filesystem: 'ntfs', partitions: [] });
+  const p3 = await blkidIdentity(af.fx.gpt, 73728 * 512, 32768 * 512);
+  t.deepEqual(JSON.parse(r.stdout), { source: 'gpt-disk:p3', size: 16 * 1024 * 1024, scheme: null, filesystem: 'ntfs', label: 'NTFSVOL', filesystemUuid: p3.uuid, partitions: [] });
   const text = await diskarc('partitions', '-a', af.archive, '-s', 'ntfs-volume');
-  t.is(text.stdout.trim(), 'ntfs-volume: 8.00 MiB, no partition table; whole-disk filesystem: ntfs');
+  const bare = await blkidIdentity(af.fx.filesystems.ntfs);
+  t.is(text.stdout.trim(), `ntfs-volume: 8.00 MiB, no partition table; whole-disk filesystem: ntfs "Données ünï" (UUID ${bare.uuid})`);
 });
 
 test('exit codes: unknown partition 10, pN without a table 9, unknown stream 4, no source 2', async (t) => {

@@ -1,8 +1,9 @@
-// detectFilesystem against blkid on images made by the real mkfs tools, bare and inside windows.
+// detectFilesystem / probeFilesystem against blkid on images made by the real mkfs tools:
+// TYPE, LABEL and UUID must be what `blkid -p` reports.
 import test from 'ava';
 import { FileBlockSource } from '../../../src/block/file-source.js';
-import { detectFilesystem, identifyFilesystem, WindowSource } from '../../../fs/partitions/index.js';
-import { bareFilesystems, blkidType, partitionFixtures } from '../../fixtures/partitions/disks.js';
+import { detectFilesystem, identifyFilesystem, probeFilesystem, WindowSource } from '../../../fs/partitions/index.js';
+import { bareFilesystems, blkidIdentity, blkidType, partitionFixtures } from '../../fixtures/partitions/disks.js';
 
 test('every bare filesystem image is identified as blkid -p identifies it', async (t) => {
   const fx = await partitionFixtures();
@@ -21,6 +22,22 @@ test('every bare filesystem image is identified as blkid -p identifies it', asyn
     btrfs: 'btrfs', ext2: 'ext2', ext3: 'ext3', ext4: 'ext4', fat12: 'vfat', fat16: 'vfat', fat32: 'vfat',
     iso9660: 'iso9660', ntfs: 'ntfs', squashfs: 'squashfs', swap: 'swap', xfs: 'xfs',
   });
+});
+
+test('labels and UUIDs equal blkid\'s (ext, FAT12/32, NTFS with a Unicode label, xfs, btrfs, swap, iso9660)', async (t) => {
+  const fx = await partitionFixtures();
+  const labelled = new Set<string>();
+  for (const name of bareFilesystems) {
+    const src = await FileBlockSource.open(fx.filesystems[name]);
+    try {
+      const ours = await probeFilesystem(src);
+      t.deepEqual(ours, await blkidIdentity(fx.filesystems[name]), name);
+      if (ours?.label) labelled.add(name);
+    } finally {
+      await src.close();
+    }
+  }
+  t.deepEqual([...labelled].sort(), ['btrfs', 'ext2', 'fat12', 'fat32', 'iso9660', 'ntfs', 'swap', 'xfs']);
 });
 
 test('a window too small to hold a superblock is "unknown", never an out-of-range read', async (t) => {

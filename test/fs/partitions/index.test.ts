@@ -5,7 +5,7 @@ import test from 'ava';
 import { FileBlockSource } from '../../../src/block/file-source.js';
 import { readPartitionTable, type PartitionTable } from '../../../fs/partitions/index.js';
 import { assertSameAsSfdisk } from '../../fixtures/partitions/compare.js';
-import { bareFilesystems, blkidType, partitionFixtures, run, sfdiskJson } from '../../fixtures/partitions/disks.js';
+import { bareFilesystems, blkidIdentity, partitionFixtures, run, sfdiskJson } from '../../fixtures/partitions/disks.js';
 
 async function tableOf(path: string): Promise<PartitionTable | null> {
   const src = await FileBlockSource.open(path);
@@ -84,16 +84,16 @@ test('MBR with 4096-byte sectors: the sector size is inferred and the table matc
   }
 });
 
-test('each partition\'s detected filesystem equals blkid -p at its offset', async (t) => {
+test('each partition\'s filesystem type, label and UUID equal blkid -p at its offset', async (t) => {
   const fx = await partitionFixtures();
   const seen = new Set<string>();
   for (const disk of [fx.mbr, fx.gpt, fx.gpt4k, fx.mbr4k]) {
     const ours = (await tableOf(disk))!;
     for (const p of ours.partitions) {
       if (p.extended) continue;
-      const expected = await blkidType(disk, p.start, p.size);
-      t.is(p.filesystem, expected, `${disk} p${p.index}`);
-      if (expected) seen.add(expected);
+      const expected = await blkidIdentity(disk, p.start, p.size);
+      t.deepEqual({ type: p.filesystem, label: p.label, uuid: p.filesystemUuid }, { type: undefined, label: undefined, uuid: undefined, ...expected }, `${disk} p${p.index}`);
+      if (expected.type) seen.add(expected.type);
     }
   }
   // The fixtures are meant to cover these; if a mkfs silently failed, say so.
