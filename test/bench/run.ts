@@ -42,6 +42,7 @@ export interface BenchSection {
 // Sections load lazily so that one that fails to load is reported like one that fails to run.
 export const sections: BenchSection[] = [
   { name: 'archive', description: 'pack / unpack vs borg, restic, zstd (issue 3)', run: async (ctx) => (await import('./archive.js')).runArchiveBench(ctx) },
+  { name: 'ntfs-extract', description: 'extract a whole NTFS tree vs icat per file and ntfs-3g + cp -a (issue 5)', run: async (ctx) => (await import('./ntfs-extract.js')).runNtfsExtractBench(ctx) },
   { name: 'mount', description: 'FUSE mount reads vs NBD, ewfmount, squashfuse; NTFS file copy vs ntfs-3g (issue 6)', run: async (ctx) => (await import('./mount.js')).runMountBench(ctx) },
 ];
 
