@@ -43,6 +43,7 @@ export interface BenchSection {
 export const sections: BenchSection[] = [
   { name: 'archive', description: 'pack / unpack vs borg, restic, zstd (issue 3)', run: async (ctx) => (await import('./archive.js')).runArchiveBench(ctx) },
   { name: 'ntfs-extract', description: 'extract a whole NTFS tree vs icat per file and ntfs-3g + cp -a (issue 5)', run: async (ctx) => (await import('./ntfs-extract.js')).runNtfsExtractBench(ctx) },
+  { name: 'nbd', description: 'NBD serve: nbdcopy sequential and fio 4K QD16 vs nbdkit file and qemu-nbd qcow2; RSS with 16 clients (issue 4)', run: async (ctx) => (await import('./nbd.js')).runNbdBench(ctx) },
   { name: 'mount', description: 'FUSE mount reads vs NBD, ewfmount, squashfuse; NTFS file copy vs ntfs-3g (issue 6)', run: async (ctx) => (await import('./mount.js')).runMountBench(ctx) },
 ];
 
