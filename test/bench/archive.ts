@@ -127,8 +127,19 @@ async function settle(): Promise<void> {
 /** Records a failure of one operation without stopping the others. */
 function failure(tool: Tool, op: 'pack' | 'unpack', input: Input, e: unknown): OpResult {
   const m = e instanceof CommandError ? e.measurement : undefined;
-  const why = m ? `exit ${m.exitCode}: ${m.stderr.trim().split('\n').slice(-3).join(' | ') || '(no stderr)'}` : (e as Error).message.split('\n').slice(0, 3).join(' | ');
+  const why = m ? `exit ${m.exitCode}: ${explainFailure(m)}` : (e as Error).message.split('\n').slice(0, 3).join(' | ');
   return { tool, op, input: input.name, size: input.size, error: why };
+}
+
+/** The useful line of a failed command: diskarc's --json error, the thrown error's line, or stderr's tail. */
+function explainFailure(m: Measurement): string {
+  const jsonError = parseJsonOutput(m.stdout)?.error as { code?: string; message?: string } | undefined;
+  if (jsonError?.message) return `${jsonError.code ?? ''} ${jsonError.message}`.trim();
+  const lines = m.stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const thrown = lines.find((l) => /^(diskarc:|\w*Error\b|Error:)/.test(l));
+  if (thrown) return thrown;
+  if (m.exitCode === 13 && m.command.startsWith('node ')) return 'node exit 13: a top-level await never settled (the event loop emptied while the command was still waiting)';
+  return lines.slice(-3).join(' | ') || '(no output on stderr)';
 }
 
 async function checkIdentical(a: string, b: string): Promise<boolean> {
