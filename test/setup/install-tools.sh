@@ -14,6 +14,7 @@ declare -A need=(
   [setfattr]=attr [fusermount3]=fuse3 [zstd]=zstd [truncate]=coreutils
   [fdisk]=fdisk [blkid]=util-linux [mkswap]=util-linux [mkfs.xfs]=xfsprogs [mkfs.btrfs]=btrfs-progs
   [genisoimage]=genisoimage [mksquashfs]=squashfs-tools
+  [ewfacquire]=ewf-tools [ewfmount]=ewf-tools [squashfuse]=squashfuse [mtype]=mtools
 )
 missing=()
 for cmd in "${!need[@]}"; do

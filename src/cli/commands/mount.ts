@@ -3,6 +3,7 @@
 // mount is ready (or with the child's error), like mount.fuse helpers do.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { Option, type Command } from 'commander';
 import { Archive } from '../../archive/archive.js';
 import { DiskarcError, isDiskarcError, type ErrorCode } from '../../errors.js';
@@ -91,7 +92,7 @@ async function runForeground(mountpoint: string, opts: MountOptions): Promise<vo
   let mount: FuseMount | undefined;
   try {
     const mp = await checkMountpoint(mountpoint);
-    archive = await Archive.open(opts.archive, opts.dataCacheSizeMib ? { cacheBytes: opts.dataCacheSizeMib * 1024 * 1024 } : {});
+    archive = await Archive.open(resolvePath(opts.archive), opts.dataCacheSizeMib ? { cacheBytes: opts.dataCacheSizeMib * 1024 * 1024 } : {});
     const only = opts.stream ? (await archive.resolveStream(opts.stream)).id : undefined;
     const tree = new StreamTree(archiveCatalog(archive, only), { singleStream: only !== undefined });
     mount = await FuseMount.mount(tree, mp, {
