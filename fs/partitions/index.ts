@@ -50,18 +50,36 @@ export async function readPartitionTable(source: BlockSource, options: ReadParti
   if (source.size < MBR_SECTOR_BYTES) return null;
   const sector0 = await source.read(0, MBR_SECTOR_BYTES);
   const mbr = parseMbrSector(sector0, 'MBR (sector 0)', true);
-  let table: PartitionTable | null = null;
+  const detect = options.detectFilesystems !== false;
+  let table: PartitionTable | null;
   if (!mbr || isProtectiveMbr(mbr)) {
     table = await readGptTable(source, sectorSize ? [sectorSize] : PROBED_SECTOR_SIZES);
     if (!table && mbr) {
       throw new DiskarcError('EFS', 'the MBR is a GPT protective MBR (type 0xEE) but no GPT header was found at LBA 1 or at the last LBA', {});
     }
-  } else if (!isVolumeBootSector(sector0, mbr, source.size / (sectorSize ?? MBR_SECTOR_BYTES))) {
-    if (sectorSize) table = await readMbrTable(source, mbr, sectorSize);
-    else return readMbrInferringSectorSize(source, mbr, options.detectFilesystems !== false);
+    if (table && detect) await detectPartitionFilesystems(source, table);
+  } else if (isVolumeBootSector(sector0, mbr, source.size / (sectorSize ?? MBR_SECTOR_BYTES))) {
+    table = null;
+  } else if (sectorSize) {
+    table = await readMbrTable(source, mbr, sectorSize);
+    if (detect) await detectPartitionFilesystems(source, table);
+  } else {
+    table = await readMbrInferringSectorSize(source, mbr, detect);
   }
-  if (table && options.detectFilesystems !== false) await detectPartitionFilesystems(source, table);
+  if (table) table.warnings.push(...overlapWarnings(table));
   return table;
+}
+
+/** Partitions sharing sectors (the extended container excepted: its logicals lie inside it by design). */
+function overlapWarnings(table: PartitionTable): string[] {
+  const parts = table.partitions.filter((p) => !p.extended && p.size > 0).sort((a, b) => a.start - b.start);
+  const out: string[] = [];
+  for (let i = 1; i < parts.length; i++) {
+    const prev = parts[i - 1]!;
+    const cur = parts[i]!;
+    if (cur.start < prev.start + prev.size) out.push(`partitions ${prev.index} and ${cur.index} overlap`);
+  }
+  return out;
 }
 
 async function detectPartitionFilesystems(source: BlockSource, table: PartitionTable): Promise<void> {

@@ -97,3 +97,14 @@ test('an MBR whose boot code carries a FAT BPB (as GRUB keeps one) is still an M
     await d.close();
   }
 });
+
+test('overlapping partitions are listed with a warning naming them', async (t) => {
+  // Make partition 2 start where partition 1 does (entry 2's first LBA at byte 446+16+8).
+  const d = await damaged(() => [{ offset: 446 + 16 + 8, data: u32(2048) }]);
+  try {
+    const table = (await readPartitionTable(d.src))!;
+    t.deepEqual(table.warnings, ['partitions 1 and 2 overlap']);
+  } finally {
+    await d.close();
+  }
+});
