@@ -12,6 +12,8 @@ interface Pending {
 
 export class ZstdPool {
   private workers: Array<{ worker: Worker; load: number }> = [];
+  /** Why the pool can no longer work (a worker died): every later job fails with it. */
+  private broken: Error | undefined;
   private pending = new Map<number, Pending & { slot: number }>();
   private nextId = 1;
   private closed = false;
@@ -21,7 +23,10 @@ export class ZstdPool {
       const worker = new Worker(new URL('./zstd-worker.js', import.meta.url));
       worker.unref();
       worker.on('message', (m: ZstdResult) => this.settle(m));
-      worker.on('error', (e) => this.failAll(e));
+      worker.on('error', (e) => this.fail(new Error(`zstd worker failed: ${e.message}`)));
+      worker.on('exit', (code) => {
+        if (!this.closed) this.fail(new Error(`zstd worker exited unexpectedly (code ${code})`));
+      });
       this.workers.push({ worker, load: 0 });
     }
   }
@@ -47,6 +52,7 @@ export class ZstdPool {
 
   private run(job: Omit<ZstdJob, 'id'>, mayTransfer: boolean): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Error('compression pool is closed'));
+    if (this.broken) return Promise.reject(this.broken);
     let slot = 0;
     for (let i = 1; i < this.workers.length; i++) if (this.workers[i].load < this.workers[slot].load) slot = i;
     const id = this.nextId++;
@@ -72,6 +78,11 @@ export class ZstdPool {
     if (w.load === 0) w.worker.unref();
     if ('error' in m) p.reject(new Error(m.error));
     else p.resolve(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length));
+  }
+
+  private fail(e: Error): void {
+    this.broken ??= e;
+    this.failAll(e);
   }
 
   private failAll(e: Error): void {
