@@ -51,6 +51,7 @@ export class Transmission {
   private inFlight = 0;
   private pendingBytes = 0;
   private stopping = false;
+  private corked = false;
   private wakeAdmission: (() => void) | undefined;
   private wakeIdle: (() => void) | undefined;
   private readonly size: number;
@@ -202,6 +203,11 @@ export class Transmission {
       this.send([SimpleReply.write({ magic: SIMPLE_REPLY_MAGIC, error: 0, cookie: req.cookie }), data]);
       return;
     }
+    if (req.length <= this.limits.minHoleChunk) {
+      // Too short to hold a hole worth its own chunk: skip the extent lookup (random 4 KiB reads).
+      this.sendData(req, req.offset, await source.read(req.offset, req.length), true);
+      return;
+    }
     const pieces = planRead(await source.extents(req.offset, req.length), req.offset, req.length, this.limits.minHoleChunk);
     if ((req.flags & CommandFlag.DF) !== 0 && pieces.length > 1) {
       // Don't-fragment: one content chunk, zeros included inline.
@@ -235,10 +241,18 @@ export class Transmission {
 
   private send(parts: Buffer[]): void {
     if (this.socket.destroyed || !this.socket.writable) return;
-    // One reply's buffers go out back to back: other replies may only interleave between messages.
-    this.socket.cork();
+    // One reply's buffers go out back to back (write() queues synchronously, so other replies can
+    // only come between messages). Replies finished in the same event-loop turn share one writev:
+    // the socket stays corked until the turn ends.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     for (const p of parts) this.socket.write(p);
-    this.socket.uncork();
   }
 
   private sendChunk(cookie: bigint, type: number, done: boolean, payload: Buffer[]): void {
