@@ -7,9 +7,13 @@ import type { BlockSource } from '../../src/block/source.js';
 
 const CHUNK = 1024 * 1024;
 const MAX_AHEAD = 8;
-/** Requests this close to the expected position still count as sequential: the kernel issues
+/** A request starting this close to where a recent one ended continues its run: the kernel issues
  * several readahead requests at once and they reach us slightly out of order. */
-const REORDER_SLACK = 16 * CHUNK;
+const NEAR = 256 * 1024;
+/** Request ends remembered per handle for that test. */
+const RECENT = 8;
+/** Near requests in a row before chunks are fetched ahead (random reads rarely line up this often). */
+const MIN_STREAK = 3;
 /** Chunks kept behind the reader, for requests that arrive late. */
 const KEEP_BEHIND = 8;
 
@@ -21,7 +25,7 @@ export class ReadaheadBudget {
 
 export class ReadaheadReader {
   private readonly chunks = new Map<number, Promise<Buffer>>();
-  private nextExpected = -1;
+  private recentEnds: number[] = [];
   private streak = 0;
   private ahead = 1;
   /** Counters for --verbose and tests. */
@@ -38,24 +42,24 @@ export class ReadaheadReader {
     this.stats.reads++;
     const end = Math.min(this.source.size, pos + len);
     if (pos >= end) return Buffer.alloc(0);
-    if (this.nextExpected >= 0 && Math.abs(pos - this.nextExpected) <= REORDER_SLACK) {
+    if (this.recentEnds.some((e) => Math.abs(pos - e) <= NEAR)) {
       this.streak++;
-    } else if (this.nextExpected >= 0) {
-      this.stats.resets++;
+    } else if (this.recentEnds.length > 0) {
+      if (this.streak >= MIN_STREAK) this.stats.resets++;
       this.streak = 0;
       this.ahead = 1;
     }
-    // The front of the run: the furthest position read, wherever the requests arrive in between.
-    this.nextExpected = this.streak > 0 ? Math.max(end, this.nextExpected) : end;
+    this.recentEnds.push(end);
+    if (this.recentEnds.length > RECENT) this.recentEnds.shift();
     const first = Math.floor(pos / CHUNK);
     const last = Math.floor((end - 1) / CHUNK);
-    if (this.streak >= 2) {
+    if (this.streak >= MIN_STREAK) {
       // Keep `ahead` chunks requested past the one being read; grow the distance as the run continues.
       for (let i = first; i <= last + this.ahead; i++) this.request(i);
       if (this.ahead < MAX_AHEAD) this.ahead++;
     }
     // Chunks far from this read are stale: behind a sequential reader, or left by an earlier run.
-    if (this.chunks.size > 0) this.dropChunks((i) => i < first - KEEP_BEHIND || i > last + MAX_AHEAD + REORDER_SLACK / CHUNK);
+    if (this.chunks.size > 0) this.dropChunks((i) => i < first - KEEP_BEHIND || i > last + 2 * MAX_AHEAD);
     const parts: Array<Promise<Buffer>> = [];
     for (let i = first; i <= last; i++) {
       const chunk = this.chunks.get(i);

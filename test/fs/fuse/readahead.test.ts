@@ -1,0 +1,93 @@
+// The per-handle readahead over a real file: sequential runs are served from chunks fetched ahead
+// (one source read per chunk, none wasted), reordered requests still count as sequential, random
+// reads bypass it, and every byte returned equals the file's.
+import test from 'ava';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileBlockSource } from '../../../src/block/file-source.js';
+import type { BlockSource } from '../../../src/block/source.js';
+import { ReadaheadBudget, ReadaheadReader } from '../../../fs/fuse/readahead.js';
+import { seededBytes } from './helpers.js';
+
+const MiB = 1024 * 1024;
+
+async function fixture(t: { teardown(fn: () => unknown): void }, size: number): Promise<{ path: string; data: Buffer }> {
+  const dir = await mkdtemp(join(tmpdir(), 'diskarc-ra-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'f.bin');
+  await writeFile(path, seededBytes(size, 11));
+  return { path, data: await readFile(path) };
+}
+
+/** The real file source, counting the reads that reach it. */
+async function counted(path: string): Promise<{ source: BlockSource; reads: Array<[number, number]> }> {
+  const src = await FileBlockSource.open(path);
+  const reads: Array<[number, number]> = [];
+  return {
+    reads,
+    source: {
+      size: src.size,
+      read: (o, l) => {
+        reads.push([o, l]);
+        return src.read(o, l);
+      },
+      extents: (o, l) => src.extents(o, l),
+      close: () => src.close(),
+    },
+  };
+}
+
+test('a sequential reader is served from 1 MiB chunks, each read from the source once', async (t) => {
+  const size = 20 * MiB + 777;
+  const { path, data } = await fixture(t, size);
+  const { source, reads } = await counted(path);
+  const r = new ReadaheadReader(source, new ReadaheadBudget(256 * MiB));
+  const step = 128 * 1024;
+  for (let pos = 0; pos < size; pos += step) {
+    const got = await r.read(pos, step);
+    t.true(got.equals(data.subarray(pos, Math.min(size, pos + step))), `at ${pos}`);
+  }
+  t.true(r.stats.fromChunks > r.stats.reads * 0.9, JSON.stringify(r.stats));
+  // Past the first direct reads, everything came in chunks, and no chunk was fetched twice.
+  const chunkReads = reads.filter(([, l]) => l === MiB || l === size % MiB);
+  t.is(new Set(chunkReads.map(([o]) => o)).size, chunkReads.length);
+  // The first few reads (before the run is recognised) go to the source directly.
+  t.true(reads.length <= Math.ceil(size / MiB) + 3, `${reads.length} source reads`);
+  await r.close();
+});
+
+test('requests arriving out of order (as kernel readahead sends them) keep the run going', async (t) => {
+  const size = 16 * MiB;
+  const { path, data } = await fixture(t, size);
+  const { source } = await counted(path);
+  const r = new ReadaheadReader(source, new ReadaheadBudget(256 * MiB));
+  const step = 128 * 1024;
+  const order: number[] = [];
+  for (let pos = 0; pos < size; pos += 4 * step) order.push(pos + step, pos, pos + 3 * step, pos + 2 * step);
+  const got = await Promise.all(order.map((pos) => r.read(pos, step)));
+  order.forEach((pos, i) => t.true(got[i].equals(data.subarray(pos, pos + step))));
+  t.is(r.stats.resets, 0);
+  t.true(r.stats.fromChunks > order.length / 2, JSON.stringify(r.stats));
+  await r.close();
+});
+
+test('random reads go straight to the source; the budget bounds memory held', async (t) => {
+  const size = 8 * MiB;
+  const { path, data } = await fixture(t, size);
+  const { source, reads } = await counted(path);
+  const budget = new ReadaheadBudget(2 * MiB);
+  const r = new ReadaheadReader(source, budget);
+  const offsets = [5 * MiB + 3, 17, 3 * MiB, 7 * MiB + 4000, MiB + 1];
+  for (const o of offsets) t.true((await r.read(o, 4096)).equals(data.subarray(o, o + 4096)));
+  t.deepEqual(reads, offsets.map((o) => [o, 4096]));
+  for (let pos = 0; pos < size; pos += 65536) {
+    t.true((await r.read(pos, 65536)).equals(data.subarray(pos, pos + 65536)));
+    t.true(budget.used <= budget.limit);
+  }
+  // Reads past the end are clipped, not errors.
+  t.is((await r.read(size - 10, 4096)).length, 10);
+  t.is((await r.read(size + 10, 4096)).length, 0);
+  await r.close();
+  t.is(budget.used, 0);
+});
