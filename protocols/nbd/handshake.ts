@@ -87,6 +87,16 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
     const header = OptionReplyHeader.write({ magic: OPTION_REPLY_MAGIC, option, type, length: data?.length ?? 0 });
     io.write(data && data.length > 0 ? [header, data] : [header]);
   };
+  // An export that exists but cannot be opened (corrupt stream map, I/O error) is refused like an
+  // unknown one, with the reason, and the connection stays usable.
+  const openExport = async (name: string): Promise<NbdExport | string> => {
+    try {
+      return (await catalog.open(name)) ?? exportNotFound(name);
+    } catch (e) {
+      log.error({ err: e, export: name }, 'cannot open export');
+      return `cannot open export "${name}": ${(e as Error).message}`;
+    }
+  };
   const replyError = (option: number, type: number, message: string): void => {
     log.debug({ option, reply: type, message }, 'option refused');
     reply(option, type, Buffer.from(message.slice(0, MAX_STRING), 'utf8'));
@@ -103,9 +113,9 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
     switch (option) {
       case Option.EXPORT_NAME: {
         const name = data.toString('utf8');
-        const exp = await catalog.open(name);
+        const exp = await openExport(name);
         // EXPORT_NAME cannot carry an error: the protocol says to close.
-        if (!exp) throw new ProtocolViolation(`NBD_OPT_EXPORT_NAME for unknown export "${name}"`);
+        if (typeof exp === 'string') throw new ProtocolViolation(`NBD_OPT_EXPORT_NAME refused: ${exp}`);
         const tflags = transmissionFlags(structuredReplies);
         const parts = [ExportNameReply.write({ size: BigInt(exp.source.size), flags: tflags })];
         if (!noZeroes) parts.push(Buffer.alloc(EXPORT_NAME_PADDING));
@@ -139,9 +149,9 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
           replyError(option, OptionReply.ERR_INVALID, parsed);
           break;
         }
-        const exp = await catalog.open(parsed.name);
-        if (!exp) {
-          replyError(option, OptionReply.ERR_UNKNOWN, exportNotFound(parsed.name));
+        const exp = await openExport(parsed.name);
+        if (typeof exp === 'string') {
+          replyError(option, OptionReply.ERR_UNKNOWN, exp);
           break;
         }
         const tflags = transmissionFlags(structuredReplies);
@@ -188,9 +198,9 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
           replyError(option, OptionReply.ERR_INVALID, parsed);
           break;
         }
-        const exp = await catalog.open(parsed.name);
-        if (!exp) {
-          replyError(option, OptionReply.ERR_UNKNOWN, exportNotFound(parsed.name));
+        const exp = await openExport(parsed.name);
+        if (typeof exp === 'string') {
+          replyError(option, OptionReply.ERR_UNKNOWN, exp);
           break;
         }
         const matches = isSet
