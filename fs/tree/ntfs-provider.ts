@@ -25,6 +25,13 @@ export interface NtfsVolumeLike {
   readdir(path: string): Promise<NtfsEntryLike[]>;
   openFile(path: string): Promise<BlockSource>;
   readlink(path: string): Promise<string>;
+  /**
+   * Optional shortcuts by MFT record number: the tree already knows each entry's record from its
+   * parent's listing, so opening by record skips resolving the path again, component by component.
+   */
+  fileRecordOf?(mftRecord: number): Promise<unknown>;
+  openStream?(record: unknown, stream: string, path?: string): Promise<BlockSource>;
+  readdirRecord?(record: unknown): Promise<NtfsEntryLike[]>;
 }
 
 export type NtfsOpener = (source: BlockSource) => Promise<NtfsVolumeLike>;

@@ -79,7 +79,15 @@ export class NtfsSubtree {
     if (!child.ads && child.entry.type !== 'file') {
       throw new DiskarcError('EFS', `${child.ntfsPath} is a ${child.entry.type}, not a file`, { path: child.ntfsPath, type: child.entry.type });
     }
-    return (await this.vol()).openFile(child.ntfsPath);
+    return this.openChild(child);
+  }
+
+  private async openChild(child: Child): Promise<BlockSource> {
+    const vol = await this.vol();
+    if (vol.fileRecordOf && vol.openStream && child.entry.mftRecord !== undefined) {
+      return vol.openStream(await vol.fileRecordOf(child.entry.mftRecord), child.ads ?? '', child.ntfsPath);
+    }
+    return vol.openFile(child.ntfsPath);
   }
 
   async readlink(parts: string[]): Promise<string> {
@@ -91,7 +99,7 @@ export class NtfsSubtree {
   private async childNode(child: Child): Promise<TreeNode> {
     if (child.ads !== undefined && child.adsSize === undefined) child.adsSize = child.entry.streamSizes?.[child.ads];
     if (child.ads !== undefined && child.adsSize === undefined) {
-      const src = await (await this.vol()).openFile(child.ntfsPath);
+      const src = await this.openChild(child);
       child.adsSize = src.size;
       await src.close();
     }
@@ -109,10 +117,11 @@ export class NtfsSubtree {
 
   private async listing(parts: string[]): Promise<Listing> {
     let ntfsPath = '/';
+    let dir: Child | undefined;
     if (parts.length > 0) {
-      const dir = await this.resolve(parts);
+      dir = await this.resolve(parts);
       if (dir.ads || dir.entry.type !== 'directory') {
-        throw new DiskarcError('EFS', `${dir.ntfsPath} is not a directory`, { path: dir.ntfsPath, notDirectory: true });
+        throw new DiskarcError('ENOTFOUND', `${dir.ntfsPath} is not a directory`, { path: dir.ntfsPath, notDirectory: true });
       }
       ntfsPath = dir.ntfsPath;
     }
@@ -121,7 +130,7 @@ export class NtfsSubtree {
     if (cached) return cached;
     let p = this.pending.get(cacheKey);
     if (!p) {
-      p = this.load(ntfsPath).finally(() => this.pending.delete(cacheKey));
+      p = this.load(ntfsPath, dir?.entry.mftRecord).finally(() => this.pending.delete(cacheKey));
       this.pending.set(cacheKey, p);
     }
     const listing = await p;
@@ -129,8 +138,11 @@ export class NtfsSubtree {
     return listing;
   }
 
-  private async load(ntfsPath: string): Promise<Listing> {
-    const entries = await (await this.vol()).readdir(ntfsPath);
+  private async load(ntfsPath: string, mftRecord?: number): Promise<Listing> {
+    const vol = await this.vol();
+    const entries = vol.fileRecordOf && vol.readdirRecord && mftRecord !== undefined
+      ? await vol.readdirRecord(await vol.fileRecordOf(mftRecord))
+      : await vol.readdir(ntfsPath);
     const base = ntfsPath === '/' ? '' : ntfsPath;
     const raw: Child[] = [];
     const names: string[] = [];
