@@ -46,7 +46,7 @@ test('the issue-5 feature list is covered (minimums the reader tests rely on)', 
   t.true(Number(big.evidence.nonLeafIndexRecords) >= 1, 'an $I30 B-tree with at least three levels');
   for (const i of images) {
     t.true(features(i, 'deep').some((f) => Number(f.evidence.depth) >= 30), `${i.name}: deep tree`);
-    for (const f of ['unicode', 'name255', 'dosname', 'hardlink', 'symlink', 'junction', 'sparse', 'ads', 'deleted', 'resident', 'empty', 'uninitialized']) {
+    for (const f of ['unicode', 'name255', 'dosname', 'hardlink', 'symlink', 'junction', 'interix', 'sparse', 'ads', 'deleted', 'resident', 'empty', 'uninitialized']) {
       t.true(features(i, f).length > 0 && features(i, f).every((x) => x.ok), `${i.name}: ${f}`);
     }
   }
@@ -75,6 +75,13 @@ test('istat confirms $ATTRIBUTE_LIST, compression and reparse points independent
   t.is(link.reparse?.tag, 0xa0000003);
   t.is(link.linkTarget, 'C:\\links\\target-dir');
   t.is(entry(c4k, 'links/relative-symlink').reparse?.flags, 1);
+  for (const i of images) {
+    const ix = entry(i, 'links/interix-relative');
+    t.like(ix, { type: 'symlink', interix: true, linkTarget: 'original.txt', reparse: undefined }, i.name);
+    const raw = await run('icat', [i.image, String(ix.mftRecord)]);
+    t.is(raw.toString('latin1', 0, 8), 'IntxLNK\x01', `${i.name}: Interix magic`);
+    t.is(raw.subarray(8).toString('utf16le'), 'original.txt');
+  }
 });
 
 test('deleted entries are absent, hard links appear under every name, DOS names are hidden', (t) => {
@@ -82,6 +89,7 @@ test('deleted entries are absent, hard links appear under every name, DOS names 
     const paths = new Set(i.oracle.entries.map((e) => e.path));
     for (const d of features(i, 'deleted')) t.false(paths.has(d.path), `${i.name}: ${d.path}`);
     t.true(i.oracle.deletedPaths.length >= 4, i.name);
+    for (const p of i.oracle.staleIndexPaths) t.true(i.oracle.deletedPaths.includes(p) && !paths.has(p), `${i.name}: ${p}`);
     const orig = entry(i, 'links/original.txt');
     const names = i.oracle.entries.filter((e) => e.mftRecord === orig.mftRecord).map((e) => e.path).sort();
     t.deepEqual(names, ['links/hardlink.txt', 'links/original.txt', 'links/sub/hardlink-in-subdir.txt']);
