@@ -1,20 +1,20 @@
 // Lifecycle of a serve process: open what is served once, build the shared export catalog, start
 // each configured protocol on it, and shut everything down along one path (signal → stop
-// listening → finish in-flight replies → close sources and the archive). Later protocols
-// (WebDAV, range proxy) add their start/stop here beside NBD.
+// listening → finish in-flight replies → close sources and the archive). Protocols are services
+// (services.ts); later ones (WebDAV, range proxy) join the `starters` list.
 import type { Logger } from 'pino';
-import { NbdServer, type NbdListening } from '../protocols/nbd/server.js';
+import type { NbdServer } from '../protocols/nbd/server.js';
 import type { NbdExportEntry } from '../protocols/nbd/exports.js';
+import { NbdService } from './nbd-service.js';
+import type { ProtocolService, ServeListener, ServiceStarter } from './services.js';
 import { ExportCatalog, type PartitionLister, type ServedDisk } from './catalog.js';
 import { checkExposure, type ServeConfig } from './config.js';
 import { openImageDisks, type OpenedDisks } from './disks.js';
 import { DiskarcError } from '../src/errors.js';
 
-export interface ServeListener {
-  protocol: 'nbd';
-  uri: string;
-  listening: NbdListening;
-}
+export type { ServeListener } from './services.js';
+
+const starters: ServiceStarter[] = [NbdService.start];
 
 export interface ServeDependencies {
   /** Opens the archive's streams as disks (wired by the CLI; separate so tests can serve raw images). */
@@ -27,8 +27,7 @@ export class ServeProcess {
 
   private constructor(
     readonly catalog: ExportCatalog,
-    readonly listeners: ServeListener[],
-    private readonly nbd: NbdServer | undefined,
+    readonly services: ProtocolService[],
     private readonly opened: OpenedDisks[],
     private readonly log: Logger,
   ) {}
@@ -58,29 +57,29 @@ export class ServeProcess {
       partitions: config.partitions && deps.partitions ? loggedLister(deps.partitions, log) : undefined,
       defaultExport: config.streams.length > 0 ? disks[0]!.id : undefined,
     });
-    const listeners: ServeListener[] = [];
-    let nbd: NbdServer | undefined;
+    const services: ProtocolService[] = [];
     try {
-      if (config.nbd.length > 0) {
-        nbd = new NbdServer({ catalog, log: log.child({ protocol: 'nbd' }) });
-        for (const endpoint of config.nbd) {
-          const listening = await nbd.listen(endpoint);
-          listeners.push({ protocol: 'nbd', uri: listening.uri, listening });
-        }
+      for (const start of starters) {
+        const service = await start(config, catalog, log);
+        if (service) services.push(service);
       }
     } catch (e) {
-      await nbd?.close();
+      await Promise.allSettled(services.map((s) => s.close()));
       await catalog.close();
       await closeOpened();
       throw e;
     }
-    log.info({ disks: disks.length, listeners: listeners.map((l) => l.uri) }, 'serving');
-    return new ServeProcess(catalog, listeners, nbd, opened, log);
+    log.info({ disks: disks.length, listeners: services.flatMap((s) => s.listeners.map((l) => l.uri)) }, 'serving');
+    return new ServeProcess(catalog, services, opened, log);
+  }
+
+  get listeners(): ServeListener[] {
+    return this.services.flatMap((s) => s.listeners);
   }
 
   /** The NBD server, when NBD is configured. */
   get nbdServer(): NbdServer | undefined {
-    return this.nbd;
+    return this.services.find((s): s is NbdService => s instanceof NbdService)?.server;
   }
 
   exports(): Promise<NbdExportEntry[]> {
@@ -91,7 +90,7 @@ export class ServeProcess {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('shutting down: closing listeners, finishing in-flight requests');
-      await this.nbd?.close();
+      await Promise.allSettled(this.services.map((s) => s.close()));
       await this.catalog.close();
       await Promise.allSettled(this.opened.map((o) => o.close()));
       this.log.info('stopped');

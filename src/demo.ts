@@ -79,7 +79,7 @@ async function main(): Promise<number> {
     process.stdout.write(`port ${values.port} is busy; using a free port instead\n`);
     proc = await ServeProcess.start(config(0), log, deps);
   }
-  const tcp = proc.listeners.map((l) => l.listening.bound).find((b) => b.kind === 'tcp');
+  const tcp = proc.listeners.map((l) => l.bound).find((b) => b.kind === 'tcp');
   const port = tcp?.kind === 'tcp' ? tcp.port : 0;
   const unix = (name: string) => `'nbd+unix:///${name}?socket=${socket}'`;
   const exports = await proc.exports();

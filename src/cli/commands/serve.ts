@@ -93,7 +93,7 @@ async function serve(opts: ServeOptions): Promise<number> {
       listening: proc.listeners.map((l) => ({
         protocol: l.protocol,
         uri: l.uri,
-        ...(l.listening.bound.kind === 'tcp' ? { host: l.listening.bound.host, port: l.listening.bound.port } : { socket: l.listening.bound.path }),
+        ...(l.bound.kind === 'tcp' ? { host: l.bound.host, port: l.bound.port } : { socket: l.bound.path }),
       })),
       exports,
       pid: process.pid,

@@ -97,7 +97,7 @@ export async function startServer(
     logLevel: 'silent',
   };
   const proc = await ServeProcess.start(config, quietLog(), { openArchive: what.openArchive, partitions: what.partitions });
-  const tcp = proc.listeners.find((l) => l.listening.bound.kind === 'tcp')!.listening.bound;
+  const tcp = proc.listeners.find((l) => l.bound.kind === 'tcp')!.bound;
   const port = tcp.kind === 'tcp' ? tcp.port : 0;
   return {
     proc,
