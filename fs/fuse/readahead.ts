@@ -14,6 +14,8 @@ const NEAR = 256 * 1024;
 const RECENT = 8;
 /** Near requests in a row before chunks are fetched ahead (random reads rarely line up this often). */
 const MIN_STREAK = 3;
+/** How far past the chunks the source is asked to prefetch (slab decompression ahead). */
+const PREFETCH_BEYOND = 8 * CHUNK;
 /** Chunks kept behind the reader, for requests that arrive late. */
 const KEEP_BEHIND = 8;
 
@@ -27,6 +29,7 @@ export class ReadaheadReader {
   private readonly chunks = new Map<number, Promise<Buffer>>();
   private recentEnds: number[] = [];
   private streak = 0;
+  private prefetchedTo = 0;
   private ahead = 1;
   /** Counters for --verbose and tests. */
   readonly stats = { reads: 0, fromChunks: 0, direct: 0, chunks: 0, resets: 0 };
@@ -57,6 +60,7 @@ export class ReadaheadReader {
       // Keep `ahead` chunks requested past the one being read; grow the distance as the run continues.
       for (let i = first; i <= last + this.ahead; i++) this.request(i);
       if (this.ahead < MAX_AHEAD) this.ahead++;
+      else this.prefetchBeyond(last + MAX_AHEAD + 1);
     }
     // Chunks far from this read are stale: behind a sequential reader, or left by an earlier run.
     if (this.chunks.size > 0) this.dropChunks((i) => i < first - KEEP_BEHIND || i > last + 2 * MAX_AHEAD);
@@ -78,6 +82,18 @@ export class ReadaheadReader {
     if (process.env.DISKARC_RA_DEBUG) process.stderr.write(`readahead ${JSON.stringify(this.stats)}\n`);
     this.dropChunks(() => true);
     await this.source.close();
+  }
+
+  /**
+   * Warms the source's own cache (the archive's slab cache) for the stretch after the chunks,
+   * so decompression of the next slabs overlaps with serving this one; once per stretch.
+   */
+  private prefetchBeyond(chunk: number): void {
+    if (!this.source.prefetch || chunk * CHUNK >= this.source.size || chunk < this.prefetchedTo) return;
+    const start = chunk * CHUNK;
+    const length = Math.min(PREFETCH_BEYOND, this.source.size - start);
+    this.prefetchedTo = chunk + PREFETCH_BEYOND / CHUNK;
+    this.source.prefetch(start, length).catch(() => {});
   }
 
   private request(i: number): void {
