@@ -37,7 +37,11 @@ interface Row {
   /** A run that finished but reported failures (e.g. diskarc's EFS for unreadable files). */
   note?: string;
   mismatches?: number;
+  /** Listed files that came out as symlinks (Interix links). */
+  links?: number;
 }
+
+const SYMLINK = 'symlink';
 
 export async function runNtfsExtractBench(ctx: BenchContext): Promise<void> {
   const inputs: Input[] = [];
@@ -160,13 +164,15 @@ async function benchImage(ctx: BenchContext, input: Input): Promise<void> {
       : row.tool.startsWith('ntfs-3g') ? out('ntfs-3g') : undefined;
     if (!dir) continue;
     const got = await hashTree(dir, listing);
-    row.mismatches = listing.files.filter((f) => got.get(f.path) !== reference.get(f.path)).length;
+    // Interix symlinks (ntfs-3g's ln -s) are files to icat and links to ntfs-3g and diskarc.
+    row.links = listing.files.filter((f) => got.get(f.path) === SYMLINK).length;
+    row.mismatches = listing.files.filter((f) => got.get(f.path) !== SYMLINK && got.get(f.path) !== reference.get(f.path)).length;
   }
 
   const total = (r: Row) => (r.m ? r.m.wallSeconds + (r.extraSeconds ?? 0) : undefined);
   const archived = rows.find((r) => r.tool.startsWith('diskarc extract -a'));
   printTable(`NTFS extract of the whole tree — ${input.label} (${listing.files.length} files, ${fmtBytes(listing.bytes)}; load ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)})`,
-    ['method', 'wall s', 'cpu s', 'MiB/s', 'max RSS', 'time / diskarc (archived)', 'files differing from icat'],
+    ['method', 'wall s', 'cpu s', 'MiB/s', 'max RSS', 'time / diskarc (archived)', 'files differing from icat', 'as symlinks'],
     rows.map((r) => [
       r.tool,
       r.error ? 'failed' : fmtSeconds(total(r)),
@@ -175,11 +181,15 @@ async function benchImage(ctx: BenchContext, input: Input): Promise<void> {
       r.m ? fmtBytes(r.m.maxRssBytes) : '–',
       fmtRatio(total(r), archived ? total(archived) : undefined),
       r.mismatches === undefined ? (r.tool.startsWith('icat') && r.m ? '(reference)' : '–') : String(r.mismatches),
+      r.links === undefined ? '–' : String(r.links),
     ]));
   console.log('  caches are warm for every method (the image and the archive fit in RAM); icat includes the fls listing.');
   for (const r of rows) {
     if (r.error) console.log(`  ${r.tool}: FAILED: ${r.error}`);
     if (r.note) console.log(`  ${r.tool}: ${r.note}`);
+    if (r.m && r.m.exitCode !== 0 && r.tool.startsWith('diskarc')) {
+      for (const line of r.m.stderr.trim().split('\n').slice(0, 8)) console.log(`    ${line}`);
+    }
   }
   const icat = rows.find((r) => r.tool.startsWith('icat'));
   const n3g = rows.find((r) => r.tool.startsWith('ntfs-3g'));
@@ -194,6 +204,7 @@ async function hashTree(dir: string, listing: Listing): Promise<Map<string, stri
   for (const f of listing.files) {
     const p = join(dir, f.path);
     const st = await lstat(p).catch(() => undefined);
+    if (st?.isSymbolicLink()) { out.set(f.path, SYMLINK); continue; }
     if (!st?.isFile()) { out.set(f.path, undefined); continue; }
     const h = createHash('sha256');
     for await (const b of createReadStream(p) as AsyncIterable<Buffer>) h.update(b);
