@@ -5,3 +5,4 @@ export { looksLikeNtfs, parseBootSector, type Geometry } from './boot-sector.js'
 export { FileAttributes } from './file-name.js';
 export { openNtfsOnSource, type LocatedVolume } from './open-volume.js';
 export { walkTree, type WalkItem } from './walk.js';
+export { WofSource, WOF_STREAM } from './wof-stream.js';

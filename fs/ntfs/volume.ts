@@ -14,6 +14,7 @@ import { corrupt } from './layout.js';
 import { parseMftRecord, type MftRecord } from './mft-record.js';
 import { parseReparsePoint, type Reparse } from './reparse.js';
 import { UpcaseTable } from './upcase.js';
+import { WOF_STREAM, WofSource } from './wof-stream.js';
 
 export const SystemRecord = { MFT: 0, MFTMIRR: 1, LOGFILE: 2, VOLUME: 3, ROOT: 5, BITMAP: 6, UPCASE: 10, FIRST_USER: 16 } as const;
 
@@ -38,8 +39,10 @@ export interface NtfsEntry {
   attributes: number;
   /** Hard links to the record. */
   links: number;
-  /** Set when the content cannot be read by this reader (encrypted, WOF with an unsupported algorithm). */
+  /** Set when the content cannot be read by this reader (encrypted). */
   unreadable?: string;
+  /** How the content is compressed: 'LZNT1' (NTFS compression) or 'WOF <algorithm>' (compact files). */
+  compression?: string;
 }
 
 export interface ReaddirOptions {
@@ -157,12 +160,12 @@ export class NtfsVolume {
    * A file's content (or, with `path:stream`, an alternate data stream) as a BlockSource reading
    * through the volume's source. EFS for encrypted and unsupported WOF-compressed files.
    */
-  async openFile(path: string): Promise<AttributeSource> {
+  async openFile(path: string): Promise<AttributeSource | WofSource> {
     const r = await this.resolve(path);
     return this.openStream(r.record, r.stream ?? '', path);
   }
 
-  async openStream(rec: FileRecord, stream: string, path = `MFT record ${rec.number}`): Promise<AttributeSource> {
+  async openStream(rec: FileRecord, stream: string, path = `MFT record ${rec.number}`): Promise<AttributeSource | WofSource> {
     const data = findAttribute(rec, AttributeType.DATA, stream);
     if (!data) {
       if (stream === '' && this.isDirectory(rec)) throw new DiskarcError('EFS', `${path} is a directory`, { path });
@@ -172,7 +175,10 @@ export class NtfsVolume {
     if (stream === '') {
       const reparse = await this.reparseOf(rec);
       if (reparse?.kind === 'wof') {
-        throw new DiskarcError('EFS', `${path} is a Windows "compact" (WOF ${reparse.algorithm}) file; reading WOF-compressed content is not supported (see docs/ntfs.md)`, { path, algorithm: reparse.algorithm });
+        const stored = findAttribute(rec, AttributeType.DATA, WOF_STREAM);
+        if (!stored) throw new DiskarcError('EFS', `${path} is a Windows "compact" (WOF) file without a ${WOF_STREAM} stream`, { path });
+        const storedSource = await this.openStream(rec, WOF_STREAM, path);
+        return new WofSource(storedSource, data.dataSize, reparse.algorithm, `MFT record ${rec.number} ${WOF_STREAM}`);
       }
     }
     if ((data.flags & AttributeFlags.COMPRESSED) && !data.resident && (data.compressionUnit === 0 || this.clusterSize * 2 ** data.compressionUnit > MAX_COMPRESSION_UNIT_BYTES)) {
@@ -265,7 +271,7 @@ export class NtfsVolume {
       entry.type = 'symlink';
       entry.linkTarget = reparse.target;
     } else if (reparse?.kind === 'wof') {
-      entry.unreadable = `WOF-compressed (${reparse.algorithm})`;
+      entry.compression = `WOF ${reparse.algorithm}`;
     } else if (entry.type === 'file' && data && (times.attributes & FileAttributes.SYSTEM) && data.dataSize > 8 && data.dataSize <= 8 + 2 * 4096) {
       const target = await this.interixTarget(rec, data.dataSize);
       if (target !== undefined) {
@@ -274,6 +280,7 @@ export class NtfsVolume {
       }
     }
     if (data && data.flags & AttributeFlags.ENCRYPTED) entry.unreadable = 'encrypted (EFS)';
+    if (data && data.flags & AttributeFlags.COMPRESSED) entry.compression = 'LZNT1';
     return entry;
   }
 

@@ -5,7 +5,8 @@
 import { link, lstat, lutimes, mkdir, open, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { walkTree, type AttributeSource, type NtfsEntry, type NtfsVolume } from '../../../fs/ntfs/index.js';
+import { walkTree, type NtfsEntry, type NtfsVolume } from '../../../fs/ntfs/index.js';
+import type { BlockSource } from '../../block/source.js';
 import { DiskarcError, isDiskarcError } from '../../errors.js';
 import { withInterrupt } from '../interrupt.js';
 import { Output, formatBytes } from '../output.js';
@@ -136,7 +137,7 @@ async function writeStreams(volume: NtfsVolume, rel: string, entry: NtfsEntry, t
 }
 
 /** Writes only the data extents (holes stay holes), sets the size, then the times. */
-async function writeFile(src: AttributeSource, target: string, entry: NtfsEntry, summary: ExtractSummary): Promise<void> {
+async function writeFile(src: BlockSource, target: string, entry: NtfsEntry, summary: ExtractSummary): Promise<void> {
   let fh;
   try {
     fh = await open(target, 'wx');
