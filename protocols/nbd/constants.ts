@@ -7,6 +7,9 @@ export const OPTION_REPLY_MAGIC = 0x0003e889045565a9n;
 export const REQUEST_MAGIC = 0x25609513;
 export const SIMPLE_REPLY_MAGIC = 0x67446698;
 export const STRUCTURED_REPLY_MAGIC = 0x668e33ef;
+/** Extended headers (proto.md on the extension-ext-header branch). */
+export const EXTENDED_REQUEST_MAGIC = 0x21e41c71;
+export const EXTENDED_REPLY_MAGIC = 0x6e8a278c;
 
 /** Handshake flags (server → client, u16). */
 export const HandshakeFlag = { FIXED_NEWSTYLE: 1 << 0, NO_ZEROES: 1 << 1 } as const;
@@ -27,6 +30,7 @@ export const TransmissionFlag = {
   SEND_RESIZE: 1 << 9,
   SEND_CACHE: 1 << 10,
   SEND_FAST_ZERO: 1 << 11,
+  BLOCK_STATUS_PAYLOAD: 1 << 12,
 } as const;
 
 export const Option = {
@@ -57,6 +61,7 @@ export const OptionReply = {
   ERR_SHUTDOWN: ERR + 7,
   ERR_BLOCK_SIZE_REQD: ERR + 8,
   ERR_TOO_BIG: ERR + 9,
+  ERR_EXT_HEADER_REQD: ERR + 10,
 } as const;
 
 export const Info = { EXPORT: 0, NAME: 1, DESCRIPTION: 2, BLOCK_SIZE: 3 } as const;
@@ -72,7 +77,7 @@ export const Command = {
   BLOCK_STATUS: 7,
 } as const;
 
-export const CommandFlag = { FUA: 1 << 0, NO_HOLE: 1 << 1, DF: 1 << 2, REQ_ONE: 1 << 3, FAST_ZERO: 1 << 4 } as const;
+export const CommandFlag = { FUA: 1 << 0, NO_HOLE: 1 << 1, DF: 1 << 2, REQ_ONE: 1 << 3, FAST_ZERO: 1 << 4, PAYLOAD_LEN: 1 << 5 } as const;
 
 export const ReplyFlag = { DONE: 1 << 0 } as const;
 
@@ -81,6 +86,7 @@ export const ChunkType = {
   OFFSET_DATA: 1,
   OFFSET_HOLE: 2,
   BLOCK_STATUS: 5,
+  BLOCK_STATUS_EXT: 6,
   ERROR: 0x8001,
   ERROR_OFFSET: 0x8002,
 } as const;

@@ -51,6 +51,8 @@ export class ProtocolViolation extends Error {
 export interface Negotiated {
   export: NbdExport;
   structuredReplies: boolean;
+  /** 32-byte requests and replies (NBD_OPT_EXTENDED_HEADERS); implies structured replies. */
+  extendedHeaders: boolean;
   /** Context id for `base:allocation` when the client selected it for this export. */
   allocationContext: number | undefined;
   transmissionFlags: number;
@@ -81,6 +83,9 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
   const noZeroes = (flags & ClientFlag.NO_ZEROES) !== 0;
 
   let structuredReplies = false;
+  let extendedHeaders = false;
+  // Extended headers take precedence over, and imply, structured replies.
+  const chunked = (): boolean => structuredReplies || extendedHeaders;
   let meta: { exportName: string; allocation: boolean } | undefined;
 
   const reply = (option: number, type: number, data?: Buffer): void => {
@@ -116,11 +121,11 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
         const exp = await openExport(name);
         // EXPORT_NAME cannot carry an error: the protocol says to close.
         if (typeof exp === 'string') throw new ProtocolViolation(`NBD_OPT_EXPORT_NAME refused: ${exp}`);
-        const tflags = transmissionFlags(structuredReplies);
+        const tflags = transmissionFlags(chunked());
         const parts = [ExportNameReply.write({ size: BigInt(exp.source.size), flags: tflags })];
         if (!noZeroes) parts.push(Buffer.alloc(EXPORT_NAME_PADDING));
         io.write(parts);
-        return { export: exp, structuredReplies, allocationContext: allocationFor(meta, exp, name), transmissionFlags: tflags };
+        return { export: exp, structuredReplies: chunked(), extendedHeaders, allocationContext: allocationFor(meta, exp, name), transmissionFlags: tflags };
       }
 
       case Option.ABORT:
@@ -154,7 +159,7 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
           replyError(option, OptionReply.ERR_UNKNOWN, exp);
           break;
         }
-        const tflags = transmissionFlags(structuredReplies);
+        const tflags = transmissionFlags(chunked());
         reply(option, OptionReply.INFO, InfoExport.write({ type: Info.EXPORT, size: BigInt(exp.source.size), flags: tflags }));
         // Sent unasked too: clients must ignore info they did not request, and it tells them our limits.
         reply(
@@ -170,7 +175,7 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
         }
         reply(option, OptionReply.ACK);
         if (option === Option.GO) {
-          return { export: exp, structuredReplies, allocationContext: allocationFor(meta, exp, parsed.name), transmissionFlags: tflags };
+          return { export: exp, structuredReplies: chunked(), extendedHeaders, allocationContext: allocationFor(meta, exp, parsed.name), transmissionFlags: tflags };
         }
         break;
       }
@@ -178,8 +183,18 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
       case Option.STRUCTURED_REPLY:
         if (data.length !== 0) replyError(option, OptionReply.ERR_INVALID, 'NBD_OPT_STRUCTURED_REPLY takes no data');
         else if (structuredReplies) replyError(option, OptionReply.ERR_INVALID, 'structured replies are already negotiated');
+        else if (extendedHeaders) replyError(option, OptionReply.ERR_EXT_HEADER_REQD, 'extended headers are already negotiated');
         else {
           structuredReplies = true;
+          reply(option, OptionReply.ACK);
+        }
+        break;
+
+      case Option.EXTENDED_HEADERS:
+        if (data.length !== 0) replyError(option, OptionReply.ERR_INVALID, 'NBD_OPT_EXTENDED_HEADERS takes no data');
+        else if (extendedHeaders) replyError(option, OptionReply.ERR_INVALID, 'extended headers are already negotiated');
+        else {
+          extendedHeaders = true;
           reply(option, OptionReply.ACK);
         }
         break;
@@ -189,8 +204,8 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
         const isSet = option === Option.SET_META_CONTEXT;
         // SET replaces the selection even when it fails (proto.md).
         if (isSet) meta = undefined;
-        if (!structuredReplies) {
-          replyError(option, OptionReply.ERR_INVALID, 'negotiate NBD_OPT_STRUCTURED_REPLY before metadata contexts');
+        if (!chunked()) {
+          replyError(option, OptionReply.ERR_INVALID, 'negotiate NBD_OPT_STRUCTURED_REPLY (or EXTENDED_HEADERS) before metadata contexts');
           break;
         }
         const parsed = parseMetaRequest(data);

@@ -9,6 +9,8 @@ import {
   ChunkType,
   Command,
   CommandFlag,
+  EXTENDED_REPLY_MAGIC,
+  EXTENDED_REQUEST_MAGIC,
   NbdErrno,
   REQUEST_MAGIC,
   ReplyFlag,
@@ -19,15 +21,34 @@ import { allocationDescriptors, planRead } from './extents.js';
 import type { Negotiated } from './handshake.js';
 import type { NbdLimits } from './limits.js';
 import { TruncatedError, type SocketReader } from './socket-reader.js';
-import { BlockDescriptor, BlockStatusPrefix, ChunkHeader, ErrorChunkPrefix, OffsetDataPrefix, OffsetHole, Request, SimpleReply } from './wire.js';
+import {
+  BlockDescriptor,
+  BlockDescriptorExt,
+  BlockStatusExtPrefix,
+  BlockStatusPrefix,
+  ChunkHeader,
+  ErrorChunkPrefix,
+  ExtendedChunkHeader,
+  ExtendedRequest,
+  OffsetDataPrefix,
+  OffsetHole,
+  Request,
+  SimpleReply,
+} from './wire.js';
 
 interface Req {
   type: number;
   flags: number;
   cookie: bigint;
+  /** The offset as sent, echoed in extended reply headers. */
+  rawOffset: bigint;
   offset: number;
   length: number;
 }
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** Out-of-range 64-bit values become MAX_SAFE_INTEGER, which every range check then rejects. */
+const toNumber = (v: bigint | number): number => (typeof v === 'number' ? v : v <= MAX_SAFE ? Number(v) : Number.MAX_SAFE_INTEGER);
 
 /** A request we answer with an error reply; the connection carries on. */
 class RequestError extends Error {
@@ -94,29 +115,31 @@ export class Transmission {
           end = 'shutdown';
           break;
         }
-        const raw = await this.reader.read(Request.size);
-        const h = Request.read(raw);
-        if (h.magic !== REQUEST_MAGIC) {
+        const extended = this.nego.extendedHeaders;
+        const h = extended ? ExtendedRequest.read(await this.reader.read(ExtendedRequest.size)) : Request.read(await this.reader.read(Request.size));
+        if (h.magic !== (extended ? EXTENDED_REQUEST_MAGIC : REQUEST_MAGIC)) {
           this.log.warn({ magic: h.magic.toString(16) }, 'bad request magic; closing connection');
           end = 'violation';
           break;
         }
-        const req: Req = {
-          type: h.type,
-          flags: h.flags,
-          cookie: h.cookie,
-          offset: h.offset <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(h.offset) : Number.MAX_SAFE_INTEGER,
-          length: h.length,
-        };
+        const req: Req = { type: h.type, flags: h.flags, cookie: h.cookie, rawOffset: h.offset, offset: toNumber(h.offset), length: toNumber(h.length) };
         if (req.type === Command.DISC) {
           end = 'disconnect';
           break;
         }
-        if (req.type === Command.WRITE) {
-          // The payload follows the header; consume it (streaming, never buffered whole) to stay in sync.
-          await this.reader.skip(req.length);
-          this.log.debug({ offset: req.offset, length: req.length }, 'write refused');
-          this.sendError(req, NbdErrno.EPERM, 'export is read-only');
+        // Which requests carry a payload: WRITE in compact mode, PAYLOAD_LEN ones with extended headers.
+        const payload = extended ? ((req.flags & CommandFlag.PAYLOAD_LEN) !== 0 ? req.length : 0) : req.type === Command.WRITE ? req.length : 0;
+        if (payload > 0) {
+          if (extended && payload > this.limits.maxPayload) {
+            this.log.warn({ length: payload }, 'request payload over the maximum; closing connection');
+            end = 'violation';
+            break;
+          }
+          // Consume it (streaming, never buffered whole) to stay in sync; we never use one.
+          await this.reader.skip(payload);
+          const write = req.type === Command.WRITE;
+          this.log.debug({ command: commandNames[req.type] ?? req.type, offset: req.offset, length: payload }, write ? 'write refused' : 'unexpected payload');
+          this.sendError(req, write ? NbdErrno.EPERM : NbdErrno.EINVAL, write ? 'export is read-only' : 'this command takes no payload');
           continue;
         }
         this.dispatch(req);
@@ -167,6 +190,7 @@ export class Transmission {
           return this.sendOk(req);
         case Command.FLUSH:
           return this.sendOk(req);
+        case Command.WRITE:
         case Command.TRIM:
         case Command.WRITE_ZEROES:
           throw new RequestError(NbdErrno.EPERM, 'export is read-only');
@@ -218,7 +242,7 @@ export class Transmission {
     for (let i = 0; i < pieces.length; i++) {
       const p = pieces[i]!;
       const done = i === pieces.length - 1;
-      if (p.zero) this.sendChunk(req.cookie, ChunkType.OFFSET_HOLE, done, [OffsetHole.write({ offset: BigInt(p.offset), size: p.length })]);
+      if (p.zero) this.sendChunk(req, ChunkType.OFFSET_HOLE, done, [OffsetHole.write({ offset: BigInt(p.offset), size: p.length })]);
       else this.sendData(req, p.offset, await source.read(p.offset, p.length), done);
     }
   }
@@ -231,10 +255,17 @@ export class Transmission {
     this.checkRange(req);
     const reqOne = (req.flags & CommandFlag.REQ_ONE) !== 0;
     const descriptors = allocationDescriptors(await this.nego.export.source.extents(req.offset, req.length), req.offset, req.length, reqOne);
+    if (this.nego.extendedHeaders) {
+      const ext = Buffer.alloc(BlockStatusExtPrefix.size + descriptors.length * BlockDescriptorExt.size);
+      BlockStatusExtPrefix.write({ contextId: context, count: descriptors.length }, ext);
+      descriptors.forEach((d, i) => BlockDescriptorExt.write({ length: BigInt(d.length), flags: BigInt(d.flags) }, ext, BlockStatusExtPrefix.size + i * BlockDescriptorExt.size));
+      this.sendChunk(req, ChunkType.BLOCK_STATUS_EXT, true, [ext]);
+      return;
+    }
     const payload = Buffer.alloc(BlockStatusPrefix.size + descriptors.length * BlockDescriptor.size);
     BlockStatusPrefix.write({ contextId: context }, payload);
     descriptors.forEach((d, i) => BlockDescriptor.write(d, payload, BlockStatusPrefix.size + i * BlockDescriptor.size));
-    this.sendChunk(req.cookie, ChunkType.BLOCK_STATUS, true, [payload]);
+    this.sendChunk(req, ChunkType.BLOCK_STATUS, true, [payload]);
   }
 
   // --- replies ---
@@ -255,24 +286,29 @@ export class Transmission {
     for (const p of parts) this.socket.write(p);
   }
 
-  private sendChunk(cookie: bigint, type: number, done: boolean, payload: Buffer[]): void {
+  private sendChunk(req: Req, type: number, done: boolean, payload: Buffer[]): void {
     const length = payload.reduce((n, b) => n + b.length, 0);
-    const header = ChunkHeader.write({ magic: STRUCTURED_REPLY_MAGIC, flags: done ? ReplyFlag.DONE : 0, type, cookie, length });
+    const flags = done ? ReplyFlag.DONE : 0;
+    const header = this.nego.extendedHeaders
+      ? ExtendedChunkHeader.write({ magic: EXTENDED_REPLY_MAGIC, flags, type, cookie: req.cookie, offset: req.rawOffset, length: BigInt(length) })
+      : ChunkHeader.write({ magic: STRUCTURED_REPLY_MAGIC, flags, type, cookie: req.cookie, length });
     this.send([header, ...payload]);
   }
 
   private sendData(req: Req, offset: number, data: Buffer, done: boolean): void {
-    this.sendChunk(req.cookie, ChunkType.OFFSET_DATA, done, [OffsetDataPrefix.write({ offset: BigInt(offset) }), data]);
+    this.sendChunk(req, ChunkType.OFFSET_DATA, done, [OffsetDataPrefix.write({ offset: BigInt(offset) }), data]);
   }
 
   private sendOk(req: Req): void {
+    // With extended headers every reply is an extended chunk, even an empty success.
+    if (this.nego.extendedHeaders) return this.sendChunk(req, ChunkType.NONE, true, []);
     this.send([SimpleReply.write({ magic: SIMPLE_REPLY_MAGIC, error: 0, cookie: req.cookie })]);
   }
 
   private sendError(req: Req, errno: number, message: string): void {
     if (this.nego.structuredReplies) {
       const msg = Buffer.from(message.slice(0, 1024), 'utf8');
-      this.sendChunk(req.cookie, ChunkType.ERROR, true, [ErrorChunkPrefix.write({ error: errno, messageLength: msg.length }), msg]);
+      this.sendChunk(req, ChunkType.ERROR, true, [ErrorChunkPrefix.write({ error: errno, messageLength: msg.length }), msg]);
     } else {
       this.send([SimpleReply.write({ magic: SIMPLE_REPLY_MAGIC, error: errno, cookie: req.cookie })]);
     }

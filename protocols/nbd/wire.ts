@@ -82,6 +82,14 @@ export const Request = new Layout('Request message', {
   offset: 'u64',
   length: 'u32',
 });
+export const ExtendedRequest = new Layout('Request message (extended headers)', {
+  magic: 'u32',
+  flags: 'u16',
+  type: 'u16',
+  cookie: 'u64',
+  offset: 'u64',
+  length: 'u64',
+});
 export const SimpleReply = new Layout('Simple reply message', { magic: 'u32', error: 'u32', cookie: 'u64' });
 export const ChunkHeader = new Layout('Structured reply chunk message', {
   magic: 'u32',
@@ -90,8 +98,18 @@ export const ChunkHeader = new Layout('Structured reply chunk message', {
   cookie: 'u64',
   length: 'u32',
 });
+export const ExtendedChunkHeader = new Layout('Structured reply chunk message (extended headers)', {
+  magic: 'u32',
+  flags: 'u16',
+  type: 'u16',
+  cookie: 'u64',
+  offset: 'u64',
+  length: 'u64',
+});
 export const OffsetDataPrefix = new Layout('Structured reply types: NBD_REPLY_TYPE_OFFSET_DATA', { offset: 'u64' });
 export const OffsetHole = new Layout('Structured reply types: NBD_REPLY_TYPE_OFFSET_HOLE', { offset: 'u64', size: 'u32' });
 export const BlockStatusPrefix = new Layout('Structured reply types: NBD_REPLY_TYPE_BLOCK_STATUS', { contextId: 'u32' });
 export const BlockDescriptor = new Layout('Structured reply types: NBD_REPLY_TYPE_BLOCK_STATUS descriptor', { length: 'u32', flags: 'u32' });
+export const BlockStatusExtPrefix = new Layout('Structured reply types: NBD_REPLY_TYPE_BLOCK_STATUS_EXT', { contextId: 'u32', count: 'u32' });
+export const BlockDescriptorExt = new Layout('Structured reply types: NBD_REPLY_TYPE_BLOCK_STATUS_EXT descriptor', { length: 'u64', flags: 'u64' });
 export const ErrorChunkPrefix = new Layout('Structured reply types: NBD_REPLY_TYPE_ERROR', { error: 'u32', messageLength: 'u16' });

@@ -3,13 +3,13 @@
 // headers, oversized lengths, pipelined floods) and inspect replies byte by byte.
 import { connect, type Socket } from 'node:net';
 
-export const OPT = { EXPORT_NAME: 1, ABORT: 2, LIST: 3, INFO: 6, GO: 7, STRUCTURED_REPLY: 8, LIST_META: 9, SET_META: 10 } as const;
+export const OPT = { EXPORT_NAME: 1, ABORT: 2, LIST: 3, INFO: 6, GO: 7, STRUCTURED_REPLY: 8, LIST_META: 9, SET_META: 10, EXTENDED_HEADERS: 11 } as const;
 export const REP = { ACK: 1, SERVER: 2, INFO: 3, META_CONTEXT: 4, ERR_UNSUP: 0x80000001, ERR_INVALID: 0x80000003, ERR_UNKNOWN: 0x80000006 } as const;
 export const CMD = { READ: 0, WRITE: 1, DISC: 2, FLUSH: 3, TRIM: 4, CACHE: 5, WRITE_ZEROES: 6, BLOCK_STATUS: 7 } as const;
 
 export type Reply =
   | { kind: 'simple'; error: number; cookie: bigint; data?: Buffer }
-  | { kind: 'chunk'; flags: number; type: number; cookie: bigint; payload: Buffer };
+  | { kind: 'chunk'; flags: number; type: number; cookie: bigint; payload: Buffer; extended?: boolean; offset?: bigint };
 
 export class RawNbd {
   private chunks: Buffer[] = [];
@@ -19,6 +19,8 @@ export class RawNbd {
   readonly closed: Promise<void>;
   /** For simple replies: how many data bytes follow a successful reply, by cookie. */
   readonly readLengths = new Map<bigint, number>();
+  /** Send 32-byte extended request headers (after NBD_OPT_EXTENDED_HEADERS). */
+  extended = false;
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (d: Buffer) => {
@@ -149,9 +151,14 @@ export class RawNbd {
   }
 
   /** Full handshake to transmission; returns export size and transmission flags. */
-  async open(name: string, opts: { structured?: boolean; blockStatus?: boolean } = {}): Promise<{ size: bigint; flags: number }> {
+  async open(name: string, opts: { structured?: boolean; blockStatus?: boolean; extended?: boolean } = {}): Promise<{ size: bigint; flags: number }> {
     await this.greet();
-    if (opts.structured !== false) {
+    if (opts.extended) {
+      const r = await this.option(OPT.EXTENDED_HEADERS);
+      if (r[0]!.type !== REP.ACK) throw new Error('extended headers refused');
+      this.extended = true;
+      if (opts.blockStatus) await this.option(OPT.SET_META, RawNbd.metaData(name, ['base:allocation']));
+    } else if (opts.structured !== false) {
       const r = await this.option(OPT.STRUCTURED_REPLY);
       if (r[0]!.type !== REP.ACK) throw new Error('structured replies refused');
       if (opts.blockStatus) await this.option(OPT.SET_META, RawNbd.metaData(name, ['base:allocation']));
@@ -163,14 +170,16 @@ export class RawNbd {
     return { size: exp.data.readBigUInt64BE(2), flags: exp.data.readUInt16BE(10) };
   }
 
-  request(type: number, offset: number | bigint, length: number, cookie: bigint, flags = 0): void {
-    const b = Buffer.alloc(28);
-    b.writeUInt32BE(0x25609513, 0);
+  request(type: number, offset: number | bigint, length: number | bigint, cookie: bigint, flags = 0): void {
+    const b = Buffer.alloc(this.extended ? 32 : 28);
+    b.writeUInt32BE(this.extended ? 0x21e41c71 : 0x25609513, 0);
     b.writeUInt16BE(flags, 4);
     b.writeUInt16BE(type, 6);
     b.writeBigUInt64BE(cookie, 8);
     b.writeBigUInt64BE(BigInt(offset), 16);
-    b.writeUInt32BE(length, 24);
+    if (this.extended) b.writeBigUInt64BE(BigInt(length), 24);
+    else b.writeUInt32BE(Number(length), 24);
+    length = Number(length);
     if (type === CMD.READ) this.readLengths.set(cookie, length);
     this.send(b);
   }
@@ -191,6 +200,19 @@ export class RawNbd {
       const h = await this.read(16, timeoutMs);
       const length = h.readUInt32BE(12);
       return { kind: 'chunk', flags: h.readUInt16BE(0), type: h.readUInt16BE(2), cookie: h.readBigUInt64BE(4), payload: await this.read(length, timeoutMs) };
+    }
+    if (magic === 0x6e8a278c) {
+      const h = await this.read(28, timeoutMs);
+      const length = Number(h.readBigUInt64BE(20));
+      return {
+        kind: 'chunk',
+        extended: true,
+        flags: h.readUInt16BE(0),
+        type: h.readUInt16BE(2),
+        cookie: h.readBigUInt64BE(4),
+        offset: h.readBigUInt64BE(12),
+        payload: await this.read(length, timeoutMs),
+      };
     }
     throw new Error(`bad reply magic 0x${magic.toString(16)}`);
   }

@@ -332,3 +332,62 @@ test('garbage, truncated and fuzzed input closes only the offending connections 
   const after = await run('nbdinfo', ['--size', server.unixUri('odd.bin')]);
   t.is(after.stdout.trim(), String(odd.length));
 });
+
+test('extended headers: 32-byte requests, extended replies echoing the offset, BLOCK_STATUS_EXT, payload handling', async (t) => {
+  const c = await connect();
+  const { flags } = await c.open('sample.img', { extended: true, blockStatus: true });
+  t.true((flags & (1 << 7)) !== 0, 'SEND_DF with extended headers');
+  const MiB = 1 << 20;
+  const off = 5.5 * MiB;
+  const len = 2 * MiB;
+  c.request(CMD.READ, off, len, 1n);
+  const chunks: Array<{ type: number; payload: Buffer }> = [];
+  for (;;) {
+    const r = await c.reply();
+    if (r.kind !== 'chunk' || !r.extended) return t.fail('expected an extended reply');
+    t.is(r.cookie, 1n);
+    t.is(r.offset, BigInt(off), 'the request offset is echoed');
+    chunks.push({ type: r.type, payload: r.payload });
+    if (r.flags & 1) break;
+  }
+  t.true(chunks.some((x) => x.type === 2), 'holes still come as OFFSET_HOLE');
+  t.true(assembleRead(chunks, off, len).equals(sample.subarray(off, off + len)));
+
+  c.request(CMD.BLOCK_STATUS, 0, 16 * MiB, 2n);
+  const bs = await c.reply();
+  t.true(bs.kind === 'chunk' && bs.type === 6 && (bs.flags & 1) === 1, 'one NBD_REPLY_TYPE_BLOCK_STATUS_EXT chunk');
+  if (bs.kind === 'chunk') {
+    t.is(bs.payload.readUInt32BE(0), 1);
+    const count = bs.payload.readUInt32BE(4);
+    t.is(bs.payload.length, 8 + 16 * count);
+    let sum = 0n;
+    for (let i = 0; i < count; i++) sum += bs.payload.readBigUInt64BE(8 + 16 * i);
+    t.is(sum, BigInt(16 * MiB));
+  }
+
+  // Success without payload is an extended NONE chunk, never a simple reply.
+  c.request(CMD.FLUSH, 0, 0, 3n);
+  const f = await c.reply();
+  t.true(f.kind === 'chunk' && f.type === 0 && (f.flags & 1) === 1 && f.payload.length === 0);
+
+  // WRITE carries PAYLOAD_LEN: consumed, EPERM. A READ with an unexpected payload: consumed, EINVAL.
+  c.request(CMD.WRITE, 0, 512, 4n, 1 << 5);
+  c.send(Buffer.alloc(512, 1));
+  const w = await c.reply();
+  t.true(w.kind === 'chunk' && w.type === 0x8001 && w.payload.readUInt32BE(0) === 1);
+  c.request(CMD.READ, 0, 4, 5n, 1 << 5);
+  c.send(Buffer.from('junk'));
+  const e = await c.reply();
+  t.true(e.kind === 'chunk' && e.type === 0x8001 && e.payload.readUInt32BE(0) === 22);
+  // A 64-bit effect length past the export is EINVAL; the stream is still in sync afterwards.
+  c.request(CMD.BLOCK_STATUS, 0, 1n << 40n, 6n);
+  const big = await c.reply();
+  t.true(big.kind === 'chunk' && big.type === 0x8001 && big.payload.readUInt32BE(0) === 22);
+  c.request(CMD.READ, 100, 50, 7n);
+  const last = await c.reply();
+  t.true(last.kind === 'chunk' && last.type === 1 && last.payload.subarray(8).equals(sample.subarray(100, 150)));
+  // A payload over the maximum is a denial of service: hard disconnect.
+  c.request(CMD.WRITE, 0, 64 * MiB, 8n, 1 << 5);
+  await c.closed;
+  t.true(c.isClosed);
+});
