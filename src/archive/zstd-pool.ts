@@ -18,8 +18,11 @@ export class ZstdPool {
   private nextId = 1;
   private closed = false;
 
-  constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
-    for (let i = 0; i < size; i++) {
+  /** Workers start on the first job, so commands that never decompress (list, info) spawn none. */
+  constructor(private readonly poolSize = Math.max(1, Math.min(4, availableParallelism()))) {}
+
+  private start(): void {
+    for (let i = 0; i < this.poolSize; i++) {
       const worker = new Worker(new URL('./zstd-worker.js', import.meta.url));
       worker.unref();
       worker.on('message', (m: ZstdResult) => this.settle(m));
@@ -32,7 +35,7 @@ export class ZstdPool {
   }
 
   get size(): number {
-    return this.workers.length;
+    return this.poolSize;
   }
 
   /** Jobs sent and not yet answered. */
@@ -53,6 +56,7 @@ export class ZstdPool {
   private run(job: Omit<ZstdJob, 'id'>, mayTransfer: boolean): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Error('compression pool is closed'));
     if (this.broken) return Promise.reject(this.broken);
+    if (this.workers.length === 0) this.start();
     let slot = 0;
     for (let i = 1; i < this.workers.length; i++) if (this.workers[i].load < this.workers[slot].load) slot = i;
     const id = this.nextId++;
