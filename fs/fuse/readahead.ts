@@ -64,6 +64,15 @@ export class ReadaheadReader {
     }
     // Chunks far from this read are stale: behind a sequential reader, or left by an earlier run.
     if (this.chunks.size > 0) this.dropChunks((i) => i < first - KEEP_BEHIND || i > last + 2 * MAX_AHEAD);
+    if (this.chunks.has(first)) this.stats.fromChunks++;
+    else this.stats.direct++;
+    if (first === last) {
+      // The common case (a 128 KiB kernel read inside one chunk): no assembly.
+      const chunk = this.chunks.get(first);
+      if (!chunk) return this.source.read(pos, end - pos);
+      const base = first * CHUNK;
+      return (await chunk).subarray(pos - base, end - base);
+    }
     const parts: Array<Promise<Buffer>> = [];
     for (let i = first; i <= last; i++) {
       const chunk = this.chunks.get(i);
@@ -72,8 +81,6 @@ export class ReadaheadReader {
       if (chunk) parts.push(chunk.then((d) => d.subarray(from - i * CHUNK, to - i * CHUNK)));
       else parts.push(this.source.read(from, to - from));
     }
-    if (this.chunks.has(first)) this.stats.fromChunks++;
-    else this.stats.direct++;
     const bufs = await Promise.all(parts);
     return bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
   }
