@@ -13,7 +13,8 @@ async function main(argv: string[]): Promise<number> {
     .version(toolVersion)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const load of commands) (await load()).register(program);
+  const wanted = commands.filter(([name]) => name === argv[2]);
+  for (const [, load] of wanted.length ? wanted : commands) (await load()).register(program);
   const wantsJson = argv.includes('--json');
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {

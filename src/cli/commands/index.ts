@@ -1,22 +1,24 @@
-// Every CLI command, registered in the order `diskarc --help` lists them.
-// Each command module exports `register(program)`; add new ones here.
+// Every CLI command, in the order `diskarc --help` lists them. Each module exports
+// `register(program)`. Keyed by command name so a run loads only the command it needs
+// (mount pulls in FUSE, serve the protocol servers); --help and unknown names load them all.
 import type { Command } from 'commander';
 
 type Register = (program: Command) => void;
+type Loader = () => Promise<{ register: Register }>;
 
-export const commands: Array<() => Promise<{ register: Register }>> = [
-  () => import('./create.js'),
-  () => import('./pack.js'),
-  () => import('./unpack.js'),
-  () => import('./verify.js'),
-  () => import('./list.js'),
-  () => import('./info.js'),
-  () => import('./dump-stream.js'),
-  () => import('./partitions.js'),
-  () => import('./ls.js'),
-  () => import('./cat.js'),
-  () => import('./extract.js'),
-  () => import('./serve.js'),
-  () => import('./mount.js'),
-  () => import('./umount.js'),
+export const commands: ReadonlyArray<readonly [name: string, load: Loader]> = [
+  ['create', () => import('./create.js')],
+  ['pack', () => import('./pack.js')],
+  ['unpack', () => import('./unpack.js')],
+  ['verify', () => import('./verify.js')],
+  ['list', () => import('./list.js')],
+  ['info', () => import('./info.js')],
+  ['dump-stream', () => import('./dump-stream.js')],
+  ['partitions', () => import('./partitions.js')],
+  ['ls', () => import('./ls.js')],
+  ['cat', () => import('./cat.js')],
+  ['extract', () => import('./extract.js')],
+  ['serve', () => import('./serve.js')],
+  ['mount', () => import('./mount.js')],
+  ['umount', () => import('./umount.js')],
 ];
