@@ -2,6 +2,7 @@
 // client sends, the outcome is confined to this socket: violations close it, nothing throws out.
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { ByteBudget } from './byte-budget.js';
 import type { NbdExportCatalog } from './exports.js';
 import { negotiate, ProtocolViolation } from './handshake.js';
 import type { NbdLimits } from './limits.js';
@@ -28,6 +29,7 @@ export class NbdConnection {
     private readonly catalog: NbdExportCatalog,
     private readonly limits: NbdLimits,
     readonly log: Logger,
+    private readonly budget: ByteBudget,
   ) {
     socket.setNoDelay(true);
     this.reader = new SocketReader(socket);
@@ -56,7 +58,7 @@ export class NbdConnection {
         'client connected to export',
       );
       this.exportName = nego.export.name;
-      this.transmission = new Transmission(this.socket, this.reader, nego, this.limits, this.log);
+      this.transmission = new Transmission(this.socket, this.reader, nego, this.limits, this.log, this.budget);
       const how = await this.transmission.run();
       this.log.info({ export: nego.export.name, how, seconds: (Date.now() - started) / 1000 }, 'client session ended');
       if (how === 'violation') this.socket.destroy();

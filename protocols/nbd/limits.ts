@@ -8,6 +8,8 @@ export interface NbdLimits {
   maxInFlightRequests: number;
   /** Reply bytes (being produced + queued on the socket) per connection before the server stops reading. */
   maxPendingReplyBytes: number;
+  /** Reply bytes being produced at once across all connections (a READ waits for its share). */
+  maxServerReplyBytes: number;
   /** Zero/hole runs shorter than this are sent inline as data in structured READ replies. */
   minHoleChunk: number;
   /** Longest an option haggling phase may take before the connection is dropped. */
@@ -22,6 +24,7 @@ export const defaultNbdLimits: NbdLimits = {
   maxPayload: 32 * 1024 * 1024,
   maxInFlightRequests: 64,
   maxPendingReplyBytes: 16 * 1024 * 1024,
+  maxServerReplyBytes: 64 * 1024 * 1024,
   minHoleChunk: 4096,
   handshakeTimeoutMs: 10_000,
   maxConnections: 256,

@@ -5,6 +5,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { lstat, unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { DiskarcError } from '../../src/errors.js';
+import { ByteBudget } from './byte-budget.js';
 import { NbdConnection, type NbdConnectionStats } from './connection.js';
 import type { NbdExportCatalog } from './exports.js';
 import { defaultNbdLimits, type NbdLimits } from './limits.js';
@@ -34,6 +35,7 @@ export function nbdUri(bound: NbdEndpoint, exportName = ''): string {
 
 export class NbdServer {
   readonly limits: NbdLimits;
+  private readonly budget: ByteBudget;
   private readonly listeners: Array<{ server: Server; listening: NbdListening }> = [];
   private readonly connections = new Set<NbdConnection>();
   private nextId = 1;
@@ -41,6 +43,12 @@ export class NbdServer {
 
   constructor(private readonly opts: NbdServerOptions) {
     this.limits = { ...defaultNbdLimits, ...opts.limits };
+    this.budget = new ByteBudget(this.limits.maxServerReplyBytes);
+  }
+
+  /** Reply bytes being produced right now across all connections (bounded by maxServerReplyBytes). */
+  get replyBytesInProduction(): number {
+    return this.budget.inUse;
   }
 
   get listening(): NbdListening[] {
@@ -87,7 +95,7 @@ export class NbdServer {
       socket.destroy();
       return;
     }
-    const conn = new NbdConnection(socket, this.opts.catalog, this.limits, log);
+    const conn = new NbdConnection(socket, this.opts.catalog, this.limits, log, this.budget);
     this.connections.add(conn);
     log.debug('connection accepted');
     void conn.closed.then(() => {

@@ -19,6 +19,7 @@ import {
 } from './constants.js';
 import { allocationDescriptors, planRead } from './extents.js';
 import type { Negotiated } from './handshake.js';
+import type { ByteBudget } from './byte-budget.js';
 import type { NbdLimits } from './limits.js';
 import { TruncatedError, type SocketReader } from './socket-reader.js';
 import {
@@ -83,6 +84,7 @@ export class Transmission {
     private readonly nego: Negotiated,
     private readonly limits: NbdLimits,
     private readonly log: Logger,
+    private readonly budget: ByteBudget,
   ) {
     this.size = nego.export.source.size;
     socket.on('drain', () => this.wake());
@@ -142,7 +144,10 @@ export class Transmission {
           this.sendError(req, write ? NbdErrno.EPERM : NbdErrno.EINVAL, write ? 'export is read-only' : 'this command takes no payload');
           continue;
         }
-        this.dispatch(req);
+        const cost = req.type === Command.READ ? Math.min(req.length, this.limits.maxPayload) : 0;
+        // Waiting here (not reading the next header) is what pushes back on this client.
+        const granted = cost > 0 ? await this.budget.acquire(cost) : 0;
+        this.dispatch(req, cost, granted);
       }
     } catch (e) {
       if (e instanceof TruncatedError) {
@@ -157,8 +162,7 @@ export class Transmission {
     return end;
   }
 
-  private dispatch(req: Req): void {
-    const cost = req.type === Command.READ ? Math.min(req.length, this.limits.maxPayload) : 0;
+  private dispatch(req: Req, cost: number, granted: number): void {
     this.inFlight++;
     this.pendingBytes += cost;
     this.handle(req)
@@ -168,6 +172,7 @@ export class Transmission {
         this.socket.destroy();
       })
       .finally(() => {
+        this.budget.release(granted);
         this.inFlight--;
         this.pendingBytes -= cost;
         this.wake();
