@@ -111,23 +111,30 @@ function loggedLister(lister: PartitionLister, log: Logger): PartitionLister {
   };
 }
 
+/** Repeats of the first signal within this window are echoes, not a user insisting. */
+const SIGNAL_ECHO_MS = 1500;
+
 /**
  * Serves until SIGINT or SIGTERM, then stops gracefully and resolves with the signal's name.
- * A second signal during shutdown exits at once (code 130).
+ * A second signal during shutdown exits at once (code 130) — unless it comes within
+ * SIGNAL_ECHO_MS of the first: Ctrl-C under `npm start` reaches node both from the terminal and
+ * forwarded by npm, and that must still shut down gracefully.
  */
 export async function serveUntilSignal(proc: ServeProcess, log: Logger): Promise<NodeJS.Signals> {
-  let force: (s: NodeJS.Signals) => void = () => {};
+  let first = 0;
+  const force = (s: NodeJS.Signals): void => {
+    if (Date.now() - first < SIGNAL_ECHO_MS) return;
+    log.warn({ signal: s }, 'second signal: exiting without waiting');
+    process.exit(130);
+  };
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const on = (s: NodeJS.Signals): void => {
+      first = Date.now();
       process.off('SIGINT', on);
       process.off('SIGTERM', on);
-      process.once('SIGINT', force);
-      process.once('SIGTERM', force);
+      process.on('SIGINT', force);
+      process.on('SIGTERM', force);
       resolve(s);
-    };
-    force = (s: NodeJS.Signals): void => {
-      log.warn({ signal: s }, 'second signal: exiting without waiting');
-      process.exit(130);
     };
     process.on('SIGINT', on);
     process.on('SIGTERM', on);

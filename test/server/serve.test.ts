@@ -163,3 +163,16 @@ test('refuses non-loopback addresses without --allow-remote, and reports a missi
   const none = await diskarc(['serve']);
   t.is(none.code, 2);
 });
+
+test('Ctrl-C delivered twice at once (terminal + npm forwarding) still shuts down gracefully', async (t) => {
+  const sock = join(dir, 'twice.sock');
+  const s = await serve(['-a', archive, '--nbd-socket', sock]);
+  s.child.kill('SIGINT');
+  // The echo arrives just after the first (two signals at once could merge into one delivery).
+  await new Promise((r) => setTimeout(r, 50));
+  s.child.kill('SIGINT');
+  const { code } = await s.exited;
+  t.is(code, 0, s.stderr());
+  t.regex(s.stderr(), /"msg":"stopped"/);
+  t.false(await exists(sock));
+});
