@@ -411,6 +411,9 @@ export class NtfsVolume {
     const allocAttr = findAttribute(dir, AttributeType.INDEX_ALLOCATION, '$I30');
     const alloc = allocAttr ? new AttributeSource(this.device, this.clusterSize, streamOf(allocAttr), `directory record ${dir.number} $INDEX_ALLOCATION`) : undefined;
     const vcnUnit = size >= this.clusterSize ? this.clusterSize : 512;
+    // $BITMAP ($I30) marks the INDX blocks in use; an entry pointing at a free block is corrupt.
+    const bitmapAttr = findAttribute(dir, AttributeType.BITMAP, '$I30');
+    let inUse: Buffer | undefined;
     const readNode = async (vcn: number): Promise<IndexEntry[]> => {
       const at = `directory record ${dir.number} INDX block at VCN ${vcn}`;
       const key = `${dir.number}:${dir.sequence}:${vcn}`;
@@ -418,7 +421,16 @@ export class NtfsVolume {
       if (hit) return hit;
       if (!alloc) throw corrupt(at, 'is referenced but the directory has no $INDEX_ALLOCATION');
       const off = vcn * vcnUnit;
-      if (!Number.isSafeInteger(off) || off + size > alloc.size) throw corrupt(at, `lies outside $INDEX_ALLOCATION (${alloc.size} bytes)`);
+      if (!Number.isSafeInteger(off) || off % size !== 0 || off + size > alloc.size) throw corrupt(at, `lies outside $INDEX_ALLOCATION (${alloc.size} bytes)`);
+      if (bitmapAttr) {
+        if (!inUse) {
+          const need = Math.ceil(alloc.size / size / 8);
+          if (bitmapAttr.dataSize > need + 8) throw corrupt(`directory record ${dir.number} $BITMAP`, `size ${bitmapAttr.dataSize} does not fit $INDEX_ALLOCATION`);
+          inUse = bitmapAttr.resident ? bitmapAttr.value! : await this.attributeValue(streamOf(bitmapAttr), `directory record ${dir.number} $BITMAP`);
+        }
+        const block = off / size;
+        if (block >= inUse.length * 8 || !(inUse[block >> 3] & (1 << (block & 7)))) throw corrupt(at, 'is referenced but marked free in $BITMAP');
+      }
       const entries = parseIndexRecord(await alloc.read(off, size), vcn, at);
       this.indexBlocks.set(key, entries);
       return entries;

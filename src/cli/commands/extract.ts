@@ -94,7 +94,13 @@ export async function extract(volume: NtfsVolume, label: string, path: string, d
         if (opts.streams) await writeStreams(volume, rel, entry, target, summary);
       }
     } catch (e) {
-      if (!isDiskarcError(e) || e.code === 'EINTR' || e.code === 'EDEST') throw e;
+      if (!isDiskarcError(e)) {
+        // A failing write, mkdir, symlink or utimes on the destination side.
+        const err = e as NodeJS.ErrnoException;
+        if (typeof err?.code === 'string') throw new DiskarcError('EDEST', `cannot write ${target}: ${err.message}`, { path: target }, { cause: e });
+        throw e;
+      }
+      if (e.code === 'EINTR' || e.code === 'EDEST') throw e;
       const err = { path: '/' + rel.replace(/^\/+/, ''), code: e.code, message: e.message };
       summary.errors.push(err);
       opts.onError?.(err);
@@ -116,7 +122,11 @@ export async function extract(volume: NtfsVolume, label: string, path: string, d
     await one(path, top, isDir ? join(dest, top.name) : dest);
   }
   // Directory mtimes last, deepest first: writing their contents changed them.
-  for (const [dir, entry] of dirTimes.reverse()) await utimes(dir, entry.atime, entry.mtime);
+  for (const [dir, entry] of dirTimes.reverse()) {
+    await utimes(dir, entry.atime, entry.mtime).catch((e) => {
+      throw new DiskarcError('EDEST', `cannot set the times of ${dir}: ${(e as Error).message}`, { path: dir }, { cause: e });
+    });
+  }
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
 }
