@@ -115,36 +115,44 @@ function loggedLister(lister: PartitionLister, log: Logger): PartitionLister {
 const SIGNAL_ECHO_MS = 1500;
 
 /**
- * Serves until SIGINT or SIGTERM, then stops gracefully and resolves with the signal's name.
+ * Installs SIGINT/SIGTERM handlers at once — call it before announcing readiness, so that a
+ * signal sent the moment the ready line appears is never met by the default action — and
+ * resolves with the signal's name once the process has stopped gracefully.
  * A second signal during shutdown exits at once (code 130) — unless it comes within
  * SIGNAL_ECHO_MS of the first: Ctrl-C under `npm start` reaches node both from the terminal and
  * forwarded by npm, and that must still shut down gracefully.
  */
-export async function serveUntilSignal(proc: ServeProcess, log: Logger): Promise<NodeJS.Signals> {
+export function stopOnSignal(proc: ServeProcess, log: Logger): Promise<NodeJS.Signals> {
   let first = 0;
   const force = (s: NodeJS.Signals): void => {
     if (Date.now() - first < SIGNAL_ECHO_MS) return;
     log.warn({ signal: s }, 'second signal: exiting without waiting');
     process.exit(130);
   };
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  const received = new Promise<NodeJS.Signals>((resolve) => {
     const on = (s: NodeJS.Signals): void => {
       first = Date.now();
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
+      // Add the follow-up handler before removing this one: with no listener at all, even for an
+      // instant, the default action would kill the process.
       process.on('SIGINT', force);
       process.on('SIGTERM', force);
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
       resolve(s);
     };
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
   });
-  log.info({ signal }, 'signal received');
-  try {
+  return received.then(async (signal) => {
+    log.info({ signal }, 'signal received');
     await proc.stop();
-  } finally {
+    // Stopped: the process is about to exit on its own. A late echo must not kill it with the
+    // default action (exit by signal instead of 0) while the last log lines flush.
+    const ignore = (): void => {};
+    process.on('SIGINT', ignore);
+    process.on('SIGTERM', ignore);
     process.off('SIGINT', force);
     process.off('SIGTERM', force);
-  }
-  return signal;
+    return signal;
+  });
 }

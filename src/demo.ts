@@ -11,7 +11,7 @@ import { Archive } from './archive/archive.js';
 import { writeSampleDisk } from './sample-disk.js';
 import { isDiskarcError } from './errors.js';
 import { formatBytes } from './cli/output.js';
-import { ServeProcess, serveUntilSignal } from '../server/lifecycle.js';
+import { ServeProcess, stopOnSignal } from '../server/lifecycle.js';
 import { createLogger } from '../server/logging.js';
 import { openArchiveDisks } from '../server/archive-disks.js';
 import { listPartitions } from '../server/partitions.js';
@@ -79,6 +79,7 @@ async function main(): Promise<number> {
     process.stdout.write(`port ${values.port} is busy; using a free port instead\n`);
     proc = await ServeProcess.start(config(0), log, deps);
   }
+  const stopped = stopOnSignal(proc, log);
   const tcp = proc.listeners.map((l) => l.bound).find((b) => b.kind === 'tcp');
   const port = tcp?.kind === 'tcp' ? tcp.port : 0;
   const unix = (name: string) => `'nbd+unix:///${name}?socket=${socket}'`;
@@ -99,7 +100,7 @@ async function main(): Promise<number> {
     '',
   ];
   process.stdout.write(lines.join('\n'));
-  await serveUntilSignal(proc, log);
+  await stopped;
   process.stdout.write('stopped.\n');
   return 0;
 }

@@ -171,8 +171,8 @@ test('Ctrl-C delivered twice at once (terminal + npm forwarding) still shuts dow
   // The echo arrives just after the first (two signals at once could merge into one delivery).
   await new Promise((r) => setTimeout(r, 50));
   s.child.kill('SIGINT');
-  const { code } = await s.exited;
-  t.is(code, 0, s.stderr());
+  const { code, signal } = await s.exited;
+  t.is(code, 0, `killed by ${signal}: ${s.stderr()}`);
   t.regex(s.stderr(), /"msg":"stopped"/);
   t.false(await exists(sock));
 });

@@ -7,7 +7,7 @@ import { cacheOption, commonOptions } from '../options.js';
 import { formatBytes, Output } from '../output.js';
 import { DEFAULT_NBD_PORT, parseTcpAddress, type ServeConfig } from '../../../server/config.js';
 import { createLogger, logLevels, type LogLevel } from '../../../server/logging.js';
-import { ServeProcess, serveUntilSignal } from '../../../server/lifecycle.js';
+import { ServeProcess, stopOnSignal } from '../../../server/lifecycle.js';
 import { openArchiveDisks } from '../../../server/archive-disks.js';
 import { listPartitions } from '../../../server/partitions.js';
 import type { NbdEndpoint } from '../../../protocols/nbd/server.js';
@@ -87,6 +87,7 @@ async function serve(opts: ServeOptions): Promise<number> {
   };
   const log = createLogger(config.logLevel);
   const proc = await ServeProcess.start(config, log, { openArchive: openArchiveDisks, partitions: listPartitions });
+  const stopped = stopOnSignal(proc, log);
   const exports = await proc.exports();
   out.result(
     {
@@ -109,6 +110,6 @@ async function serve(opts: ServeOptions): Promise<number> {
       return lines.join('\n');
     },
   );
-  await serveUntilSignal(proc, log);
+  await stopped;
   return 0;
 }
