@@ -112,7 +112,7 @@ function loggedLister(lister: PartitionLister, log: Logger): PartitionLister {
 }
 
 /** Repeats of the first signal within this window are echoes, not a user insisting. */
-const SIGNAL_ECHO_MS = 1500;
+const SIGNAL_ECHO_MS = 500;
 
 /**
  * Installs SIGINT/SIGTERM handlers at once — call it before announcing readiness, so that a
@@ -146,13 +146,10 @@ export function stopOnSignal(proc: ServeProcess, log: Logger): Promise<NodeJS.Si
   return received.then(async (signal) => {
     log.info({ signal }, 'signal received');
     await proc.stop();
-    // Stopped: the process is about to exit on its own. A late echo must not kill it with the
-    // default action (exit by signal instead of 0) while the last log lines flush.
-    const ignore = (): void => {};
-    process.on('SIGINT', ignore);
-    process.on('SIGTERM', ignore);
-    process.off('SIGINT', force);
-    process.off('SIGTERM', force);
+    // Let the echo window pass with the handlers still installed: an echo arriving while the
+    // process tears down would meet the default action and turn exit code 0 into death by signal.
+    const left = SIGNAL_ECHO_MS - (Date.now() - first);
+    if (left > 0) await new Promise((r) => setTimeout(r, left));
     return signal;
   });
 }
