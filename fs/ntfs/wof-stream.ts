@@ -1,10 +1,11 @@
 // Windows 10 "compact" (WOF) file content: the unnamed $DATA is an all-sparse placeholder and
 // the bytes live in the `WofCompressedData` stream as a chunk-offset table plus chunks of 4, 8,
-// 16 KiB (XPRESS) or 32 KiB (LZX). Chunks stored raw (stored size = chunk size) are served;
-// XPRESS/LZX-compressed chunks are refused with EFS (no decoder yet) — never wrong bytes.
+// 16 KiB (XPRESS) or 32 KiB (LZX). Chunks stored raw (stored size = chunk size) are copied,
+// XPRESS chunks decoded; LZX-compressed chunks are refused with EFS (no decoder) — never wrong bytes.
 import { checkRange, type BlockSource, type Extent } from '../../src/block/source.js';
 import { DiskarcError } from '../../src/errors.js';
 import { corrupt } from './layout.js';
+import { decompressXpressHuffman } from './xpress-huffman.js';
 
 export const WOF_STREAM = 'WofCompressedData';
 
@@ -76,10 +77,12 @@ export class WofSource implements BlockSource {
     if (!(start <= end && end <= this.stored.size) || end - start > plain || (end === start && plain > 0)) {
       throw corrupt(at, `stored range ${start}..${end} is invalid (stream ${this.stored.size} bytes, chunk ${plain} bytes)`);
     }
-    if (end - start < plain) {
-      throw new DiskarcError('EFS', `${at} is ${this.algorithm}-compressed; decoding WOF-compressed chunks is not supported (see docs/ntfs.md)`, { structure: at, algorithm: this.algorithm });
+    let data: Buffer;
+    if (end - start === plain) data = await this.stored.read(start, plain);
+    else if (this.algorithm.startsWith('XPRESS')) data = decompressXpressHuffman(await this.stored.read(start, end - start), plain, at);
+    else {
+      throw new DiskarcError('EFS', `${at} is ${this.algorithm}-compressed; decoding ${this.algorithm} WOF chunks is not supported (see docs/ntfs.md)`, { structure: at, algorithm: this.algorithm });
     }
-    const data = await this.stored.read(start, plain);
     this.cached = { index, data };
     return data;
   }

@@ -196,7 +196,7 @@ test('non-NTFS and truncated sources are EFS errors', async (t) => {
   await inner.close();
 });
 
-test('WOF compact files read through their chunk table; a compressed chunk is refused with EFS, never zeros', async (t) => {
+test('WOF compact files read through their chunk table; an LZX-compressed chunk is refused with EFS, never zeros', async (t) => {
   const img = byName('c4k');
   const wof = img.oracle.entries.filter((e) => e.reparse?.tag === 0x80000017);
   t.true(wof.length >= 2);
@@ -207,8 +207,8 @@ test('WOF compact files read through their chunk table; a compressed chunk is re
     t.regex(st.compression ?? '', /^WOF /);
     t.is(st.size, e.size);
   }
-  // Patch the first chunk-table entry of xpress4k.bin so chunk 0 claims 4000 stored bytes (< 4096: compressed).
-  const rec = await volume.recordOf('/wof/xpress4k.bin');
+  // Patch the first chunk-table entry of lzx.bin so chunk 0 claims 30000 stored bytes (< 32768: compressed).
+  const rec = await volume.recordOf('/wof/lzx.bin');
   const stream = rec.attributes.find((a) => a.type === AttributeType.DATA && a.name === 'WofCompressedData')!;
   const at = stream.resident ? -1 : stream.runs[0].lcn! * volume.clusterSize;
   t.true(at > 0, 'the WofCompressedData stream is non-resident in the fixture');
@@ -216,16 +216,16 @@ test('WOF compact files read through their chunk table; a compressed chunk is re
     size: inner.size,
     read: async (o, l) => {
       const b = await inner.read(o, l);
-      if (o <= at && at + 4 <= o + l) b.writeUInt32LE(4000, at - o);
+      if (o <= at && at + 4 <= o + l) b.writeUInt32LE(30000, at - o);
       return b;
     },
     extents: (o, l) => inner.extents(o, l),
     close: async () => {},
   };
   const v2 = await NtfsVolume.open(patched);
-  const f = await v2.openFile('/wof/xpress4k.bin');
+  const f = await v2.openFile('/wof/lzx.bin');
   const err = await t.throwsAsync(f.read(0, 100));
   t.true(isDiskarcError(err, 'EFS'));
-  t.regex(err!.message, /XPRESS4K-compressed/);
+  t.regex(err!.message, /LZX-compressed/);
   await inner.close();
 });
