@@ -15,6 +15,7 @@ declare -A need=(
   [fdisk]=fdisk [blkid]=util-linux [mkswap]=util-linux [mkfs.xfs]=xfsprogs [mkfs.btrfs]=btrfs-progs
   [genisoimage]=genisoimage [mksquashfs]=squashfs-tools
   [ewfacquire]=ewf-tools [ewfmount]=ewf-tools [squashfuse]=squashfuse [mtype]=mtools
+  [wimcapture]=wimtools
 )
 missing=()
 for cmd in "${!need[@]}"; do
