@@ -56,6 +56,9 @@ test('the issue-5 feature list is covered (minimums the reader tests rely on)', 
   t.true(Number(frag.evidence.runs) >= 100, `fragmented file has ${frag.evidence.runs} runs`);
   t.true(features(c512, 'attrlist')[0]!.evidence.hasAttributeList === true);
   t.true(Number(features(c512, 'mftfragmented')[0]?.evidence.runs) >= 10, 'a fragmented $MFT');
+  const many = features(c4k, 'manyruns')[0]!;
+  t.true(Number(many.evidence.runs) >= 2999, `thousands of runs (${many.evidence.runs})`);
+  t.true(features(c4k, 'attrlist').some((f) => f.path === many.path && f.ok), 'the 3000-run file has an $ATTRIBUTE_LIST');
   t.true(entry(c64k, 'huge/5GiB-sparse.bin').size > 2 ** 32, 'a file larger than 4 GiB');
   t.deepEqual(features(c4k, 'wof').map((f) => [f.path, f.ok, f.evidence.algorithm]), [['wof/xpress4k.bin', true, 0], ['wof/lzx.bin', true, 1]]);
 });
