@@ -94,7 +94,7 @@ async function benchSet(ctx: BenchContext, set: CorpusSet): Promise<SetResults> 
     const st = await stat(path);
     inputs.push({ name, path, size: st.size, allocated: st.blocks * 512 });
   }
-  console.log(`\n--- ${set.label} corpus (${set.dir}): ${inputs.map((i) => `${i.name} ${fmtBytes(i.size)}`).join(', ')}`);
+  console.log(`\n--- ${corpusName(set)} (${set.dir}): ${inputs.map((i) => `${i.name} ${fmtBytes(i.size)}`).join(', ')}`);
   // Read every input once, untimed, so that every tool finds it in the page cache alike.
   for (const i of inputs) await measure('cat', [i.path], { stdoutFile: '/dev/null' });
   const out: SetResults = { set, inputs, results: [], load: [loadavg()[0]] };
@@ -362,6 +362,10 @@ async function runZstd(work: string, inputs: Input[], out: SetResults): Promise<
 
 // ---- reporting -------------------------------------------------------------------------------
 
+function corpusName(set: CorpusSet): string {
+  return set.label === 'corpus' ? 'real corpus' : 'synthetic corpus';
+}
+
 function find(r: SetResults, tool: Tool, op: 'pack' | 'unpack', input: CorpusFile): OpResult | undefined {
   return r.results.find((x) => x.tool === tool && x.op === op && x.input === input);
 }
@@ -399,7 +403,7 @@ function printSet(r: SetResults): void {
     }
   }
   printTable(
-    `Pack — ${r.set.label} corpus (stored = growth of the archive/repository; inputs packed in this order into one archive per tool)`,
+    `Pack — ${corpusName(r.set)} (stored = growth of the archive/repository; inputs packed in this order into one archive per tool)`,
     [{ header: 'input', align: 'left' }, { header: 'tool', align: 'left' }, 'MiB/s', 'wall s', 'CPU', 'peak RSS', 'read()', 'stored', 'diskarc÷ speed', 'diskarc÷ stored'],
     packRows,
   );
@@ -425,7 +429,7 @@ function printSet(r: SetResults): void {
     }
   }
   printTable(
-    `Unpack — ${r.set.label} corpus (to a new file; allocated = blocks of the output)`,
+    `Unpack — ${corpusName(r.set)} (to a new file; allocated = blocks of the output)`,
     [{ header: 'input', align: 'left' }, { header: 'tool', align: 'left' }, 'MiB/s', 'wall s', 'CPU', 'peak RSS', 'allocated', 'identical', 'diskarc÷ speed'],
     unpackRows,
   );
@@ -436,7 +440,7 @@ function printSet(r: SetResults): void {
   ];
   if (r.dedupBytesPerChunk) {
     const d = r.dedupBytesPerChunk;
-    notes.push(`diskarc dedup table: ${fmtBytes(d.bytes)} for ${d.entries} unique chunks = ${d.perChunk.toFixed(1)} bytes per unique chunk (index/dedup.idx, the in-memory table)`);
+    notes.push(`diskarc dedup table: ${fmtBytes(d.bytes)} for ${d.entries} unique chunks = ${d.perChunk.toFixed(1)} bytes per unique chunk (index/dedup.idx, the in-memory table; it has a minimum capacity, so small archives show more)`);
   }
   for (const n of notes) console.log(`  note: ${n}`);
   for (const x of r.results.filter((y) => y.error)) console.log(`  error: ${TOOL_LABEL[x.tool][x.op]} ${x.input}: ${x.error}`);
@@ -453,7 +457,7 @@ async function printTargets(ctx: BenchContext, all: SetResults[]): Promise<void>
   const real = all.find((r) => r.set.label === 'corpus' && r.inputs.some((i) => i.name === 'ext4-v1.img'));
   const r = real ?? all[0];
   if (!r) return;
-  const on = real ? 'real corpus' : 'SYNTHETIC corpus (real corpus missing — targets are only indicative)';
+  const on = real ? 'real corpus' : 'SYNTHETIC corpus (the real corpus was not measured in this run — targets are only indicative)';
   const targets: Target[] = [];
   const v1 = 'ext4-v1.img';
   for (const tool of ['diskarc', 'diskarc (verify)'] as Tool[]) {

@@ -279,7 +279,8 @@ async function buildSparse(path: string, sizeMiB: number): Promise<void> {
       const i = dataSlots[k];
       // Uneven lengths with odd byte counts, at 4 KiB-aligned but scattered offsets in each slot.
       const len = k === dataSlots.length - 1 ? data.length - used : Math.floor((weights[k] * data.length) / wsum) - ((i * 4099) % 4096);
-      const off = i * slot + ((i * 7919) % 1024) * 4096;
+      const room = Math.max(4096, slot - len - 4096);
+      const off = i * slot + Math.floor(((((i * 7919) % 1024) * 4096) % room) / 4096) * 4096;
       if (off + len > (i + 1) * slot) throw new Error('sparse.img layout overflow');
       await fh.write(data, used, len, off);
       used += len;

@@ -8,10 +8,11 @@
 //   npm run bench -- --list               section names
 //   npm run bench -- --synthetic-only     skip the real corpus even when present
 //   npm run bench -- --keep-work          keep scratch archives/repositories for inspection
+//   npm run bench -- --no-snapshot        run dist/ in place (default: a copy, see snapshotBuild)
 // Environment: CORPUS (real corpus dir), BENCH_WORK (scratch dir, default $TMPDIR/diskarc-bench),
 // BENCH_SYNTH_MIB (synthetic ext4 image size, default 256).
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { cp, mkdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +28,10 @@ export interface BenchContext {
   corpusDir: string;
   /** A scratch directory of this section's own, emptied afterwards (unless --keep-work). */
   workDir: string;
-  /** Path of the built CLI (dist/src/cli/main.js): run it as `node <diskarc> …`. */
+  /**
+   * Path of the built CLI's main.js — a snapshot of dist/ taken at start (see snapshotBuild):
+   * run it as `node <diskarc> …`.
+   */
   diskarc: string;
   /** The input sets to measure, synthetic first: same file names in each (see corpus.ts). */
   corpora: CorpusSet[];
@@ -56,11 +60,12 @@ async function main(): Promise<number> {
       list: { type: 'boolean' },
       'synthetic-only': { type: 'boolean' },
       'keep-work': { type: 'boolean' },
+      'no-snapshot': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--only NAME[,NAME…]] [--list] [--synthetic-only] [--keep-work]');
+    console.log('usage: npm run bench -- [--only NAME[,NAME…]] [--list] [--synthetic-only] [--keep-work] [--no-snapshot]');
     console.log('env: CORPUS=dir (real corpus), BENCH_WORK=dir (scratch), BENCH_SYNTH_MIB=n (synthetic size)');
     return 0;
   }
@@ -75,13 +80,13 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  const diskarc = join(repoDir, 'dist', 'src', 'cli', 'main.js');
-  if (!existsSync(diskarc)) {
-    console.error(`${diskarc} is missing: build first (npx tsc -p .)`);
+  if (!existsSync(join(repoDir, 'dist', 'src', 'cli', 'main.js'))) {
+    console.error(`${join(repoDir, 'dist', 'src', 'cli', 'main.js')} is missing: build first (npx tsc -p .)`);
     return 2;
   }
   const workRoot = resolve(process.env.BENCH_WORK ?? join(tmpdir(), 'diskarc-bench'));
   await mkdir(workRoot, { recursive: true });
+  const diskarc = values['no-snapshot'] ? join(repoDir, 'dist', 'src', 'cli', 'main.js') : await snapshotBuild(join(workRoot, 'build'));
   console.log(`diskarc benchmark — ${new Date().toISOString()}`);
   console.log(`work dir: ${workRoot}`);
 
@@ -122,6 +127,20 @@ async function main(): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+/**
+ * Copies the built CLI (dist/, the native addon, package.json; node_modules linked) so that a
+ * rebuild of the working tree during a long run cannot change the code being measured halfway.
+ */
+async function snapshotBuild(dir: string): Promise<string> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await cp(join(repoDir, 'package.json'), join(dir, 'package.json'));
+  await cp(join(repoDir, 'dist'), join(dir, 'dist'), { recursive: true });
+  await cp(join(repoDir, 'native', 'build', 'Release'), join(dir, 'native', 'build', 'Release'), { recursive: true });
+  await symlink(join(repoDir, 'node_modules'), join(dir, 'node_modules'));
+  return join(dir, 'dist', 'src', 'cli', 'main.js');
 }
 
 process.exitCode = await main();
