@@ -49,6 +49,7 @@ export function decodeRunlist(buf: Buffer, start: number, end: number, firstVcn:
 
 /** Little-endian integer of `size` (1..8) bytes; signed values are sign-extended. */
 function readVarInt(buf: Buffer, at: number, size: number, signed: boolean): number {
+  if (size <= 6) return signed ? buf.readIntLE(at, size) : buf.readUIntLE(at, size);
   let v = 0n;
   for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(buf[at + i]);
   if (signed && buf[at + size - 1] & 0x80) v -= 1n << BigInt(size * 8);

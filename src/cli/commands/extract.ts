@@ -13,6 +13,8 @@ import { Output, formatBytes } from '../output.js';
 import { ntfsSourceOptions, withNtfsVolume, type NtfsSourceOptions } from './ls.js';
 
 const CHUNK = 1 << 20;
+/** Files written concurrently during a tree extraction (overlaps archive reads with file creation). */
+const FILE_CONCURRENCY = 8;
 
 interface ExtractOptions extends NtfsSourceOptions {
   streams?: boolean;
@@ -66,7 +68,8 @@ export async function extract(volume: NtfsVolume, label: string, path: string, d
   const started = performance.now();
   const summary: ExtractSummary = { source: label, path, destination: dest, files: 0, directories: 0, symlinks: 0, hardLinks: 0, streams: 0, bytes: 0, seconds: 0, errors: [] };
   const top = await volume.stat(path);
-  const seenRecords = new Map<number, string>();
+  /** First extracted path of each multiply-linked record (resolves once written; undefined if that failed). */
+  const seenRecords = new Map<number, Promise<string | undefined>>();
   const dirTimes: Array<[string, NtfsEntry]> = [];
 
   const one = async (rel: string, entry: NtfsEntry, target: string) => {
@@ -82,14 +85,23 @@ export async function extract(volume: NtfsVolume, label: string, path: string, d
         await lutimes(target, entry.atime, entry.mtime);
         summary.symlinks++;
       } else {
-        const first = seenRecords.get(entry.mftRecord);
-        if (first !== undefined && entry.links > 1) {
-          await link(first, target);
+        const first = entry.links > 1 ? seenRecords.get(entry.mftRecord) : undefined;
+        const firstPath = first && (await first);
+        if (firstPath) {
+          await link(firstPath, target);
           summary.hardLinks++;
           return;
         }
-        await writeFile(await volume.openFile(rel), target, entry, summary);
-        seenRecords.set(entry.mftRecord, target);
+        let written!: (path: string | undefined) => void;
+        if (entry.links > 1) seenRecords.set(entry.mftRecord, new Promise((resolve) => (written = resolve)));
+        try {
+          // By record, not by path: a tree walk already knows it, and deep paths need no re-resolution.
+          await writeFile(await volume.openStream(await volume.fileRecordOf(entry.mftRecord), '', rel), target, entry, summary);
+          written?.(target);
+        } catch (e) {
+          written?.(undefined);
+          throw e;
+        }
         summary.files++;
         if (opts.streams) await writeStreams(volume, rel, entry, target, summary);
       }
@@ -113,9 +125,23 @@ export async function extract(volume: NtfsVolume, label: string, path: string, d
     });
     dirTimes.push([dest, top]);
     const base = path.replace(/\/+$/, '');
-    for await (const item of walkTree(volume, path)) {
-      checkName(item.entry.name, item.path);
-      await one(`${base}/${item.path}`, item.entry, join(dest, ...item.path.split('/')));
+    // Directories are created in walk order; files are written up to FILE_CONCURRENCY at a time.
+    const inflight = new Set<Promise<void>>();
+    try {
+      for await (const item of walkTree(volume, path)) {
+        checkName(item.entry.name, item.path);
+        const task = one(`${base}/${item.path}`, item.entry, join(dest, ...item.path.split('/')));
+        if (item.entry.type === 'directory') {
+          await task;
+          continue;
+        }
+        const tracked: Promise<void> = task.finally(() => inflight.delete(tracked));
+        inflight.add(tracked);
+        if (inflight.size >= FILE_CONCURRENCY) await Promise.race(inflight);
+      }
+      await Promise.all(inflight);
+    } finally {
+      await Promise.allSettled(inflight);
     }
   } else {
     const isDir = await lstat(dest).then((s) => s.isDirectory(), () => false);
@@ -141,7 +167,7 @@ function checkName(name: string, rel: string): void {
 async function writeStreams(volume: NtfsVolume, rel: string, entry: NtfsEntry, target: string, summary: ExtractSummary): Promise<void> {
   for (const name of entry.streams) {
     checkName(name, `${rel}:${name}`);
-    await writeFile(await volume.openFile(`${rel}:${name}`), `${target}:${name}`, entry, summary);
+    await writeFile(await volume.openStream(await volume.fileRecordOf(entry.mftRecord), name, `${rel}:${name}`), `${target}:${name}`, entry, summary);
     summary.streams++;
   }
 }

@@ -64,6 +64,7 @@ export interface LsRow {
   linkTarget?: string;
   streams: Array<{ name: string; size: number }>;
   unreadable?: string;
+  compression?: string;
 }
 
 export function register(program: Command): void {
@@ -104,6 +105,7 @@ function row(path: string, e: NtfsEntry): LsRow {
     ...(e.linkTarget !== undefined ? { linkTarget: e.linkTarget } : {}),
     streams: e.streams.map((name) => ({ name, size: e.streamSizes[name] ?? 0 })),
     ...(e.unreadable ? { unreadable: e.unreadable } : {}),
+    ...(e.compression ? { compression: e.compression } : {}),
   };
 }
 
@@ -115,6 +117,7 @@ function longLine(r: LsRow): string {
   const size = r.type === 'directory' ? '' : formatBytes(r.size);
   let line = `${typeChar[r.type]} ${size.padStart(10)}  ${when}  ${r.path}${r.type === 'directory' ? '/' : ''}`;
   if (r.linkTarget !== undefined) line += ` -> ${r.linkTarget}`;
+  if (r.compression) line += `  [${r.compression}]`;
   if (r.unreadable) line += `  [${r.unreadable}]`;
   for (const s of r.streams) line += `\n  ${formatBytes(s.size).padStart(10)}  ${' '.repeat(19)}  ${r.path}:${s.name}`;
   return line;
