@@ -237,10 +237,12 @@ export class Transmission {
       this.sendData(req, req.offset, await source.read(req.offset, req.length), true);
       return;
     }
-    const pieces = planRead(await source.extents(req.offset, req.length), req.offset, req.length, this.limits.minHoleChunk);
+    // One read of the whole range, alongside the extent lookup: zero runs come back as cheap
+    // zero-filled memory, and data pieces are slices of it (no second pass over the stream map).
+    const [extents, data] = await Promise.all([source.extents(req.offset, req.length), source.read(req.offset, req.length)]);
+    const pieces = planRead(extents, req.offset, req.length, this.limits.minHoleChunk);
     if ((req.flags & CommandFlag.DF) !== 0 && pieces.length > 1) {
       // Don't-fragment: one content chunk, zeros included inline.
-      const data = await source.read(req.offset, req.length);
       this.sendData(req, req.offset, data, true);
       return;
     }
@@ -248,7 +250,7 @@ export class Transmission {
       const p = pieces[i]!;
       const done = i === pieces.length - 1;
       if (p.zero) this.sendChunk(req, ChunkType.OFFSET_HOLE, done, [OffsetHole.write({ offset: BigInt(p.offset), size: p.length })]);
-      else this.sendData(req, p.offset, await source.read(p.offset, p.length), done);
+      else this.sendData(req, p.offset, data.subarray(p.offset - req.offset, p.offset - req.offset + p.length), done);
     }
   }
 
