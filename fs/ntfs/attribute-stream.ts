@@ -137,7 +137,17 @@ export class AttributeSource implements BlockSource {
     const first = unit * this.unitClusters;
     const last = first + this.unitClusters;
     const out: Run[] = [];
-    for (const r of this.attr.runs) {
+    const runs = this.attr.runs;
+    // Binary search for the first run ending after `first`; then only the few runs of this unit.
+    let lo = 0;
+    let hi = runs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (runs[mid].vcn + runs[mid].length <= first) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < runs.length && runs[i].vcn < last; i++) {
+      const r = runs[i];
       const s = Math.max(first, r.vcn);
       const e = Math.min(last, r.vcn + r.length);
       if (s < e) out.push({ vcn: s, lcn: r.lcn === null ? null : r.lcn + (s - r.vcn), length: e - s });
