@@ -83,12 +83,12 @@ export function parseAttributes(rec: Buffer, firstOffset: number, usedSize: numb
     if (h.length < 24 || h.length % 8 !== 0 || pos + h.length > usedSize) throw corrupt(at, `length ${h.length} is invalid`);
     const attr = rec.subarray(pos, pos + h.length);
     const name = h.nameLength ? readName(attr, h.nameOffset, h.nameLength, at) : '';
-    const base = { type: h.type, name, flags: h.flags, id: h.id, record: recordNumber };
     if (h.nonResident === 0) {
       const r = decode(attr, ResidentLayout, 0, at);
       requireBytes(attr, r.valueOffset, r.valueLength, `${at} value`);
       const value = attr.subarray(r.valueOffset, r.valueOffset + r.valueLength);
-      out.push({ ...base, resident: true, value, firstVcn: 0, lastVcn: -1, compressionUnit: 0, allocatedSize: value.length, dataSize: value.length, validDataSize: value.length, runs: [] });
+      // Object literals, not spreads: V8's object spread is ~100× slower here, and this runs per attribute.
+      out.push({ type: h.type, name, flags: h.flags, id: h.id, record: recordNumber, resident: true, value, firstVcn: 0, lastVcn: -1, compressionUnit: 0, allocatedSize: value.length, dataSize: value.length, validDataSize: value.length, runs: [] });
     } else if (h.nonResident === 1) {
       const n = decode(attr, NonResidentLayout, 0, at);
       if (n.lastVcn < n.firstVcn - 1) throw corrupt(at, `VCN range ${n.firstVcn}..${n.lastVcn} is invalid`);
@@ -99,7 +99,7 @@ export function parseAttributes(rec: Buffer, firstOffset: number, usedSize: numb
       if (n.firstVcn === 0 && (n.validDataSize > n.dataSize || n.dataSize > n.allocatedSize)) {
         throw corrupt(at, `sizes are inconsistent (valid ${n.validDataSize}, data ${n.dataSize}, allocated ${n.allocatedSize})`);
       }
-      out.push({ ...base, resident: false, firstVcn: n.firstVcn, lastVcn: n.lastVcn, compressionUnit: n.compressionUnit, allocatedSize: n.allocatedSize, dataSize: n.dataSize, validDataSize: n.validDataSize, runs });
+      out.push({ type: h.type, name, flags: h.flags, id: h.id, record: recordNumber, resident: false, firstVcn: n.firstVcn, lastVcn: n.lastVcn, compressionUnit: n.compressionUnit, allocatedSize: n.allocatedSize, dataSize: n.dataSize, validDataSize: n.validDataSize, runs });
     } else {
       throw corrupt(at, `non-resident flag ${h.nonResident} is invalid`);
     }

@@ -84,7 +84,7 @@ export function parseIndexNode(buf: Buffer, nodeOffset: number, what: string): I
 
 export function parseIndexRoot(value: Buffer, what: string): IndexRoot {
   const r = decode(value, IndexRootLayout, 0, what);
-  return { ...r, entries: parseIndexNode(value, INDEX_ROOT_NODE_OFFSET, what) };
+  return { attributeType: r.attributeType, collationRule: r.collationRule, indexRecordSize: r.indexRecordSize, entries: parseIndexNode(value, INDEX_ROOT_NODE_OFFSET, what) };
 }
 
 /** Applies fixups to an INDX block (in place) and returns its entries; checks the VCN it claims. */

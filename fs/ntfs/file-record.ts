@@ -74,7 +74,7 @@ export function mergeFragments(attributes: Attribute[], what: string): Attribute
       if (frags[i].firstVcn !== frags[i - 1].lastVcn + 1) throw corrupt(at, `fragment at VCN ${frags[i].firstVcn} does not follow VCN ${frags[i - 1].lastVcn}`);
       runs.push(...frags[i].runs);
     }
-    out.push({ ...first, lastVcn: frags[frags.length - 1].lastVcn, runs });
+    out.push(Object.assign({}, first, { lastVcn: frags[frags.length - 1].lastVcn, runs }));
   }
   return out;
 }
