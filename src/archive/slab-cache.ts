@@ -19,8 +19,13 @@ export class SlabCache {
   private readonly loading = new Map<number, Promise<Buffer>>();
   private hits = 0;
   private misses = 0;
+  /** Loads running now; more wait in `queue`, so decompressed slabs outside the LRU stay bounded. */
+  private running = 0;
+  private readonly queue: Array<() => void> = [];
+  private readonly maxLoads: number;
 
   constructor(private readonly store: SlabStore, private readonly pool: ZstdPool, readonly budget: number) {
+    this.maxLoads = pool.size * 2;
     this.lru = new LRUCache<number, Buffer>({ maxSize: Math.max(1, budget), sizeCalculation: (b) => Math.max(1, b.length) });
   }
 
@@ -47,6 +52,17 @@ export class SlabCache {
   }
 
   private async load(slab: number): Promise<Buffer> {
+    if (this.running >= this.maxLoads) await new Promise<void>((r) => this.queue.push(r));
+    this.running++;
+    try {
+      return await this.loadNow(slab);
+    } finally {
+      this.running--;
+      this.queue.shift()?.();
+    }
+  }
+
+  private async loadNow(slab: number): Promise<Buffer> {
     const rec = await this.store.readData(slab);
     let data = rec.payload;
     if (rec.flags & SLAB_FLAG_ZSTD) {

@@ -98,17 +98,31 @@ export class MapWriter {
 
 const INDEX_BLOCK = 4096;
 
+/** A decoded, validated map page: one typed array per field, so lookups allocate nothing. */
+interface Page {
+  count: number;
+  offset: Float64Array;
+  length: Float64Array;
+  type: Uint8Array;
+  fillByte: Uint8Array;
+  slab: Uint32Array;
+  slabOffset: Uint32Array;
+  chunk: Uint32Array;
+}
+
 export class MapReader {
-  private readonly pages: LRUCache<number, Buffer>;
+  private readonly pages = new LRUCache<number, Page>({ max: 64 });
   private readonly indexBlocks = new LRUCache<number, Buffer>({ max: 256 });
+  private readonly path: string;
+
   private constructor(
-    private readonly dir: string,
+    dir: string,
     private readonly fh: FileHandle,
     private readonly ifh: FileHandle,
     readonly pageCount: number,
     readonly size: number,
   ) {
-    this.pages = new LRUCache<number, Buffer>({ max: 64 });
+    this.path = join(dir, MAP_FILE);
   }
 
   /** Opens a map; `size` is the stream size from its metadata (the map must cover exactly it). */
@@ -144,24 +158,49 @@ export class MapReader {
     return mapIndexRecord.decode(buf, at - block * INDEX_BLOCK);
   }
 
-  /** Decoded raw entries of page `p` (checked: checksum, size, ordering, coverage). */
-  async page(p: number): Promise<Buffer> {
+  private corrupt(what: string, offset?: number): DiskarcError {
+    return new DiskarcError('ECORRUPT', `${this.path}: ${what}`, { path: this.path, ...(offset === undefined ? {} : { offset }) });
+  }
+
+  /** Page `p`, decoded and checked once: checksum, size, entry types, contiguity. */
+  private async page(p: number): Promise<Page> {
     const cached = this.pages.get(p);
     if (cached) return cached;
-    const where = join(this.dir, MAP_FILE);
     const rec = await this.indexRecord(p);
-    const slab = await readSlabAt(this.fh, rec.filePosition, where, `map page ${p}`);
+    const slab = await readSlabAt(this.fh, rec.filePosition, this.path, `map page ${p}`);
     let raw: Buffer;
     try {
       raw = slab.flags & SLAB_FLAG_ZSTD ? decompress(slab.payload) : slab.payload;
     } catch (e) {
-      throw new DiskarcError('ECORRUPT', `${where}: map page ${p} does not decompress`, { path: where }, { cause: e });
+      throw new DiskarcError('ECORRUPT', `${this.path}: map page ${p} does not decompress`, { path: this.path }, { cause: e });
     }
-    if (raw.length !== slab.length || raw.length === 0 || raw.length % mapEntry.size !== 0 || mapEntry.get(raw, 0, 'offset') !== rec.firstOffset) {
-      throw new DiskarcError('ECORRUPT', `${where}: map page ${p} is malformed`, { path: where });
+    if (raw.length !== slab.length || raw.length === 0 || raw.length % mapEntry.size !== 0) throw this.corrupt(`map page ${p} is malformed`);
+    const count = raw.length / mapEntry.size;
+    const page: Page = {
+      count,
+      offset: new Float64Array(count),
+      length: new Float64Array(count),
+      type: new Uint8Array(count),
+      fillByte: new Uint8Array(count),
+      slab: new Uint32Array(count),
+      slabOffset: new Uint32Array(count),
+      chunk: new Uint32Array(count),
+    };
+    for (let i = 0; i < count; i++) {
+      const e = mapEntry.decode(raw, i * mapEntry.size);
+      if (e.length <= 0 || e.type < ExtentType.Data || e.type > ExtentType.Unmapped) throw this.corrupt(`map page ${p} has a bad entry at offset ${e.offset}`, e.offset);
+      if (i === 0 ? e.offset !== rec.firstOffset : e.offset !== page.offset[i - 1] + page.length[i - 1]) throw this.corrupt(`gap or overlap in the stream map at ${e.offset}`, e.offset);
+      if (e.offset + e.length > this.size) throw this.corrupt(`map entry at ${e.offset} runs past the stream's end`, e.offset);
+      page.offset[i] = e.offset;
+      page.length[i] = e.length;
+      page.type[i] = e.type;
+      page.fillByte[i] = e.fillByte;
+      page.slab[i] = e.slab;
+      page.slabOffset[i] = e.slabOffset;
+      page.chunk[i] = e.chunk;
     }
-    this.pages.set(p, raw);
-    return raw;
+    this.pages.set(p, page);
+    return page;
   }
 
   /** Index of the page holding `offset` (the last page whose first offset ≤ offset). */
@@ -181,32 +220,28 @@ export class MapReader {
     const end = Math.min(offset + length, this.size);
     if (offset >= end) return;
     let p = await this.pageFor(offset);
-    let raw = await this.page(p);
-    // binary search inside the page for the last entry starting at or before offset
+    let page = await this.page(p);
     let lo = 0;
-    let hi = raw.length / mapEntry.size - 1;
+    let hi = page.count - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (mapEntry.get(raw, mid * mapEntry.size, 'offset') <= offset) lo = mid;
+      if (page.offset[mid] <= offset) lo = mid;
       else hi = mid - 1;
     }
-    let i = lo;
-    let expected = -1;
-    for (;;) {
-      const e = mapEntry.decode(raw, i * mapEntry.size) as unknown as MapExtent;
-      const where = join(this.dir, MAP_FILE);
-      if (!(e.length > 0)) throw new DiskarcError('ECORRUPT', `${where}: empty extent at ${e.offset}`, { path: where, offset: e.offset });
-      if (expected < 0) {
-        if (e.offset > offset || e.offset + e.length <= offset) throw new DiskarcError('ECORRUPT', `${where}: no extent covers offset ${offset}`, { path: where, offset });
-      } else if (e.offset !== expected) {
-        throw new DiskarcError('ECORRUPT', `${where}: gap or overlap in the stream map at ${expected}`, { path: where, offset: expected });
-      }
-      if ((await visit(e)) === false) return;
-      expected = e.offset + e.length;
-      if (expected >= end) return;
-      if (++i === raw.length / mapEntry.size) {
-        if (++p >= this.pageCount) throw new DiskarcError('ECORRUPT', `${join(this.dir, MAP_FILE)}: stream map ends at ${expected}, stream size is ${this.size} (truncated map)`, { path: this.dir, offset: expected });
-        raw = await this.page(p);
+    if (page.offset[lo] > offset || page.offset[lo] + page.length[lo] <= offset) throw this.corrupt(`no extent covers offset ${offset}`, offset);
+    for (let i = lo; ; ) {
+      const e: MapExtent = {
+        offset: page.offset[i], length: page.length[i], type: page.type[i], fillByte: page.fillByte[i],
+        slab: page.slab[i], slabOffset: page.slabOffset[i], chunk: page.chunk[i],
+      };
+      const r = visit(e);
+      if ((r instanceof Promise ? await r : r) === false) return;
+      const next = e.offset + e.length;
+      if (next >= end) return;
+      if (++i === page.count) {
+        if (++p >= this.pageCount) throw this.corrupt(`stream map ends at ${next}, stream size is ${this.size} (truncated map)`, next);
+        page = await this.page(p);
+        if (page.offset[0] !== next) throw this.corrupt(`gap or overlap in the stream map at ${next}`, next);
         i = 0;
       }
     }

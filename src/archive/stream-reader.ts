@@ -24,7 +24,8 @@ export class StreamReader implements BlockSource {
     checkRange(this, offset, length);
     const out = Buffer.alloc(length); // zero-filled: holes and zero fills need no work
     if (length === 0) return out;
-    const copies: Array<Promise<void>> = [];
+    // Copies grouped by slab: one cache lookup per slab, however many chunks the range spans.
+    const bySlab = new Map<number, number[]>(); // slab → [dest, slabStart, length, extentEnd] ...
     const end = offset + length;
     await this.map.forEach(offset, length, (e) => {
       const from = Math.max(offset, e.offset);
@@ -32,16 +33,20 @@ export class StreamReader implements BlockSource {
       if (e.type === ExtentType.Fill) {
         if (e.fillByte !== 0) out.fill(e.fillByte, from - offset, to - offset);
       } else if (e.type === ExtentType.Data) {
-        copies.push(this.cache.get(e.slab).then((slab) => {
-          const start = e.slabOffset + (from - e.offset);
-          if (e.slabOffset + e.length > slab.length) {
-            throw new DiskarcError('ECORRUPT', `stream ${this.info.id}: extent at ${e.offset} points past the end of slab ${e.slab}`, { stream: this.info.id, offset: e.offset, slab: e.slab });
-          }
-          slab.copy(out, from - offset, start, start + (to - from));
-        }));
+        let copies = bySlab.get(e.slab);
+        if (!copies) bySlab.set(e.slab, (copies = []));
+        copies.push(from - offset, e.slabOffset + (from - e.offset), to - from, e.slabOffset + e.length);
       }
     });
-    await Promise.all(copies);
+    await Promise.all([...bySlab].map(async ([slab, copies]) => {
+      const data = await this.cache.get(slab);
+      for (let i = 0; i < copies.length; i += 4) {
+        if (copies[i + 3] > data.length) {
+          throw new DiskarcError('ECORRUPT', `stream ${this.info.id}: an extent points past the end of slab ${slab}`, { stream: this.info.id, slab });
+        }
+        data.copy(out, copies[i], copies[i + 1], copies[i + 1] + copies[i + 2]);
+      }
+    }));
     return out;
   }
 
