@@ -101,6 +101,12 @@ export class AttributeSource implements BlockSource {
           const unit = Math.floor(pos / step);
           next = Math.min(end, (unit + 1) * step);
           kind = this.unitRuns(unit).some((r) => r.lcn !== null) ? 'data' : 'hole';
+          if (kind === 'hole') {
+            // Skip whole sparse stretches at once instead of unit by unit.
+            const stored = this.nextStoredVcn((unit + 1) * this.unitClusters);
+            const holeEnd = stored === undefined ? end : Math.floor(stored / this.unitClusters) * step;
+            next = Math.min(end, Math.max(next, holeEnd));
+          }
         } else {
           const run = this.runAt(Math.floor(pos / cs));
           next = Math.min(end, (run.vcn + run.length) * cs);
@@ -130,6 +136,20 @@ export class AttributeSource implements BlockSource {
       else return r;
     }
     throw corrupt(this.what, `runlist does not map VCN ${vcn} (data size ${this.size})`);
+  }
+
+  /** First VCN at or after `vcn` that has a stored (non-sparse) cluster, if any. */
+  private nextStoredVcn(vcn: number): number | undefined {
+    const runs = this.attr.runs;
+    let lo = 0;
+    let hi = runs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (runs[mid].vcn + runs[mid].length <= vcn) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < runs.length; i++) if (runs[i].lcn !== null) return Math.max(vcn, runs[i].vcn);
+    return undefined;
   }
 
   /** Runs (clipped) covering compression unit `unit`; VCNs the runlist does not reach count as sparse. */
