@@ -48,7 +48,7 @@ export function parseReparsePoint(value: Buffer, what: string): Reparse {
     if (pick[0] % 2 || pick[1] % 2) throw corrupt(what, 'link name offsets are not UTF-16 aligned');
     const raw = readName(names, pick[0], pick[1] / 2, what);
     const relative = h.tag === ReparseTag.SYMLINK && (l.flags & 1) === 1;
-    return { kind: h.tag === ReparseTag.SYMLINK ? 'symlink' : 'junction', tag: h.tag, target: linkTarget(raw, relative), relative };
+    return { kind: h.tag === ReparseTag.SYMLINK ? 'symlink' : 'junction', tag: h.tag, target: linkTarget(raw), relative };
   }
   if (h.tag === ReparseTag.WOF) {
     const w = decode(value, WofReparseLayout, 0, what);
@@ -58,12 +58,10 @@ export function parseReparsePoint(value: Buffer, what: string): Reparse {
 }
 
 /**
- * A Windows link name as a POSIX-style target: backslashes become slashes; an absolute
- * `\??\C:\dir` keeps its drive letter (`C:/dir`), as the volume's mount point is unknown.
+ * A Windows link name as a POSIX-style target: backslashes become slashes, and the NT prefix of
+ * an absolute substitute name (`\??\`) is dropped; a drive letter stays (`C:/dir`), as the
+ * volume's mount point is unknown.
  */
-function linkTarget(raw: string, relative: boolean): string {
-  let t = raw.replace(/^\\\?\?\\/, '');
-  t = t.replace(/\\/g, '/');
-  if (relative) return t;
-  return t;
+function linkTarget(raw: string): string {
+  return raw.replace(/^\\\?\?\\/, '').replace(/\\/g, '/');
 }
