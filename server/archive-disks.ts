@@ -1,13 +1,36 @@
 // Opens an archive for serving — the one place a serve process does so, with the one slab cache
 // every protocol reads through — and lists its streams (or the -s selection) as served disks.
+import { totalmem } from 'node:os';
 import { Archive } from '../src/archive/archive.js';
 import type { StreamInfo } from '../src/archive/stream-info.js';
 import type { ServedDisk } from './catalog.js';
 import type { ServeConfig } from './config.js';
 import type { OpenedDisks } from './disks.js';
 
+/** Share of physical memory the default cache budget may take. */
+const DEFAULT_CACHE_RAM_SHARE = 0.25;
+
+/**
+ * The slab cache budget used when the user gives none: enough to hold every decompressed byte
+ * the served streams can reference (so a warm server reads nothing twice), but at most a quarter
+ * of physical memory, and never more than that data needs. Below the archive's own default it
+ * only goes when the data is smaller.
+ */
+export function defaultServeCacheBytes(all: StreamInfo[], served: StreamInfo[], archiveDefault: number, slabSize: number, ram = totalmem()): number {
+  const unique = (s: StreamInfo): number => Math.max(0, s.mappedSize - s.fillBytes - s.duplicateBytes);
+  // Data the served streams can reach: no more than they map, no more than the archive stores.
+  const reachable = Math.min(
+    served.reduce((n, s) => n + Math.max(0, s.mappedSize - s.fillBytes), 0),
+    all.reduce((n, s) => n + unique(s), 0),
+  );
+  // Slabs are filled whole except each stream's last one.
+  const needed = reachable + slabSize * (all.length + 1);
+  const ceiling = Math.max(archiveDefault, Math.floor(ram * DEFAULT_CACHE_RAM_SHARE));
+  return Math.min(needed, ceiling);
+}
+
 export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks> {
-  const archive = await Archive.open(config.archive!, { cacheBytes: config.cacheBytes });
+  let archive = await Archive.open(config.archive!, { cacheBytes: config.cacheBytes });
   try {
     let streams: StreamInfo[];
     if (config.streams.length > 0) {
@@ -21,14 +44,23 @@ export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks
     } else {
       streams = await archive.listStreams();
     }
+    if (config.cacheBytes === undefined) {
+      // The budget is fixed when the archive opens: reopen with the one sized for what is served.
+      const budget = defaultServeCacheBytes(await archive.listStreams(), streams, archive.config.dataCacheMiB * 1024 * 1024, archive.config.slabSize);
+      if (budget !== archive.cache.budget) {
+        await archive.close();
+        archive = await Archive.open(config.archive!, { cacheBytes: budget });
+      }
+    }
+    const opened = archive;
     const disks: ServedDisk[] = streams.map((s) => ({
       id: s.id,
       name: s.name,
       size: s.size,
       note: `packed ${s.packTime}`,
-      open: () => archive.openStream(s.id),
+      open: () => opened.openStream(s.id),
     }));
-    return { disks, close: () => archive.close() };
+    return { disks, cacheBytes: opened.cache.budget, close: () => opened.close() };
   } catch (e) {
     await archive.close();
     throw e;

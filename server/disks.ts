@@ -6,6 +6,8 @@ import type { ServedDisk } from './catalog.js';
 
 export interface OpenedDisks {
   disks: ServedDisk[];
+  /** Byte budget of the slab cache these disks read through, when they have one. */
+  cacheBytes?: number;
   close(): Promise<void>;
 }
 

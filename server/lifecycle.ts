@@ -69,7 +69,8 @@ export class ServeProcess {
       await closeOpened();
       throw e;
     }
-    log.info({ disks: disks.length, listeners: services.flatMap((s) => s.listeners.map((l) => l.uri)) }, 'serving');
+    const cacheBytes = opened.reduce((n, o) => n + (o.cacheBytes ?? 0), 0);
+    log.info({ disks: disks.length, cacheBytes, listeners: services.flatMap((s) => s.listeners.map((l) => l.uri)) }, 'serving');
     return new ServeProcess(catalog, services, opened, log);
   }
 

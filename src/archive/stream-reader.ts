@@ -1,6 +1,8 @@
 // Random access to one archived stream as a BlockSource: the map finds the extents of a range,
 // data comes from the shared SlabCache (slabs needed by one read are fetched concurrently),
-// fills and holes are synthesised without I/O.
+// fills and holes are synthesised without I/O. Sequential readers (several at once, e.g. one per
+// NBD connection of a multi-connection copy) are detected and the slabs ahead of them prefetched,
+// so decompression overlaps the client's own latency instead of waiting for the next request.
 import { checkRange, type BlockSource, type Extent, type ExtentKind } from '../block/source.js';
 import { DiskarcError } from '../errors.js';
 import { ExtentType } from './layout.js';
@@ -8,8 +10,29 @@ import type { MapExtent, MapReader } from './stream-map.js';
 import type { SlabCache } from './slab-cache.js';
 import type { StreamInfo } from './stream-info.js';
 
+/** How far out of order a read may land and still continue a sequential run (pipelined clients). */
+const SEQ_SLACK = 4 * 1024 * 1024;
+/** Sequential bytes read before readahead starts (a couple of requests, not a lone large read). */
+const SEQ_TRIGGER = 512 * 1024;
+/** Stream bytes kept prefetched ahead of a sequential reader; topped up when half is consumed. */
+const READAHEAD = 8 * 1024 * 1024;
+/** Sequential runs tracked at once; the least recently used one is replaced. */
+const MAX_RUNS = 8;
+
+interface SequentialRun {
+  /** End of the furthest read in this run. */
+  next: number;
+  /** Bytes read in this run so far. */
+  bytes: number;
+  /** Prefetch has been issued up to here. */
+  ahead: number;
+  lastUse: number;
+}
+
 export class StreamReader implements BlockSource {
   readonly size: number;
+  private readonly runs: SequentialRun[] = [];
+  private clock = 0;
 
   constructor(readonly info: StreamInfo, private readonly map: MapReader, private readonly cache: SlabCache) {
     this.size = info.size;
@@ -24,6 +47,7 @@ export class StreamReader implements BlockSource {
     checkRange(this, offset, length);
     const out = Buffer.alloc(length); // zero-filled: holes and zero fills need no work
     if (length === 0) return out;
+    this.readahead(offset, length);
     // Copies grouped by slab: one cache lookup per slab, however many chunks the range spans.
     const bySlab = new Map<number, number[]>(); // slab → [dest, slabStart, length, extentEnd] ...
     const end = offset + length;
@@ -63,6 +87,35 @@ export class StreamReader implements BlockSource {
       else out.push({ offset: from, length: to - from, kind });
     });
     return out;
+  }
+
+  /** Notes a read in its sequential run (or starts one) and keeps READAHEAD bytes prefetched ahead of it. */
+  private readahead(offset: number, length: number): void {
+    const end = offset + length;
+    this.clock++;
+    let run = this.runs.find((r) => offset <= r.next + SEQ_SLACK && end >= r.next - SEQ_SLACK);
+    if (!run) {
+      if (this.runs.length >= MAX_RUNS) {
+        run = this.runs.reduce((a, b) => (a.lastUse <= b.lastUse ? a : b));
+        Object.assign(run, { next: end, bytes: length, ahead: end });
+      } else {
+        run = { next: end, bytes: length, ahead: end, lastUse: 0 };
+        this.runs.push(run);
+      }
+      run.lastUse = this.clock;
+      return;
+    }
+    run.lastUse = this.clock;
+    run.bytes += length;
+    run.next = Math.max(run.next, end);
+    if (run.bytes < SEQ_TRIGGER || run.next >= this.size || run.ahead - run.next > READAHEAD / 2) return;
+    const from = Math.max(run.ahead, run.next);
+    const to = Math.min(this.size, run.next + READAHEAD);
+    if (to <= from) return;
+    run.ahead = to;
+    // A failed prefetch is not this read's failure: the read that needs that slab loads it again
+    // (the cache keeps no failed loads) and reports the error to its client.
+    this.prefetch(from, to - from).catch(() => {});
   }
 
   /** Warms the slab cache for a range (NBD CACHE, FUSE readahead). */
