@@ -97,3 +97,23 @@ test('Ctrl-C during pack exits promptly, and the interrupted stream never appear
   t.is((await diskarc('verify', '-a', archive, '-s', again.id, big)).code, 0);
   t.true((await readFile(big)).length > 0);
 });
+
+test('verify of a sparse input reads only data ranges yet sees a byte written into a former hole', async (t) => {
+  const dir = await tempDir(t);
+  const input = join(dir, 'sparse');
+  const size = 64 * 1024 * 1024;
+  const fh0 = await open(input, 'w');
+  await fh0.truncate(size);
+  await fh0.write(seededBytes(50000, 1), 0, 50000, 10 * 1024 * 1024 + 3);
+  await fh0.close();
+  const archive = join(dir, 'a');
+  await diskarcJson('create', '-a', archive);
+  const p = await diskarcJson<{ id: string }>('pack', '-a', archive, input);
+  t.is((await diskarc('verify', '-a', archive, '-s', p.id, input)).code, 0);
+  const fh = await open(input, 'r+');
+  await fh.write(Buffer.from([1]), 0, 1, 40 * 1024 * 1024 + 77);
+  await fh.close();
+  const r = await diskarc('verify', '-a', archive, '-s', p.id, input);
+  t.is(r.code, 7);
+  t.regex(r.stderr, new RegExp(`at offset ${40 * 1024 * 1024 + 77}`));
+});
