@@ -35,4 +35,14 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
+// If the event loop empties while the command is still awaiting something, Node would exit
+// with code 13 and no message; say what happened instead (it is a bug worth reporting).
+let settled = false;
+process.on('beforeExit', () => {
+  if (settled) return;
+  process.stderr.write('diskarc: internal error: the command stopped while still waiting for work that can never finish; please report it (with --verbose output)\n');
+  process.exitCode = ExitCode.INTERNAL;
+});
+
 process.exitCode = await main(process.argv);
+settled = true;
