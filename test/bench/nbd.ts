@@ -2,7 +2,9 @@
 // archive, `nbdkit file` on the raw image (the ceiling) and `qemu-nbd` on a compressed qcow2 —
 // measured with the same clients: nbdcopy sequential read (MiB/s) and fio's nbd engine doing
 // random 4 KiB reads at queue depth 16 (IOPS). Prints ratios against the targets, and the serve
-// process's RSS while 16 clients read at once (goal: ≤ slab cache budget + 64 MiB).
+// process's RSS while 16 clients read at once (goal: ≤ slab cache budget + 64 MiB). diskarc runs
+// with serve's default cache budget (sized to the served data, see docs/serve.md) and once more
+// with half of it, so that the miss path (a 4 KiB read decompressing a whole slab) is measured too.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
@@ -11,10 +13,12 @@ import type { BenchContext } from './run.js';
 import { corpusPath, type CorpusSet } from './corpus.js';
 import { fmtBytes, fmtRate, fmtRatio, measure, mibPerSecond, printTable, run } from './measure.js';
 
+const MiB = 1024 * 1024;
+
 export interface NbdBenchOptions extends BenchContext {
   /** Seconds fio runs per peer (default 8). */
   fioSeconds?: number;
-  /** Slab cache budget given to `diskarc serve` (default 1024 MiB, so a warm pass fits). */
+  /** Slab cache budget given to `diskarc serve` (default: serve's own default, read from its log). */
   cacheMiB?: number;
   log?: (line: string) => void;
 }
@@ -27,16 +31,21 @@ interface Peer {
   seqWarm?: number;
   iops?: number;
   error?: string;
+  /** Slab cache budget the server reported (diskarc only). */
+  cacheBytes?: number;
 }
 
 async function dropCaches(): Promise<void> {
   await writeFile('/proc/sys/vm/drop_caches', '3\n').catch(() => {});
 }
 
-function startDaemon(cmd: string, args: string[]): ChildProcess {
+function startDaemon(cmd: string, args: string[], onStderr?: (text: string) => void): ChildProcess {
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  child.stderr!.on('data', (d: Buffer) => {
+    onStderr?.(d.toString());
+    err = (err + d.toString()).slice(-4000);
+  });
   child.on('exit', (code, signal) => {
     if (code && signal === null) process.stderr.write(`${cmd} exited ${code}: ${err}\n`);
   });
@@ -98,7 +107,6 @@ async function benchSet(opts: NbdBenchOptions, set: CorpusSet, log: (line: strin
   }
   const size = (await stat(image)).size;
   const fioSeconds = opts.fioSeconds ?? 8;
-  const cacheMiB = opts.cacheMiB ?? 1024;
   const work = join(opts.workDir, set.label);
   const archive = join(work, 'archive');
   const qcow2 = join(work, 'image.qcow2');
@@ -110,11 +118,20 @@ async function benchSet(opts: NbdBenchOptions, set: CorpusSet, log: (line: strin
 
   const sock = (n: string) => join(work, `${n}.sock`);
   const peers: Peer[] = [];
-  const diskarc: Peer = {
-    name: 'diskarc serve',
-    uri: `nbd+unix:///img?socket=${sock('diskarc')}`,
-    child: startDaemon(process.execPath, [opts.diskarc, 'serve', '-a', archive, '-s', 'img', '--nbd-socket', sock('diskarc'), '--data-cache-size-mib', String(cacheMiB), '--log-level', 'warn']),
+  const serveDiskarc = (name: string, sockName: string, cacheBytes?: number): Peer => {
+    const peer: Peer = { name, uri: `nbd+unix:///img?socket=${sock(sockName)}`, child: undefined as unknown as ChildProcess };
+    const cacheArgs = cacheBytes !== undefined ? ['--data-cache-size-mib', String(Math.max(1, Math.round(cacheBytes / MiB)))] : [];
+    let seen = '';
+    // The 'serving' log line carries the cache budget actually in force.
+    peer.child = startDaemon(process.execPath, [opts.diskarc, 'serve', '-a', archive, '-s', 'img', '--nbd-socket', sock(sockName), ...cacheArgs, '--log-level', 'info'], (text) => {
+      if (peer.cacheBytes !== undefined) return;
+      seen = (seen + text).slice(-8192);
+      const m = /"cacheBytes":(\d+)/.exec(seen);
+      if (m) peer.cacheBytes = Number(m[1]);
+    });
+    return peer;
   };
+  const diskarc = serveDiskarc('diskarc serve', 'diskarc', opts.cacheMiB !== undefined ? opts.cacheMiB * MiB : undefined);
   peers.push(diskarc);
   peers.push({ name: 'nbdkit file (raw)', uri: `nbd+unix:///?socket=${sock('nbdkit')}`, child: startDaemon('nbdkit', ['-f', '-r', '-U', sock('nbdkit'), 'file', image]) });
   peers.push({
@@ -132,24 +149,43 @@ async function benchSet(opts: NbdBenchOptions, set: CorpusSet, log: (line: strin
         p.seqCold = await seqRead(p.uri, size);
         p.seqWarm = await seqRead(p.uri, size);
         p.iops = await fioNbd(p.uri, size, fioSeconds);
+        if (p === diskarc) await measureRss16(p);
       } catch (e) {
         p.error = (e as Error).message.split('\n')[0];
       }
     }
-    // 16 clients at once (one fio job = one NBD connection), sampling the serve process's RSS.
-    if (!diskarc.error && diskarc.child.pid) {
-      const pid = diskarc.child.pid;
-      const timer = setInterval(() => {
-        rssPeak = Math.max(rssPeak, existsSync(`/proc/${pid}`) ? rssBytes(pid) : 0);
-      }, 100);
+    // The miss path: half the default budget, so the image no longer fits (started only now, so
+    // the first server's cache is gone and the two never compete for memory).
+    await stopDaemon(diskarc.child);
+    if (diskarc.cacheBytes !== undefined && opts.cacheMiB === undefined) {
+      const half = serveDiskarc(`diskarc serve, cache ${fmtBytes(Math.round(diskarc.cacheBytes / 2))}`, 'diskarc-half', Math.round(diskarc.cacheBytes / 2));
+      peers.push(half);
       try {
-        rss16Iops = await fioNbd(diskarc.uri, size, fioSeconds, 16);
-      } finally {
-        clearInterval(timer);
+        await waitForServer(half.uri, half.child);
+        await dropCaches();
+        half.seqCold = await seqRead(half.uri, size);
+        half.seqWarm = await seqRead(half.uri, size);
+        half.iops = await fioNbd(half.uri, size, fioSeconds);
+      } catch (e) {
+        half.error = (e as Error).message.split('\n')[0];
       }
     }
   } finally {
     for (const p of peers) await stopDaemon(p.child);
+  }
+
+  // 16 clients at once (one fio job = one NBD connection), sampling the serve process's RSS; run
+  // after the sequential and random passes so the cache is as full as the budget lets it be.
+  async function measureRss16(p: Peer): Promise<void> {
+    const pid = p.child.pid!;
+    const timer = setInterval(() => {
+      rssPeak = Math.max(rssPeak, existsSync(`/proc/${pid}`) ? rssBytes(pid) : 0);
+    }, 100);
+    try {
+      rss16Iops = await fioNbd(p.uri, size, fioSeconds, 16);
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   const [d, kit, qemu] = peers as [Peer, Peer, Peer];
@@ -168,8 +204,15 @@ async function benchSet(opts: NbdBenchOptions, set: CorpusSet, log: (line: strin
   log(`  sequential (warm) diskarc / qemu-nbd qcow2: ${fmtRatio(d.seqWarm, qemu.seqWarm)} (target ≥ 2: ${verdict(seqVsQemu === undefined ? undefined : seqVsQemu >= 2)})`);
   log(`  random 4K IOPS diskarc / qemu-nbd qcow2: ${fmtRatio(d.iops, qemu.iops)} (target ≥ 1: ${verdict(randVsQemu === undefined ? undefined : randVsQemu >= 1)})`);
   log(`  random 4K IOPS diskarc / nbdkit file: ${fmtRatio(d.iops, kit.iops)}`);
+  const half = peers[3];
+  if (half) log(`  with half the cache (${half.name}): sequential warm / nbdkit file ${fmtRatio(half.seqWarm, kit.seqWarm)}, random 4K / qemu-nbd qcow2 ${fmtRatio(half.iops, qemu.iops)}`);
   if (rssPeak > 0) {
-    const goal = (cacheMiB + 64) * 1024 * 1024;
-    log(`  serve RSS with 16 clients (fio numjobs=16 QD16, ${rss16Iops?.toFixed(0) ?? '-'} IOPS total): peak ${fmtBytes(rssPeak)} (goal ≤ cache ${cacheMiB} MiB + 64 MiB: ${verdict(rssPeak <= goal)})`);
+    const budget = d.cacheBytes;
+    const goal = budget !== undefined ? budget + 64 * MiB : undefined;
+    log(
+      `  serve RSS with 16 clients (fio numjobs=16 QD16, ${rss16Iops?.toFixed(0) ?? '-'} IOPS total): peak ${fmtBytes(rssPeak)} ` +
+        `(goal ≤ cache budget ${budget !== undefined ? fmtBytes(budget) : '?'} + 64 MiB: ${verdict(goal === undefined ? undefined : rssPeak <= goal)}` +
+        `${goal !== undefined ? `, ${fmtBytes(rssPeak - budget!)} over the budget` : ''})`,
+    );
   }
 }

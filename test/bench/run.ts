@@ -52,6 +52,8 @@ export const sections: BenchSection[] = [
 ];
 
 const repoDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The build this runner belongs to: dist/, or another tsc --outDir (e.g. .dist-nbd) run the same way. */
+const buildDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -80,13 +82,13 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  if (!existsSync(join(repoDir, 'dist', 'src', 'cli', 'main.js'))) {
-    console.error(`${join(repoDir, 'dist', 'src', 'cli', 'main.js')} is missing: build first (npx tsc -p .)`);
+  if (!existsSync(join(buildDir, 'src', 'cli', 'main.js'))) {
+    console.error(`${join(buildDir, 'src', 'cli', 'main.js')} is missing: build first (npx tsc -p .)`);
     return 2;
   }
   const workRoot = resolve(process.env.BENCH_WORK ?? join(tmpdir(), 'diskarc-bench'));
   await mkdir(workRoot, { recursive: true });
-  const diskarc = values['no-snapshot'] ? join(repoDir, 'dist', 'src', 'cli', 'main.js') : await snapshotBuild(join(workRoot, 'build'));
+  const diskarc = values['no-snapshot'] ? join(buildDir, 'src', 'cli', 'main.js') : await snapshotBuild(join(workRoot, 'build'));
   console.log(`diskarc benchmark — ${new Date().toISOString()}`);
   console.log(`work dir: ${workRoot}`);
 
@@ -137,7 +139,7 @@ async function snapshotBuild(dir: string): Promise<string> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   await cp(join(repoDir, 'package.json'), join(dir, 'package.json'));
-  await cp(join(repoDir, 'dist'), join(dir, 'dist'), { recursive: true });
+  await cp(buildDir, join(dir, 'dist'), { recursive: true });
   await cp(join(repoDir, 'native', 'build', 'Release'), join(dir, 'native', 'build', 'Release'), { recursive: true });
   await symlink(join(repoDir, 'node_modules'), join(dir, 'node_modules'));
   return join(dir, 'dist', 'src', 'cli', 'main.js');
