@@ -37,7 +37,7 @@ export class ChunkWriter {
     private readonly slabSize: number,
     private readonly maxChunk: number,
     private readonly compression: CompressionConfig,
-    private readonly maxInFlight = pool.size + 2,
+    private readonly maxInFlight = pool.size * 4,
   ) {
     this.slabId = store.nextSlabId;
     this.buf = Buffer.allocUnsafeSlow(slabSize);
