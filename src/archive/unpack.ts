@@ -150,17 +150,22 @@ export async function unpack(archive: Archive, ref: string, destination: string,
       else await write(data.subarray(from, to), e.offset);
     }
   };
+  // Up to AHEAD batches are being read (decompressed on the worker pool) while earlier ones are
+  // written, in order; this keeps both cores busy instead of alternating read and write.
+  const AHEAD = 4;
   let pendingWrite: Promise<void> = Promise.resolve();
+  const inFlight: Array<Promise<void>> = [];
   let batch: Batch | undefined;
   const flushBatch = async () => {
     if (!batch) return;
     const b = batch;
     batch = undefined;
+    if (inFlight.length >= AHEAD) await inFlight.shift();
     const data = reader.read(b.offset, b.length);
     data.catch(() => undefined);
-    await pendingWrite;
-    pendingWrite = data.then((d) => writeBatch(b, d));
+    pendingWrite = pendingWrite.then(() => data).then((d) => writeBatch(b, d));
     pendingWrite.catch(() => undefined);
+    inFlight.push(pendingWrite);
   };
 
   try {
