@@ -12,6 +12,7 @@ declare -A need=(
   [sgdisk]=gdisk [sfdisk]=fdisk [mkfs.vfat]=dosfstools [fsck.vfat]=dosfstools [mdir]=mtools
   [mke2fs]=e2fsprogs [debugfs]=e2fsprogs [e2fsck]=e2fsprogs
   [setfattr]=attr [fusermount3]=fuse3 [zstd]=zstd [truncate]=coreutils
+  [losetup]=mount [strace]=strace [cmp]=diffutils
   [fdisk]=fdisk [blkid]=util-linux [mkswap]=util-linux [mkfs.xfs]=xfsprogs [mkfs.btrfs]=btrfs-progs
   [genisoimage]=genisoimage [mksquashfs]=squashfs-tools
   [ewfacquire]=ewf-tools [ewfmount]=ewf-tools [squashfuse]=squashfuse [mtype]=mtools
