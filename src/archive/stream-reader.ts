@@ -45,21 +45,30 @@ export class StreamReader implements BlockSource {
 
   async read(offset: number, length: number): Promise<Buffer> {
     checkRange(this, offset, length);
-    const out = Buffer.alloc(length); // zero-filled: holes and zero fills need no work
-    if (length === 0) return out;
+    if (length === 0) return Buffer.alloc(0);
+    // Not zero-filled: the map tiles the range (MapReader checks contiguity), and every extent
+    // below writes its bytes — data copied, fills and holes filled — or the read fails.
+    const out = Buffer.allocUnsafe(length);
     this.readahead(offset, length);
     // Copies grouped by slab: one cache lookup per slab, however many chunks the range spans.
-    const bySlab = new Map<number, number[]>(); // slab → [dest, slabStart, length, extentEnd] ...
+    const bySlab = new Map<number, number[]>(); // slab → [dest, slabStart, length, extentEnd (checked against the slab)] ...
     const end = offset + length;
     await this.map.forEach(offset, length, (e) => {
       const from = Math.max(offset, e.offset);
       const to = Math.min(end, e.offset + e.length);
-      if (e.type === ExtentType.Fill) {
-        if (e.fillByte !== 0) out.fill(e.fillByte, from - offset, to - offset);
-      } else if (e.type === ExtentType.Data) {
+      if (e.type !== ExtentType.Data) {
+        out.fill(e.type === ExtentType.Fill ? e.fillByte : 0, from - offset, to - offset);
+      } else {
         let copies = bySlab.get(e.slab);
         if (!copies) bySlab.set(e.slab, (copies = []));
-        copies.push(from - offset, e.slabOffset + (from - e.offset), to - from, e.slabOffset + e.length);
+        const dest = from - offset;
+        const src = e.slabOffset + (from - e.offset);
+        const n = copies.length;
+        // Chunks packed one after another land one after another in the slab: one copy for the run.
+        if (n > 0 && copies[n - 4] + copies[n - 2] === dest && copies[n - 3] + copies[n - 2] === src) {
+          copies[n - 2] += to - from;
+          copies[n - 1] = Math.max(copies[n - 1], e.slabOffset + e.length);
+        } else copies.push(dest, src, to - from, e.slabOffset + e.length);
       }
     });
     await Promise.all([...bySlab].map(async ([slab, copies]) => {
