@@ -20,6 +20,9 @@ export function archiveOption(cmd: Command): Command {
   return cmd.addOption(new Option('-a, --archive <dir>', 'archive directory').env('DISKARC_ARCHIVE').makeOptionMandatory());
 }
 
+/** Cache budget for commands that read a stream once from start to end (unpack, verify). */
+export const SEQUENTIAL_CACHE_MIB = 32;
+
 export function cacheOption(cmd: Command): Command {
   return cmd.option('--data-cache-size-mib <mib>', 'decompressed-slab cache budget (default: from the archive config)', parsePositiveInt);
 }

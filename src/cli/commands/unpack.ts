@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { Archive } from '../../archive/archive.js';
 import { unpack } from '../../archive/unpack.js';
-import { archiveOption, cacheOption, commonOptions } from '../options.js';
+import { archiveOption, cacheOption, commonOptions, SEQUENTIAL_CACHE_MIB } from '../options.js';
 import { Output, formatBytes } from '../output.js';
 import { progressBar } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
@@ -14,7 +14,8 @@ export function register(program: Command): void {
     .option('--create', 'create a new (sparse) file; refuses an existing one')
     .option('--minimal-writes', 'read the destination and write only the chunks that differ'),
   ).action(async (output: string, o: { archive: string; stream: string; create?: boolean; minimalWrites?: boolean; dataCacheSizeMib?: number; json?: boolean; verbose?: boolean }) => {
-    const archive = await Archive.open(o.archive, { cacheBytes: o.dataCacheSizeMib ? o.dataCacheSizeMib * 1048576 : undefined });
+    // A sequential pass reuses nothing: a small cache keeps memory (and GC work) down.
+    const archive = await Archive.open(o.archive, { cacheBytes: (o.dataCacheSizeMib ?? SEQUENTIAL_CACHE_MIB) * 1048576 });
     const bar = o.json ? undefined : progressBar((await archive.resolveStream(o.stream).catch(() => ({ size: 0 }))).size, 'unpacking');
     try {
       const r = await withInterrupt((signal) => unpack(archive, o.stream, output, {

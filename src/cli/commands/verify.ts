@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { Archive } from '../../archive/archive.js';
 import { verifyAgainstInput, verifyIntegrity } from '../../archive/verify.js';
-import { archiveOption, cacheOption, commonOptions } from '../options.js';
+import { archiveOption, cacheOption, commonOptions, SEQUENTIAL_CACHE_MIB } from '../options.js';
 import { Output, formatBytes } from '../output.js';
 import { progressBar } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
@@ -12,7 +12,8 @@ export function register(program: Command): void {
     .requiredOption('-s, --stream <stream>', 'stream id, unique id prefix, or name')
     .argument('[input]', 'file or device to compare with; without it, the stream is checked against its own chunk hashes and digest'),
   ).action(async (input: string | undefined, o: { archive: string; stream: string; dataCacheSizeMib?: number; json?: boolean; verbose?: boolean }) => {
-    const archive = await Archive.open(o.archive, { cacheBytes: o.dataCacheSizeMib ? o.dataCacheSizeMib * 1048576 : undefined });
+    // A sequential pass reuses nothing: a small cache keeps memory (and GC work) down.
+    const archive = await Archive.open(o.archive, { cacheBytes: (o.dataCacheSizeMib ?? SEQUENTIAL_CACHE_MIB) * 1048576 });
     const info = await archive.resolveStream(o.stream).catch(async (e) => {
       await archive.close();
       throw e;
