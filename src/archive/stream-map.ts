@@ -111,7 +111,8 @@ interface Page {
 }
 
 export class MapReader {
-  private readonly pages = new LRUCache<number, Page>({ max: 64 });
+  /** Decoded pages (~120 KiB each): 32 MiB covers the map of a stream of ~1 M extents. */
+  private readonly pages = new LRUCache<number, Page>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (p) => p.count * 30 + 64 });
   private readonly indexBlocks = new LRUCache<number, Buffer>({ max: 256 });
   private readonly path: string;
 
@@ -186,18 +187,24 @@ export class MapReader {
       slabOffset: new Uint32Array(count),
       chunk: new Uint32Array(count),
     };
+    // Fields read directly (this runs for every page a read touches): offsets per mapEntry.
+    const u64 = (at: number) => raw.readUInt32LE(at) + raw.readUInt32LE(at + 4) * 0x100000000;
+    const f = mapEntry.fields;
     for (let i = 0; i < count; i++) {
-      const e = mapEntry.decode(raw, i * mapEntry.size);
-      if (e.length <= 0 || e.type < ExtentType.Data || e.type > ExtentType.Unmapped) throw this.corrupt(`map page ${p} has a bad entry at offset ${e.offset}`, e.offset);
-      if (i === 0 ? e.offset !== rec.firstOffset : e.offset !== page.offset[i - 1] + page.length[i - 1]) throw this.corrupt(`gap or overlap in the stream map at ${e.offset}`, e.offset);
-      if (e.offset + e.length > this.size) throw this.corrupt(`map entry at ${e.offset} runs past the stream's end`, e.offset);
-      page.offset[i] = e.offset;
-      page.length[i] = e.length;
-      page.type[i] = e.type;
-      page.fillByte[i] = e.fillByte;
-      page.slab[i] = e.slab;
-      page.slabOffset[i] = e.slabOffset;
-      page.chunk[i] = e.chunk;
+      const at = i * mapEntry.size;
+      const offset = u64(at + f.offset.offset);
+      const length = u64(at + f.length.offset);
+      const type = raw[at + f.type.offset];
+      if (!(length > 0) || type < ExtentType.Data || type > ExtentType.Unmapped) throw this.corrupt(`map page ${p} has a bad entry at offset ${offset}`, offset);
+      if (i === 0 ? offset !== rec.firstOffset : offset !== page.offset[i - 1] + page.length[i - 1]) throw this.corrupt(`gap or overlap in the stream map at ${offset}`, offset);
+      if (offset + length > this.size) throw this.corrupt(`map entry at ${offset} runs past the stream's end`, offset);
+      page.offset[i] = offset;
+      page.length[i] = length;
+      page.type[i] = type;
+      page.fillByte[i] = raw[at + f.fillByte.offset];
+      page.slab[i] = raw.readUInt32LE(at + f.slab.offset);
+      page.slabOffset[i] = raw.readUInt32LE(at + f.slabOffset.offset);
+      page.chunk[i] = raw.readUInt32LE(at + f.chunk.offset);
     }
     this.pages.set(p, page);
     return page;

@@ -27,10 +27,11 @@ function compressorFor(level: number): Compressor {
 parentPort!.on('message', (job: ZstdJob) => {
   try {
     const out = job.op === 'compress' ? compressorFor(job.level).compress(job.data) : decompress(job.data);
-    // Copy into a fresh ArrayBuffer we own so it can be transferred (zstd-napi may pool its output).
-    const ab = new Uint8Array(out.length);
-    ab.set(out);
-    parentPort!.postMessage({ id: job.id, data: ab } satisfies ZstdResult, [ab.buffer]);
+    // Hand the output over when it owns its whole ArrayBuffer; otherwise (a pooled or larger
+    // buffer) copy it into one that can be transferred.
+    const whole = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength && out.buffer instanceof ArrayBuffer;
+    const data = whole ? out : Uint8Array.prototype.slice.call(out);
+    parentPort!.postMessage({ id: job.id, data } satisfies ZstdResult, [data.buffer as ArrayBuffer]);
   } catch (e) {
     parentPort!.postMessage({ id: job.id, error: (e as Error).message } satisfies ZstdResult);
   }

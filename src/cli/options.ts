@@ -23,8 +23,9 @@ export function archiveOption(cmd: Command): Command {
 /** Cache budget for commands that read a stream once from start to end (unpack, verify). */
 export const SEQUENTIAL_CACHE_MIB = 32;
 
-export function cacheOption(cmd: Command): Command {
-  return cmd.option('--data-cache-size-mib <mib>', 'decompressed-slab cache budget (default: from the archive config)', parsePositiveInt);
+/** --data-cache-size-mib; `defaultText` says what the command uses without it. */
+export function cacheOption(cmd: Command, defaultText = "the archive's dataCacheMiB"): Command {
+  return cmd.option('--data-cache-size-mib <mib>', `decompressed-slab cache budget in MiB (default: ${defaultText})`, parsePositiveInt);
 }
 
 export function commonOptions(cmd: Command): Command {

@@ -56,7 +56,7 @@ Examples:
   nbdinfo --list nbd://127.0.0.1:10809
   nbdcopy nbd://127.0.0.1:10809/web01 web01.img`,
     );
-  cacheOption(cmd);
+  cacheOption(cmd, 'the data the served streams can reach, at most a quarter of RAM');
   commonOptions(cmd);
   cmd.action(async (opts: ServeOptions) => {
     process.exitCode = await serve(opts);

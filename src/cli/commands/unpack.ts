@@ -8,7 +8,7 @@ import { progressBar } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
 
 export function register(program: Command): void {
-  commonOptions(cacheOption(archiveOption(program.command('unpack').description('restore a stream to a file or block device')))
+  commonOptions(cacheOption(archiveOption(program.command('unpack').description('restore a stream to a file or block device')), `${SEQUENTIAL_CACHE_MIB}`)
     .requiredOption('-s, --stream <stream>', 'stream id, unique id prefix, or name')
     .argument('<output>', 'destination: an existing file/device of exactly the stream size, or a new file with --create')
     .option('--create', 'create a new (sparse) file; refuses an existing one')

@@ -8,7 +8,7 @@ import { progressBar } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
 
 export function register(program: Command): void {
-  commonOptions(cacheOption(archiveOption(program.command('verify').description('check a stream against a file/device, or against its own hashes')))
+  commonOptions(cacheOption(archiveOption(program.command('verify').description('check a stream against a file/device, or against its own hashes')), `${SEQUENTIAL_CACHE_MIB}`)
     .requiredOption('-s, --stream <stream>', 'stream id, unique id prefix, or name')
     .argument('[input]', 'file or device to compare with; without it, the stream is checked against its own chunk hashes and digest'),
   ).action(async (input: string | undefined, o: { archive: string; stream: string; dataCacheSizeMib?: number; json?: boolean; verbose?: boolean }) => {
