@@ -255,32 +255,35 @@ function utf8Max(s: string): Buffer {
   return b.length <= MAX_STRING ? b : b.subarray(0, MAX_STRING);
 }
 
+/** The u32-length-prefixed export name that INFO/GO and the META_CONTEXT options start with,
+ * followed by at least `trailer` more bytes. Returns an error text if malformed. */
+function readExportName(data: Buffer, trailer: number, what: string): { name: string; at: number } | string {
+  if (data.length < NameLength.size + trailer) return `option data too short for a name and ${what}`;
+  const { length } = NameLength.read(data);
+  if (length > data.length - NameLength.size - trailer) return 'export name length exceeds the option data';
+  if (length > MAX_STRING) return `export name longer than ${MAX_STRING} bytes`;
+  return { name: data.toString('utf8', NameLength.size, NameLength.size + length), at: NameLength.size + length };
+}
+
 /** NBD_OPT_INFO / GO data: u32 name length, name, u16 count, count × u16. Returns an error text if malformed. */
 export function parseInfoRequest(data: Buffer): { name: string; requests: number[] } | string {
-  if (data.length < NameLength.size + InfoRequestCount.size) return 'option data too short for a name and a request count';
-  const { length } = NameLength.read(data);
-  if (length > data.length - NameLength.size - InfoRequestCount.size) return 'export name length exceeds the option data';
-  if (length > MAX_STRING) return `export name longer than ${MAX_STRING} bytes`;
-  let at = NameLength.size;
-  const name = data.toString('utf8', at, at + length);
-  at += length;
+  const head = readExportName(data, InfoRequestCount.size, 'a request count');
+  if (typeof head === 'string') return head;
+  let { at } = head;
   const { count } = InfoRequestCount.read(data, at);
   at += InfoRequestCount.size;
   if (data.length !== at + 2 * count) return `option data length does not match ${count} information requests`;
   const requests: number[] = [];
   for (let i = 0; i < count; i++) requests.push(data.readUInt16BE(at + 2 * i));
-  return { name, requests };
+  return { name: head.name, requests };
 }
 
 /** LIST/SET_META_CONTEXT data: u32 name length, name, u32 count, count × (u32 length, query). */
 export function parseMetaRequest(data: Buffer): { name: string; queries: string[] } | string {
-  if (data.length < NameLength.size + QueryCount.size) return 'option data too short for a name and a query count';
-  const { length } = NameLength.read(data);
-  if (length > data.length - NameLength.size - QueryCount.size) return 'export name length exceeds the option data';
-  if (length > MAX_STRING) return `export name longer than ${MAX_STRING} bytes`;
-  let at = NameLength.size;
-  const name = data.toString('utf8', at, at + length);
-  at += length;
+  const head = readExportName(data, QueryCount.size, 'a query count');
+  if (typeof head === 'string') return head;
+  const { name } = head;
+  let { at } = head;
   const { count } = QueryCount.read(data, at);
   at += QueryCount.size;
   const queries: string[] = [];
