@@ -44,6 +44,7 @@ export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks
     } else {
       streams = await archive.listStreams();
     }
+    const warnings = archive.damagedStreams.map((e) => `not serving a damaged stream: ${e.message}`);
     if (config.cacheBytes === undefined) {
       // The budget is fixed when the archive opens: reopen with the one sized for what is served.
       const budget = defaultServeCacheBytes(await archive.listStreams(), streams, archive.config.dataCacheMiB * 1024 * 1024, archive.config.slabSize);
@@ -60,7 +61,7 @@ export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks
       note: `packed ${s.packTime}`,
       open: () => opened.openStream(s.id),
     }));
-    return { disks, cacheBytes: opened.cache.budget, close: () => opened.close() };
+    return { disks, cacheBytes: opened.cache.budget, warnings, close: () => opened.close() };
   } catch (e) {
     await archive.close();
     throw e;

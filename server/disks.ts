@@ -8,6 +8,8 @@ export interface OpenedDisks {
   disks: ServedDisk[];
   /** Byte budget of the slab cache these disks read through, when they have one. */
   cacheBytes?: number;
+  /** Problems worth a log line (e.g. streams left out because their metadata is damaged). */
+  warnings?: string[];
   close(): Promise<void>;
 }
 

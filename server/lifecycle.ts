@@ -48,6 +48,7 @@ export class ServeProcess {
       await closeOpened();
       throw e;
     }
+    for (const warning of opened.flatMap((o) => o.warnings ?? [])) log.warn(warning);
     const disks: ServedDisk[] = opened.flatMap((o) => o.disks);
     if (disks.length === 0) {
       await closeOpened();

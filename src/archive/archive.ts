@@ -99,10 +99,25 @@ export class Archive {
     return join(this.dir, STREAMS_DIR, id);
   }
 
-  /** Every committed stream, oldest first. Streams being written (temp directories) never show. */
+  /** Streams whose metadata could not be read at the last listing, with the reason. */
+  damagedStreams: DiskarcError[] = [];
+
+  /**
+   * Every committed stream, oldest first. Streams being written (temp directories) never show.
+   * A stream with unreadable metadata is left out and recorded in `damagedStreams`, so one damaged
+   * stream does not hide the others; callers report those.
+   */
   async listStreams(): Promise<StreamInfo[]> {
     const ids = (await readdir(join(this.dir, STREAMS_DIR))).filter((n) => STREAM_ID_RE.test(n));
-    const infos = await Promise.all(ids.map((id) => this.readInfo(id)));
+    const results = await Promise.allSettled(ids.map((id) => this.readInfo(id)));
+    const infos: StreamInfo[] = [];
+    const damaged: DiskarcError[] = [];
+    for (const r of results) {
+      if (r.status === 'fulfilled') infos.push(r.value);
+      else if (r.reason instanceof DiskarcError) damaged.push(r.reason);
+      else throw r.reason;
+    }
+    this.damagedStreams = damaged;
     return infos.sort((a, b) => a.packTime.localeCompare(b.packTime) || a.id.localeCompare(b.id));
   }
 
@@ -123,6 +138,8 @@ export class Archive {
     const streams = await this.listStreams();
     const exact = streams.find((s) => s.id === ref);
     if (exact) return exact;
+    const damaged = this.damagedStreams.find((e) => e.details.stream === ref);
+    if (damaged) throw damaged;
     const byName = streams.filter((s) => s.name === ref);
     if (byName.length > 0) return byName[byName.length - 1];
     const byPrefix = /^[0-9a-f]+$/.test(ref) ? streams.filter((s) => s.id.startsWith(ref)) : [];

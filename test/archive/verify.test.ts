@@ -117,3 +117,17 @@ test('verify of a sparse input reads only data ranges yet sees a byte written in
   t.is(r.code, 7);
   t.regex(r.stderr, new RegExp(`at offset ${40 * 1024 * 1024 + 77}`));
 });
+
+test('a stream with damaged metadata is named by list, and the others stay usable', async (t) => {
+  const { dir, archive, id } = await packed(t);
+  const other = await diskarcJson<{ id: string }>('pack', '-a', archive, join(dir, 'in'), '--name', 'healthy');
+  await writeFile(join(archive, 'streams', id, 'meta.json'), '{"truncated": ');
+  const r = await diskarc('list', '-a', archive, '--json');
+  t.is(r.code, 8, r.stderr);
+  const out = JSON.parse(r.stdout) as { streams: Array<{ id: string }>; damaged: Array<{ stream: string }> };
+  t.deepEqual(out.streams.map((s) => s.id), [other.id]);
+  t.deepEqual(out.damaged.map((d) => d.stream), [id]);
+  t.regex(r.stderr, new RegExp(`stream ${id}: metadata .* is unreadable`));
+  t.is((await diskarc('verify', '-a', archive, '-s', other.id)).code, 0);
+  t.is((await diskarc('info', '-a', archive, '-s', id)).code, 8, 'asking for the damaged stream by id names the damage');
+});
