@@ -116,3 +116,18 @@ async function withPartition(disk: BlockSource, name: string, index: number | un
     throw e;
   }
 }
+
+/** The options of a command that names its source with -a/-s or --image (as commander parses them). */
+export interface SourceRefCliOptions {
+  archive?: string;
+  stream?: string;
+  image?: string;
+  dataCacheSizeMib?: number;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+/** openSourceRef for a command's parsed options. */
+export function openSourceRefFromCli(o: SourceRefCliOptions): Promise<OpenedSource> {
+  return openSourceRef({ archive: o.archive, stream: o.stream, image: o.image, cacheBytes: o.dataCacheSizeMib ? o.dataCacheSizeMib * 1048576 : undefined });
+}

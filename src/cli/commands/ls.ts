@@ -5,16 +5,9 @@ import { Option, type Command } from 'commander';
 import { NtfsVolume, openNtfsOnSource, walkTree, type NtfsEntry } from '../../../fs/ntfs/index.js';
 import { cacheOption, commonOptions } from '../options.js';
 import { Output, formatBytes } from '../output.js';
-import { openSourceRef } from '../source-ref.js';
+import { openSourceRefFromCli, type SourceRefCliOptions } from '../source-ref.js';
 
-export interface NtfsSourceOptions {
-  archive?: string;
-  stream?: string;
-  image?: string;
-  dataCacheSizeMib?: number;
-  json?: boolean;
-  verbose?: boolean;
-}
+export type NtfsSourceOptions = SourceRefCliOptions;
 
 /** Adds -a/-s/--image (+ cache, --json, --verbose) to a command that reads an NTFS volume. */
 export function ntfsSourceOptions(cmd: Command): Command {
@@ -30,7 +23,7 @@ export function ntfsSourceOptions(cmd: Command): Command {
 
 /** Opens the source and its NTFS volume, runs `fn`, and closes both. */
 export async function withNtfsVolume<T>(o: NtfsSourceOptions, fn: (volume: NtfsVolume, label: string) => Promise<T>): Promise<T> {
-  const opened = await openSourceRef({ archive: o.archive, stream: o.stream, image: o.image, cacheBytes: o.dataCacheSizeMib ? o.dataCacheSizeMib * 1048576 : undefined });
+  const opened = await openSourceRefFromCli(o);
   try {
     const { volume, partition } = await openNtfsOnSource(opened.source, opened.label);
     try {

@@ -4,16 +4,9 @@ import { Option, type Command } from 'commander';
 import { probeFilesystem, readPartitionTable, type PartitionTable } from '../../../fs/partitions/index.js';
 import { cacheOption, commonOptions } from '../options.js';
 import { Output, formatBytes } from '../output.js';
-import { openSourceRef } from '../source-ref.js';
+import { openSourceRefFromCli, type SourceRefCliOptions } from '../source-ref.js';
 
-interface PartitionsOptions {
-  archive?: string;
-  stream?: string;
-  image?: string;
-  dataCacheSizeMib?: number;
-  json?: boolean;
-  verbose?: boolean;
-}
+type PartitionsOptions = SourceRefCliOptions;
 
 export function register(program: Command): void {
   commonOptions(
@@ -27,7 +20,7 @@ export function register(program: Command): void {
     ),
   ).action(async (o: PartitionsOptions) => {
     const out = new Output(o);
-    const opened = await openSourceRef({ archive: o.archive, stream: o.stream, image: o.image, cacheBytes: o.dataCacheSizeMib ? o.dataCacheSizeMib * 1048576 : undefined });
+    const opened = await openSourceRefFromCli(o);
     try {
       const table = await readPartitionTable(opened.source);
       if (!table) {
