@@ -115,13 +115,15 @@ export async function unpack(archive: Archive, ref: string, destination: string,
       r.holeBytes += length;
       return;
     }
-    if (opts.minimalWrites) {
-      const old = await readDest(offset, length);
-      if (old.equals(ZEROS.subarray(0, length))) {
-        r.unchangedBytes += length;
-        return;
-      }
+    if (!opts.minimalWrites) return clearNow(offset, length, kind);
+    // Minimal writes: compare a batch at a time (a hole may be gigabytes) and clear only what is not zero.
+    for (let at = offset; at < offset + length; at += BATCH) {
+      const n = Math.min(BATCH, offset + length - at);
+      if ((await readDest(at, n)).equals(ZEROS.subarray(0, n))) r.unchangedBytes += n;
+      else await clearNow(at, n, kind);
     }
+  };
+  const clearNow = async (offset: number, length: number, kind: RunKind) => {
     if (kind === 'hole') {
       try {
         if (dest.isBlockDevice) native.blockDiscard(dest.fh.fd, offset, length);

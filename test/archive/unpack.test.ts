@@ -66,3 +66,21 @@ test('--create of a sparse stream yields a sparse file; restoring onto an existi
   await diskarcJson('unpack', '-a', archive, '-s', id, junk);
   t.is((await run('cmp', [input, junk])).code, 0);
 });
+
+test('--minimal-writes clears junk inside a long hole and leaves zero stretches alone', async (t) => {
+  const dir = await tempDir(t);
+  const input = join(dir, 'sparse');
+  const size = 64 * 1024 * 1024;
+  await writeSparse(input, size, [{ offset: 0, data: seededBytes(100000, 4) }, { offset: 60 * 1024 * 1024, data: seededBytes(100000, 5) }]);
+  const archive = join(dir, 'a');
+  await diskarcJson('create', '-a', archive);
+  const { id } = await diskarcJson<{ id: string }>('pack', '-a', archive, input);
+  const dest = join(dir, 'dest');
+  await copyFile(input, dest);
+  const fh = await open(dest, 'r+');
+  await fh.write(Buffer.from('junk in the middle of a 60 MiB hole'), 0, 35, 30 * 1024 * 1024);
+  await fh.close();
+  const r = await diskarcJson<{ unchangedBytes: number }>('unpack', '-a', archive, '-s', id, dest, '--minimal-writes');
+  t.true(r.unchangedBytes > 50 * 1024 * 1024, `${r.unchangedBytes} bytes left alone`);
+  t.is((await run('cmp', [input, dest])).code, 0);
+});
