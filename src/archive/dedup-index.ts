@@ -129,10 +129,8 @@ export class DedupIndex {
     return needsRead ? undefined : null;
   }
 
-  /** Full lookup: reads hash lists from the store as needed. */
+  /** Full lookup: reads hash lists from the store as needed (hashList serves cached ones first). */
   async lookup(hash: Buffer): Promise<ChunkLocation | null> {
-    const quick = this.lookupCached(hash);
-    if (quick !== undefined) return quick;
     const hi = hash.readUInt32LE(0);
     const lo = hash.readUInt32LE(4);
     for (let i = lo & this.mask; this.slab[i] !== EMPTY; i = (i + 1) & this.mask) {
