@@ -1,6 +1,7 @@
 /* diskarc's N-API addon: the Linux syscalls Node's fs does not expose (SEEK_DATA/SEEK_HOLE,
- * BLKGETSIZE64, BLKDISCARD, hole punching) and the content-defined chunker's hot loop.
- * Each function is a thin wrapper; policy lives in TypeScript. */
+ * BLKGETSIZE64, BLKDISCARD, hole punching, glibc's mmap threshold), the content-defined
+ * chunker's hot loops, and slab decompression on libuv's thread pool. Each function is a thin
+ * wrapper; policy lives in TypeScript. */
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <errno.h>
@@ -12,6 +13,11 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include <malloc.h>
+#include <stdlib.h>
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
+#include <zlib.h> /* Node's own zlib (its headers and exported symbols), for crc32_z */
 
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[256];
@@ -179,6 +185,106 @@ static napi_value hash_chunks(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* mallocTuning(mmapThreshold): fixes glibc's mmap threshold so buffers at least that large are
+ * mmapped and returned to the kernel when freed (the dynamic threshold otherwise rises to 32 MiB
+ * after the first such free, and freed slab buffers stay in malloc's arenas as RSS). */
+static napi_value malloc_tuning(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  int64_t threshold = arg_i64(env, argv[0]);
+  napi_value ok;
+  napi_get_boolean(env, mallopt(M_MMAP_THRESHOLD, (int)threshold) == 1, &ok);
+  return ok;
+}
+
+/* zstdDecompressInto(src, dst, crc) → Promise<dst>: checks src against its CRC-32 (the slab
+ * header's; -1 skips the check), then decompresses it — one zstd frame, which must fill dst
+ * exactly — on libuv's thread pool. Servers use it for slabs instead of worker threads: no isolate
+ * per worker, no message copies, and every slab buffer comes from the JS thread's allocator
+ * (allocated there without zero-filling; its pages are first touched here, off the JS thread). */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref src_ref, dst_ref;
+  const uint8_t *src;
+  size_t src_len;
+  uint8_t *dst;
+  size_t dst_len;
+  int64_t crc; /* expected CRC-32 of src, or -1 */
+  int crc_failed;
+  size_t result;
+} zstd_job;
+
+/* One decompression context per pool thread, reused for every frame it decodes. */
+static __thread ZSTD_DCtx *thread_dctx;
+
+static void zstd_execute(napi_env env, void *data) {
+  (void)env;
+  zstd_job *job = data;
+  if (job->crc >= 0 && crc32_z(0, job->src, job->src_len) != (uLong)job->crc) {
+    job->crc_failed = 1;
+    return;
+  }
+  if (!thread_dctx) thread_dctx = ZSTD_createDCtx();
+  job->result = thread_dctx ? ZSTD_decompressDCtx(thread_dctx, job->dst, job->dst_len, job->src, job->src_len)
+                            : (size_t)-ZSTD_error_memory_allocation;
+}
+
+static void zstd_complete(napi_env env, napi_status status, void *data) {
+  zstd_job *job = data;
+  napi_value dst, err, msg;
+  napi_get_reference_value(env, job->dst_ref, &dst);
+  const char *problem = NULL;
+  char text[160];
+  if (status != napi_ok) problem = "decompression was cancelled";
+  else if (job->crc_failed) problem = "checksum mismatch";
+  else if (ZSTD_isError(job->result)) problem = ZSTD_getErrorName(job->result);
+  else if (job->result != job->dst_len) {
+    snprintf(text, sizeof text, "frame holds %zu bytes, expected %zu", job->result, job->dst_len);
+    problem = text;
+  }
+  if (problem) {
+    napi_create_string_utf8(env, problem, NAPI_AUTO_LENGTH, &msg);
+    napi_value code;
+    napi_create_string_utf8(env, job->crc_failed ? "ECHECKSUM" : "EFRAME", NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, code, msg, &err);
+    napi_reject_deferred(env, job->deferred, err);
+  } else {
+    napi_resolve_deferred(env, job->deferred, dst);
+  }
+  napi_delete_reference(env, job->src_ref);
+  napi_delete_reference(env, job->dst_ref);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value zstd_decompress_into(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  napi_typedarray_type t1, t2; napi_value ab; size_t bo; size_t src_len, dst_len; void *src, *dst;
+  if (napi_get_typedarray_info(env, argv[0], &t1, &src_len, &src, &ab, &bo) != napi_ok || t1 != napi_uint8_array ||
+      napi_get_typedarray_info(env, argv[1], &t2, &dst_len, &dst, &ab, &bo) != napi_ok || t2 != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "zstdDecompressInto: source and destination must be Uint8Arrays");
+    return NULL;
+  }
+  zstd_job *job = calloc(1, sizeof *job);
+  if (!job) return throw_errno(env, "zstdDecompressInto", ENOMEM);
+  napi_value promise, name;
+  job->src = src;
+  job->src_len = src_len;
+  job->dst = dst;
+  job->dst_len = dst_len;
+  job->crc = arg_i64(env, argv[2]);
+  /* Both buffers stay referenced (alive) until the pool thread is done with them. */
+  napi_create_reference(env, argv[0], 1, &job->src_ref);
+  napi_create_reference(env, argv[1], 1, &job->dst_ref);
+  napi_create_promise(env, &job->deferred, &promise);
+  napi_create_string_utf8(env, "diskarc:zstdDecompressInto", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, zstd_execute, zstd_complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return promise;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"seekData", 0, seek_data, 0, 0, 0, napi_default, 0},
@@ -188,6 +294,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"punchHole", 0, punch_hole, 0, 0, 0, napi_default, 0},
     {"findCuts", 0, find_cuts, 0, 0, 0, napi_default, 0},
     {"hashChunks", 0, hash_chunks, 0, 0, 0, napi_default, 0},
+    {"mallocTuning", 0, malloc_tuning, 0, 0, 0, napi_default, 0},
+    {"zstdDecompressInto", 0, zstd_decompress_into, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

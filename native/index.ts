@@ -15,6 +15,14 @@ export interface NativeAddon {
     maskS: number, maskL: number, out: Uint32Array): number;
   /** SHA-256 of the chunks [start, ends[0]), [ends[0], ends[1]) … into out (32 bytes each). */
   hashChunks(buf: Uint8Array, start: number, ends: Uint32Array, count: number, out: Uint8Array): void;
+  /** Fixes glibc's mmap threshold (bytes): larger allocations are mmapped and unmapped on free. */
+  mallocTuning(mmapThreshold: number): boolean;
+  /**
+   * Checks `src` against CRC-32 `crc` (-1: no check), then decompresses it — one zstd frame,
+   * which must fill `dst` exactly — on libuv's thread pool. Resolves to `dst`; rejects with code
+   * ECHECKSUM or EFRAME. Use `zstdDecompress`.
+   */
+  zstdDecompressInto(src: Uint8Array, dst: Uint8Array, crc: number): Promise<Uint8Array>;
 }
 
 const require = createRequire(import.meta.url);
@@ -22,3 +30,14 @@ const require = createRequire(import.meta.url);
 const addonPath = fileURLToPath(new URL('../../native/build/Release/diskarc_native.node', import.meta.url));
 
 export const native: NativeAddon = require(addonPath) as NativeAddon;
+
+/**
+ * Decompresses one zstd frame of exactly `rawLength` bytes off the JS thread, first checking the
+ * frame against `crc` (CRC-32) when given. The output is not zero-filled first (allocUnsafeSlow:
+ * its own memory, never a pool slice), as every byte is written.
+ */
+export async function zstdDecompress(src: Uint8Array, rawLength: number, crc?: number): Promise<Buffer> {
+  const dst = Buffer.allocUnsafeSlow(rawLength);
+  await native.zstdDecompressInto(src, dst, crc ?? -1);
+  return dst;
+}

@@ -4,6 +4,7 @@
 import Fuse from 'fuse-native';
 import { isDiskarcError } from '../../src/errors.js';
 import type { TreeNode, VirtualTree } from '../tree/types.js';
+import { copyParts } from '../../src/block/parts.js';
 import { ReadaheadBudget, ReadaheadReader } from './readahead.js';
 
 const S_IFDIR = 0o040000;
@@ -126,9 +127,9 @@ export function createOperations(tree: VirtualTree, handles: HandleTable, opts: 
       const reader = handles.get(fh);
       if (!reader) return cb(Fuse.EBADF);
       if (pos >= reader.size) return cb(0);
-      reader.read(pos, Math.min(len, reader.size - pos)).then((data) => {
+      reader.readv(pos, Math.min(len, reader.size - pos)).then((parts) => {
         // buf is libfuse's memory, valid until cb returns; copy, never keep a reference.
-        cb(data.copy(buf, 0, 0, data.length));
+        cb(copyParts(parts, buf));
       }, fail('read', path, cb));
     },
     release(_path: string, fh: number, cb: Cb) {

@@ -3,6 +3,8 @@
 // 128 KiB FUSE reads are served from memory while the next chunks are decoded — the fix for
 // restic/borg-style "one chunk decoded per small read". Each chunk is its own request, so a read
 // waits only for the chunk it needs. Random reads go straight to the source with no extra work.
+// Chunks are the source's readv() views (of cached slabs), so the only copy is into FUSE's buffer.
+import { readParts, sliceParts } from '../../src/block/parts.js';
 import type { BlockSource } from '../../src/block/source.js';
 
 /** Chunk size (measured: 4 MiB chunks stream cold archive data ~1.2–1.5× faster than 1 MiB ones:
@@ -29,7 +31,7 @@ export class ReadaheadBudget {
 }
 
 export class ReadaheadReader {
-  private readonly chunks = new Map<number, Promise<Buffer>>();
+  private readonly chunks = new Map<number, Promise<Buffer[]>>();
   private recentEnds: number[] = [];
   private streak = 0;
   private prefetchedTo = 0;
@@ -43,11 +45,17 @@ export class ReadaheadReader {
     return this.source.size;
   }
 
-  /** Reads [pos, pos+len) clipped to the end of the source. */
+  /** Reads [pos, pos+len) clipped to the end of the source, as one buffer. */
   async read(pos: number, len: number): Promise<Buffer> {
+    const parts = await this.readv(pos, len);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /** Reads [pos, pos+len) clipped to the end of the source, as views that must not be modified. */
+  async readv(pos: number, len: number): Promise<Buffer[]> {
     this.stats.reads++;
     const end = Math.min(this.source.size, pos + len);
-    if (pos >= end) return Buffer.alloc(0);
+    if (pos >= end) return [];
     if (this.recentEnds.some((e) => Math.abs(pos - e) <= NEAR)) {
       this.streak++;
     } else if (this.recentEnds.length > 0) {
@@ -69,23 +77,16 @@ export class ReadaheadReader {
     if (this.chunks.size > 0) this.dropChunks((i) => i < first - KEEP_BEHIND || i > last + 2 * MAX_AHEAD);
     if (this.chunks.has(first)) this.stats.fromChunks++;
     else this.stats.direct++;
-    if (first === last) {
-      // The common case (a 128 KiB kernel read inside one chunk): no assembly.
-      const chunk = this.chunks.get(first);
-      if (!chunk) return this.source.read(pos, end - pos);
-      const base = first * CHUNK;
-      return (await chunk).subarray(pos - base, end - base);
-    }
-    const parts: Array<Promise<Buffer>> = [];
+    const pieces: Array<Promise<Buffer[]>> = [];
     for (let i = first; i <= last; i++) {
       const chunk = this.chunks.get(i);
       const from = Math.max(pos, i * CHUNK);
       const to = Math.min(end, (i + 1) * CHUNK);
-      if (chunk) parts.push(chunk.then((d) => d.subarray(from - i * CHUNK, to - i * CHUNK)));
-      else parts.push(this.source.read(from, to - from));
+      if (chunk) pieces.push(chunk.then((parts) => sliceParts(parts, from - i * CHUNK, to - i * CHUNK)));
+      else pieces.push(readParts(this.source, from, to - from));
     }
-    const bufs = await Promise.all(parts);
-    return bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
+    // The common case (a 128 KiB kernel read inside one chunk) needs no assembly.
+    return pieces.length === 1 ? pieces[0]! : (await Promise.all(pieces)).flat();
   }
 
   async close(): Promise<void> {
@@ -112,7 +113,7 @@ export class ReadaheadReader {
     const end = Math.min(this.source.size, start + CHUNK);
     if (start >= end || end - start > this.budget.limit - this.budget.used) return;
     this.budget.used += end - start;
-    const data = this.source.read(start, end - start);
+    const data = readParts(this.source, start, end - start);
     // A failed chunk is forgotten so the next read retries (and reports) the error itself.
     data.catch(() => {
       if (this.chunks.get(i) === data) this.dropChunks((j) => j === i);

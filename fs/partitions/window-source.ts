@@ -4,6 +4,7 @@
 // gives a readable (shorter) source. Closing the window leaves the parent open: the parent's owner closes it.
 import { DiskarcError } from '../../src/errors.js';
 import { checkRange, type BlockSource, type Extent } from '../../src/block/source.js';
+import { readParts } from '../../src/block/parts.js';
 
 export class WindowSource implements BlockSource {
   readonly size: number;
@@ -24,6 +25,12 @@ export class WindowSource implements BlockSource {
     this.checkOpen();
     checkRange(this, offset, length);
     return this.parent.read(this.offset + offset, length);
+  }
+
+  async readv(offset: number, length: number): Promise<Buffer[]> {
+    this.checkOpen();
+    checkRange(this, offset, length);
+    return readParts(this.parent, this.offset + offset, length);
   }
 
   async extents(offset: number, length: number): Promise<Extent[]> {

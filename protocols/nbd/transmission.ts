@@ -17,6 +17,7 @@ import {
   SIMPLE_REPLY_MAGIC,
   STRUCTURED_REPLY_MAGIC,
 } from './constants.js';
+import { readParts, sliceParts } from '../../src/block/parts.js';
 import { allocationDescriptors, planRead } from './extents.js';
 import type { Negotiated } from './handshake.js';
 import type { ByteBudget } from './byte-budget.js';
@@ -36,6 +37,17 @@ import {
   Request,
   SimpleReply,
 } from './wire.js';
+
+/**
+ * Reply data are views of the source's cache, written to the socket as they are. A view much
+ * smaller than the buffer behind it is copied instead: a queued reply holds what it views, and
+ * the per-connection bound on queued reply bytes should bound memory too, within this factor.
+ */
+const MAX_PIN_RATIO = 8;
+
+function unpinned(parts: Buffer[]): Buffer[] {
+  return parts.map((p) => (p.length * MAX_PIN_RATIO < p.buffer.byteLength ? Buffer.from(p) : p));
+}
 
 interface Req {
   type: number;
@@ -228,18 +240,18 @@ export class Transmission {
     }
     const source = this.nego.export.source;
     if (!this.nego.structuredReplies) {
-      const data = await source.read(req.offset, req.length);
-      this.send([SimpleReply.write({ magic: SIMPLE_REPLY_MAGIC, error: 0, cookie: req.cookie }), data]);
+      const data = await readParts(source, req.offset, req.length);
+      this.send([SimpleReply.write({ magic: SIMPLE_REPLY_MAGIC, error: 0, cookie: req.cookie }), ...unpinned(data)]);
       return;
     }
     if (req.length <= this.limits.minHoleChunk) {
       // Too short to hold a hole worth its own chunk: skip the extent lookup (random 4 KiB reads).
-      this.sendData(req, req.offset, await source.read(req.offset, req.length), true);
+      this.sendData(req, req.offset, await readParts(source, req.offset, req.length), true);
       return;
     }
-    // One read of the whole range, alongside the extent lookup: zero runs come back as cheap
-    // zero-filled memory, and data pieces are slices of it (no second pass over the stream map).
-    const [extents, data] = await Promise.all([source.extents(req.offset, req.length), source.read(req.offset, req.length)]);
+    // One read of the whole range, alongside the extent lookup: data pieces are slices of it (no
+    // second pass over the stream map), and zero runs in it are views of shared zeros.
+    const [extents, data] = await Promise.all([source.extents(req.offset, req.length), readParts(source, req.offset, req.length)]);
     const pieces = planRead(extents, req.offset, req.length, this.limits.minHoleChunk);
     if ((req.flags & CommandFlag.DF) !== 0 && pieces.length > 1) {
       // Don't-fragment: one content chunk, zeros included inline.
@@ -250,7 +262,7 @@ export class Transmission {
       const p = pieces[i]!;
       const done = i === pieces.length - 1;
       if (p.zero) this.sendChunk(req, ChunkType.OFFSET_HOLE, done, [OffsetHole.write({ offset: BigInt(p.offset), size: p.length })]);
-      else this.sendData(req, p.offset, data.subarray(p.offset - req.offset, p.offset - req.offset + p.length), done);
+      else this.sendData(req, p.offset, pieces.length === 1 ? data : sliceParts(data, p.offset - req.offset, p.offset - req.offset + p.length), done);
     }
   }
 
@@ -302,8 +314,8 @@ export class Transmission {
     this.send([header, ...payload]);
   }
 
-  private sendData(req: Req, offset: number, data: Buffer, done: boolean): void {
-    this.sendChunk(req, ChunkType.OFFSET_DATA, done, [OffsetDataPrefix.write({ offset: BigInt(offset) }), data]);
+  private sendData(req: Req, offset: number, data: Buffer[], done: boolean): void {
+    this.sendChunk(req, ChunkType.OFFSET_DATA, done, [OffsetDataPrefix.write({ offset: BigInt(offset) }), ...unpinned(data)]);
   }
 
   private sendOk(req: Req): void {

@@ -14,7 +14,15 @@ export interface SlabRecord {
   payload: Buffer;
   /** Uncompressed length. */
   length: number;
+  /** CRC-32 the header gives for the payload (already checked unless read with checksum 'defer'). */
+  payloadCrc: number;
 }
+
+/**
+ * 'verify': the payload's CRC-32 is checked before the record is returned. 'defer': the caller
+ * checks `payloadCrc` itself (the slab cache does, off the JS thread, while decompressing).
+ */
+export type ChecksumMode = 'verify' | 'defer';
 
 export function encodeFileHeader(content: FileContent): Buffer {
   return fileHeader.encode({ magicLo: Number(FILE_MAGIC & 0xffffffffn), magicHi: Number(FILE_MAGIC >> 32n), version: FILE_VERSION, content, flags: 0 });
@@ -74,15 +82,33 @@ export async function rebuildOffsets(path: string, content: FileContent): Promis
 }
 
 /** Reads and checks the slab whose header is at `at`; damage is ECORRUPT naming `path` and `what`. */
-export async function readSlabAt(fh: FileHandle, at: number, path: string, what: string): Promise<SlabRecord> {
+export async function readSlabAt(fh: FileHandle, at: number, path: string, what: string, span?: number, checksum: ChecksumMode = 'verify'): Promise<SlabRecord> {
+  // With the record's span known (the next slab's offset), header and payload come in one read —
+  // one trip through the I/O thread pool instead of two; the header still decides.
+  if (span !== undefined && span > slabHeader.size && span <= MAX_RECORD_SPAN) {
+    const raw = await readExactly(fh, span, at);
+    const h = decodeSlabHeader(raw);
+    if (h && raw.length === span && slabHeader.size + h.storedLength === span) return checkedRecord(h, raw.subarray(slabHeader.size), path, what, at, checksum);
+  }
   const h = decodeSlabHeader(await readExactly(fh, slabHeader.size, at));
   if (!h) throw new DiskarcError('ECORRUPT', `${path}: ${what} at offset ${at} has a damaged or missing header`, { path, offset: at });
-  const payload = await readExactly(fh, h.storedLength, at + slabHeader.size);
+  return checkedRecord(h, await readExactly(fh, h.storedLength, at + slabHeader.size), path, what, at, checksum);
+}
+
+/** Records longer than this are read header first (a span this large means a damaged index). */
+const MAX_RECORD_SPAN = 256 * 1024 * 1024;
+
+type SlabHeader = { flags: number; storedLength: number; length: number; payloadCrc: number };
+
+function checkedRecord(h: SlabHeader, payload: Buffer, path: string, what: string, at: number, checksum: ChecksumMode): SlabRecord {
   if (payload.length !== h.storedLength) throw new DiskarcError('ECORRUPT', `${path}: ${what} at offset ${at} is truncated`, { path, offset: at });
-  if (crc32(payload) !== h.payloadCrc) {
-    throw new DiskarcError('ECORRUPT', `${path}: ${what} at offset ${at} fails its checksum (archive data is damaged)`, { path, offset: at });
-  }
-  return { flags: h.flags, payload, length: h.length };
+  if (checksum === 'verify' && crc32(payload) !== h.payloadCrc) throw checksumError(path, what, at);
+  return { flags: h.flags, payload, length: h.length, payloadCrc: h.payloadCrc };
+}
+
+/** The error for a slab whose payload does not match its CRC-32 (also raised by deferred checks). */
+export function checksumError(path: string, what: string, at: number): DiskarcError {
+  return new DiskarcError('ECORRUPT', `${path}: ${what} at offset ${at} fails its checksum (archive data is damaged)`, { path, offset: at });
 }
 
 /** Random access to the slabs of one file. Safe to use while a writer appends (see refresh). */
@@ -134,10 +160,16 @@ export class SlabFileReader {
   }
 
   /** Reads and checks slab `index`; any damage is ECORRUPT naming the file and slab. */
-  async readSlab(index: number): Promise<SlabRecord> {
+  async readSlab(index: number, checksum: ChecksumMode = 'verify'): Promise<SlabRecord> {
     const at = this.offsets[index];
     if (at === undefined) throw new DiskarcError('ECORRUPT', `${this.path}: slab ${index} does not exist (file has ${this.offsets.length})`, { path: this.path, slab: index });
-    return readSlabAt(this.fh, at, this.path, `slab ${index}`);
+    const next = this.offsets[index + 1];
+    return readSlabAt(this.fh, at, this.path, `slab ${index}`, next !== undefined ? next - at : undefined, checksum);
+  }
+
+  /** Where slab `index` starts in the file (for error messages). */
+  offsetOf(index: number): number | undefined {
+    return this.offsets[index];
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@ import { mkdir, readdir, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiskarcError } from '../errors.js';
 import { FileContent } from './layout.js';
-import { hasCleanTail, OFFSETS_SUFFIX, SlabFileReader, SlabFileWriter, type SlabRecord } from './slab-file.js';
+import { checksumError, hasCleanTail, OFFSETS_SUFFIX, SlabFileReader, SlabFileWriter, type ChecksumMode, type SlabRecord } from './slab-file.js';
 
 const FILE_RE = /^(\d{6})\.slab$/;
 export const DATA_DIR = 'data';
@@ -95,9 +95,15 @@ export class SlabStore {
     throw new DiskarcError('ECORRUPT', `${this.dir}: slab ${slab} is referenced but not in the archive (${this.totalSlabs} slabs)`, { archive: this.dir, slab });
   }
 
-  async readData(slab: number): Promise<SlabRecord> {
+  async readData(slab: number, checksum: ChecksumMode = 'verify'): Promise<SlabRecord> {
     const { pair, index } = await this.locate(slab);
-    return pair.data.readSlab(index);
+    return pair.data.readSlab(index, checksum);
+  }
+
+  /** The error a failed deferred checksum of data slab `slab` raises, naming its file and offset. */
+  async dataChecksumError(slab: number): Promise<DiskarcError> {
+    const { pair, index } = await this.locate(slab);
+    return checksumError(pair.data.path, `slab ${index}`, pair.data.offsetOf(index) ?? 0);
   }
 
   /** The hash list of a slab: hashRecord entries, one per chunk (stored uncompressed). */

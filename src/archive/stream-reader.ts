@@ -19,6 +19,18 @@ const READAHEAD = 8 * 1024 * 1024;
 /** Sequential runs tracked at once; the least recently used one is replaced. */
 const MAX_RUNS = 8;
 
+/** Shared zeros that readv hands out for zero fills and holes (callers never modify readv's buffers). */
+const ZEROS = Buffer.alloc(1024 * 1024);
+
+/** One stretch of a read: `length` bytes at `dest` from `slab` at `src`, or (slab -1) a fill byte. */
+interface Piece {
+  dest: number;
+  length: number;
+  slab: number;
+  src: number;
+  fill: number;
+}
+
 interface SequentialRun {
   /** End of the furthest read in this run. */
   next: number;
@@ -46,41 +58,73 @@ export class StreamReader implements BlockSource {
   async read(offset: number, length: number): Promise<Buffer> {
     checkRange(this, offset, length);
     if (length === 0) return Buffer.alloc(0);
-    // Not zero-filled: the map tiles the range (MapReader checks contiguity), and every extent
-    // below writes its bytes — data copied, fills and holes filled — or the read fails.
-    const out = Buffer.allocUnsafe(length);
     this.readahead(offset, length);
-    // Copies grouped by slab: one cache lookup per slab, however many chunks the range spans.
-    const bySlab = new Map<number, number[]>(); // slab → [dest, slabStart, length, extentEnd (checked against the slab)] ...
+    const { pieces, slabs } = await this.plan(offset, length);
+    const loaded = await this.load(slabs);
+    // Not zero-filled: the pieces tile the range, and each writes its bytes.
+    const out = Buffer.allocUnsafe(length);
+    for (const p of pieces) {
+      if (p.slab >= 0) loaded.get(p.slab)!.copy(out, p.dest, p.src, p.src + p.length);
+      else out.fill(p.fill, p.dest, p.dest + p.length);
+    }
+    return out;
+  }
+
+  /** Zero-copy read (BlockSource.readv): data pieces are views of cached slabs, zeros of one shared buffer. */
+  async readv(offset: number, length: number): Promise<Buffer[]> {
+    checkRange(this, offset, length);
+    if (length === 0) return [];
+    this.readahead(offset, length);
+    const { pieces, slabs } = await this.plan(offset, length);
+    const loaded = await this.load(slabs);
+    const out: Buffer[] = [];
+    for (const p of pieces) {
+      if (p.slab >= 0) out.push(loaded.get(p.slab)!.subarray(p.src, p.src + p.length));
+      else if (p.fill !== 0) out.push(Buffer.alloc(p.length, p.fill));
+      else for (let n = 0; n < p.length; n += ZEROS.length) out.push(ZEROS.subarray(0, Math.min(ZEROS.length, p.length - n)));
+    }
+    return out;
+  }
+
+  /**
+   * The range as pieces in stream order — runs of one slab (chunks packed one after another land
+   * one after another in their slab, so a run is one copy) or fills — and, per slab, the furthest
+   * byte the map says it holds (checked against the slab when it is loaded).
+   */
+  private async plan(offset: number, length: number): Promise<{ pieces: Piece[]; slabs: Map<number, number> }> {
+    const pieces: Piece[] = [];
+    const slabs = new Map<number, number>();
     const end = offset + length;
     await this.map.forEach(offset, length, (e) => {
       const from = Math.max(offset, e.offset);
       const to = Math.min(end, e.offset + e.length);
+      const dest = from - offset;
+      const last = pieces[pieces.length - 1];
       if (e.type !== ExtentType.Data) {
-        out.fill(e.type === ExtentType.Fill ? e.fillByte : 0, from - offset, to - offset);
-      } else {
-        let copies = bySlab.get(e.slab);
-        if (!copies) bySlab.set(e.slab, (copies = []));
-        const dest = from - offset;
-        const src = e.slabOffset + (from - e.offset);
-        const n = copies.length;
-        // Chunks packed one after another land one after another in the slab: one copy for the run.
-        if (n > 0 && copies[n - 4] + copies[n - 2] === dest && copies[n - 3] + copies[n - 2] === src) {
-          copies[n - 2] += to - from;
-          copies[n - 1] = Math.max(copies[n - 1], e.slabOffset + e.length);
-        } else copies.push(dest, src, to - from, e.slabOffset + e.length);
+        const fill = e.type === ExtentType.Fill ? e.fillByte : 0;
+        if (last && last.slab < 0 && last.fill === fill) last.length += to - from;
+        else pieces.push({ dest, length: to - from, slab: -1, src: 0, fill });
+        return;
       }
+      const src = e.slabOffset + (from - e.offset);
+      slabs.set(e.slab, Math.max(slabs.get(e.slab) ?? 0, e.slabOffset + e.length));
+      if (last && last.slab === e.slab && last.src + last.length === src) last.length += to - from;
+      else pieces.push({ dest, length: to - from, slab: e.slab, src, fill: 0 });
     });
-    await Promise.all([...bySlab].map(async ([slab, copies]) => {
+    return { pieces, slabs };
+  }
+
+  /** Fetches the slabs a plan needs, concurrently, checking each holds the bytes the map points at. */
+  private async load(slabs: Map<number, number>): Promise<Map<number, Buffer>> {
+    const loaded = new Map<number, Buffer>();
+    await Promise.all([...slabs].map(async ([slab, extentEnd]) => {
       const data = await this.cache.get(slab);
-      for (let i = 0; i < copies.length; i += 4) {
-        if (copies[i + 3] > data.length) {
-          throw new DiskarcError('ECORRUPT', `stream ${this.info.id}: an extent points past the end of slab ${slab}`, { stream: this.info.id, slab });
-        }
-        data.copy(out, copies[i], copies[i + 1], copies[i + 1] + copies[i + 2]);
+      if (extentEnd > data.length) {
+        throw new DiskarcError('ECORRUPT', `stream ${this.info.id}: an extent points past the end of slab ${slab}`, { stream: this.info.id, slab });
       }
+      loaded.set(slab, data);
     }));
-    return out;
+    return loaded;
   }
 
   async extents(offset: number, length: number): Promise<Extent[]> {

@@ -1,5 +1,6 @@
-// A small pool of worker threads doing zstd (de)compression. Jobs go to the least-loaded worker;
-// buffers are transferred, not copied. Workers are unref'd so they never keep a process alive,
+// A small pool of worker threads doing zstd compression for pack (decompression, which readers
+// need, runs in the native addon on libuv's pool). Jobs go to the least-loaded worker; results
+// are transferred, not copied. Workers are unref'd so they never keep a process alive,
 // and `close()` terminates them at once (an interrupted pack must not hang on its workers).
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -45,15 +46,10 @@ export class ZstdPool {
 
   /** Compresses a copy of `data` (the caller keeps its buffer). */
   compress(data: Uint8Array, level: number): Promise<Buffer> {
-    return this.run({ op: 'compress', data, level }, false);
+    return this.run({ data, level });
   }
 
-  /** Decompresses `data`; when it spans a whole ArrayBuffer it is transferred, so do not reuse it. */
-  decompress(data: Uint8Array): Promise<Buffer> {
-    return this.run({ op: 'decompress', data, level: 0 }, true);
-  }
-
-  private run(job: Omit<ZstdJob, 'id'>, mayTransfer: boolean): Promise<Buffer> {
+  private run(job: Omit<ZstdJob, 'id'>): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Error('compression pool is closed'));
     if (this.broken) return Promise.reject(this.broken);
     if (this.workers.length === 0) this.start();
@@ -65,10 +61,8 @@ export class ZstdPool {
     if (w.load === 1) w.worker.ref(); // keep the process alive only while work is outstanding
     return new Promise<Buffer>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, slot });
-      // A buffer that is a whole ArrayBuffer may be handed over; a view of a larger or pooled
-      // one is copied so the caller's other bytes stay put.
-      const whole = mayTransfer && job.data.byteOffset === 0 && job.data.byteLength === job.data.buffer.byteLength && job.data.buffer instanceof ArrayBuffer;
-      const data = whole ? job.data : Uint8Array.prototype.slice.call(job.data);
+      // A copy goes to the worker (transferred there), so the caller's buffer stays put.
+      const data = Uint8Array.prototype.slice.call(job.data);
       w.worker.postMessage({ ...job, id, data } satisfies ZstdJob, [data.buffer as ArrayBuffer]);
     });
   }

@@ -1,11 +1,10 @@
-// Worker-thread side of ZstdPool: compresses or decompresses one buffer per message, so slab
-// (de)compression runs on other cores and never blocks a server's event loop.
+// Worker-thread side of ZstdPool: compresses one buffer per message, so pack's slab compression
+// runs on other cores.
 import { parentPort } from 'node:worker_threads';
-import { Compressor, decompress } from 'zstd-napi';
+import { Compressor } from 'zstd-napi';
 
 export interface ZstdJob {
   id: number;
-  op: 'compress' | 'decompress';
   data: Uint8Array;
   level: number;
 }
@@ -26,7 +25,7 @@ function compressorFor(level: number): Compressor {
 
 parentPort!.on('message', (job: ZstdJob) => {
   try {
-    const out = job.op === 'compress' ? compressorFor(job.level).compress(job.data) : decompress(job.data);
+    const out = compressorFor(job.level).compress(job.data);
     // Hand the output over when it owns its whole ArrayBuffer; otherwise (a pooled or larger
     // buffer) copy it into one that can be transferred.
     const whole = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength && out.buffer instanceof ArrayBuffer;

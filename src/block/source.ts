@@ -22,6 +22,13 @@ export interface BlockSource {
    */
   read(offset: number, length: number): Promise<Buffer>;
   /**
+   * Optional zero-copy read: the same bytes as `read`, as buffers in order whose lengths sum to
+   * `length`. They may be views of the source's cache: callers must not modify them, and should
+   * copy a small piece of a large buffer rather than keep it (a view pins its whole buffer).
+   * Use `readParts()` to call it with a fallback to `read`.
+   */
+  readv?(offset: number, length: number): Promise<Buffer[]>;
+  /**
    * Describes [offset, offset+length) as contiguous, non-overlapping extents in order, covering
    * the whole range (clipped to size). Adjacent extents of the same kind may or may not be merged.
    */

@@ -1,5 +1,6 @@
 // Random access: read(offset, length) equals the same slice of the source anywhere in the
-// stream — across extent, page and slab boundaries — with a cache far smaller than the stream.
+// stream — across extent, page and slab boundaries — with a cache far smaller than the stream;
+// readv() gives the same bytes as views of the cache.
 import test from 'ava';
 import fc from 'fast-check';
 import { readFile } from 'node:fs/promises';
@@ -32,9 +33,17 @@ test('read() equals the source for random ranges; extents() matches the layout',
   t.is(reader.size, size);
   await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: size }), fc.integer({ min: 0, max: 3 * 1024 * 1024 }), async (offset, len) => {
     const length = Math.min(len, size - offset);
+    const want = source.subarray(offset, offset + length);
     const got = await reader.read(offset, length);
-    return got.equals(source.subarray(offset, offset + length));
+    // readv: the same bytes as views (of cached slabs and shared zeros), no empty pieces.
+    const parts = await reader.readv(offset, length);
+    return got.equals(want) && Buffer.concat(parts).equals(want) && parts.every((p) => p.length > 0);
   }), { numRuns: 300 });
+  // Zero-copy: two readv calls of one cached range return views of the same slab memory.
+  const [v1] = await reader.readv(100, 4000);
+  const [v2] = await reader.readv(100, 4000);
+  t.is(v1!.buffer, v2!.buffer, 'readv hands out the cached slab, not a copy');
+  t.true(v1!.buffer.byteLength > 4000);
   // Concurrent reads of overlapping ranges share slab loads and all return the right bytes.
   const ranges = Array.from({ length: 64 }, (_, i) => ({ offset: (i * 377777) % (size - 70000), length: 65536 }));
   const results = await Promise.all(ranges.map((r) => reader.read(r.offset, r.length)));

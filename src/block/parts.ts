@@ -1,0 +1,35 @@
+// Reading a range as a list of buffers instead of one: sources that hold decompressed data in a
+// cache (StreamReader) hand out views of it, so a server can write those straight to a socket
+// without allocating and copying a reply buffer per request.
+import type { BlockSource } from './source.js';
+
+/**
+ * The bytes of [offset, offset+length) as buffers in order (lengths sum to `length`). Uses the
+ * source's `readv` when it has one — then buffers may be shared with its cache and must not be
+ * modified — and otherwise one `read`.
+ */
+export async function readParts(source: BlockSource, offset: number, length: number): Promise<Buffer[]> {
+  if (source.readv) return source.readv(offset, length);
+  return [await source.read(offset, length)];
+}
+
+/** The sub-list of `parts` covering bytes [from, to) of their concatenation (views, no copies). */
+export function sliceParts(parts: readonly Buffer[], from: number, to: number): Buffer[] {
+  const out: Buffer[] = [];
+  let pos = 0;
+  for (const p of parts) {
+    if (pos >= to) break;
+    const s = Math.max(0, from - pos);
+    const e = Math.min(p.length, to - pos);
+    if (e > s) out.push(p.subarray(s, e));
+    pos += p.length;
+  }
+  return out;
+}
+
+/** Copies `parts` into `dest` at `at`, one after another; returns the bytes copied. */
+export function copyParts(parts: readonly Buffer[], dest: Buffer, at = 0): number {
+  let pos = at;
+  for (const p of parts) pos += p.copy(dest, pos);
+  return pos - at;
+}
