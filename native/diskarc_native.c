@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <malloc.h>
@@ -197,6 +198,22 @@ static napi_value malloc_tuning(napi_env env, napi_callback_info info) {
   return ok;
 }
 
+/* setSendBuffer(fd, bytes) → the socket's send buffer size afterwards. Asks for SO_SNDBUF
+ * (the kernel caps it at net.core.wmem_max); Node has no API for it. */
+static napi_value set_send_buffer(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  int fd = (int)arg_i64(env, argv[0]);
+  int want = (int)arg_i64(env, argv[1]);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want) != 0) return throw_errno(env, "setsockopt(SO_SNDBUF)", errno);
+  int got = 0;
+  socklen_t len = sizeof got;
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &len) != 0) return throw_errno(env, "getsockopt(SO_SNDBUF)", errno);
+  napi_value r;
+  napi_create_int32(env, got, &r);
+  return r;
+}
+
 /* zstdDecompressInto(src, dst, crc) → Promise<dst>: checks src against its CRC-32 (the slab
  * header's; -1 skips the check), then decompresses it — one zstd frame, which must fill dst
  * exactly — on libuv's thread pool. Servers use it for slabs instead of worker threads: no isolate
@@ -295,6 +312,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"findCuts", 0, find_cuts, 0, 0, 0, napi_default, 0},
     {"hashChunks", 0, hash_chunks, 0, 0, 0, napi_default, 0},
     {"mallocTuning", 0, malloc_tuning, 0, 0, 0, napi_default, 0},
+    {"setSendBuffer", 0, set_send_buffer, 0, 0, 0, napi_default, 0},
     {"zstdDecompressInto", 0, zstd_decompress_into, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -17,6 +17,8 @@ export interface NativeAddon {
   hashChunks(buf: Uint8Array, start: number, ends: Uint32Array, count: number, out: Uint8Array): void;
   /** Fixes glibc's mmap threshold (bytes): larger allocations are mmapped and unmapped on free. */
   mallocTuning(mmapThreshold: number): boolean;
+  /** Asks for a socket send buffer of `bytes` (SO_SNDBUF, capped by net.core.wmem_max); returns what the kernel set. */
+  setSendBuffer(fd: number, bytes: number): number;
   /**
    * Checks `src` against CRC-32 `crc` (-1: no check), then decompresses it — one zstd frame,
    * which must fill `dst` exactly — on libuv's thread pool. Resolves to `dst`; rejects with code

@@ -5,6 +5,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { lstat, unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { DiskarcError } from '../../src/errors.js';
+import { native } from '../../native/index.js';
 import { ByteBudget } from './byte-budget.js';
 import { NbdConnection, type NbdConnectionStats } from './connection.js';
 import type { NbdExportCatalog } from './exports.js';
@@ -95,6 +96,7 @@ export class NbdServer {
       socket.destroy();
       return;
     }
+    if (endpoint.kind === 'unix') raiseSendBuffer(socket, log);
     const conn = new NbdConnection(socket, this.opts.catalog, this.limits, log, this.budget);
     this.connections.add(conn);
     log.debug('connection accepted');
@@ -147,4 +149,24 @@ async function removeStaleSocket(path: string): Promise<void> {
   });
   if (live) throw new DiskarcError('ESERVER', `another server is listening on ${path}`, { path });
   await unlink(path);
+}
+
+/**
+ * Reply data leaves in bulk: on a Unix socket, a send buffer larger than the default 208 KiB lets
+ * one writev hand several 256 KiB read replies to the kernel instead of waiting for the client to
+ * drain the socket between pieces (measured: warm sequential nbdcopy +10–25 %). TCP sockets are
+ * left alone: their buffers autotune, and setting SO_SNDBUF would switch that off. Kernel memory,
+ * bounded per connection; the kernel caps it at net.core.wmem_max.
+ */
+const REPLY_SEND_BUFFER = 4 * 1024 * 1024;
+
+function raiseSendBuffer(socket: Socket, log: Logger): void {
+  // The fd of an accepted socket; Node exposes it only on the internal handle.
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return;
+  try {
+    native.setSendBuffer(fd, REPLY_SEND_BUFFER);
+  } catch (e) {
+    log.debug({ err: e }, 'could not raise the socket send buffer');
+  }
 }

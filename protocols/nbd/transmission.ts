@@ -46,7 +46,22 @@ import {
 const MAX_PIN_RATIO = 8;
 
 function unpinned(parts: Buffer[]): Buffer[] {
-  return parts.map((p) => (p.length * MAX_PIN_RATIO < p.buffer.byteLength ? Buffer.from(p) : p));
+  const out: Buffer[] = [];
+  // Neighbouring small views (a fragmented or deduplicated range) are copied together, in one allocation.
+  let run: Buffer[] = [];
+  const flush = () => {
+    if (run.length > 0) out.push(Buffer.concat(run));
+    run = [];
+  };
+  for (const p of parts) {
+    if (p.length * MAX_PIN_RATIO < p.buffer.byteLength) run.push(p);
+    else {
+      flush();
+      out.push(p);
+    }
+  }
+  flush();
+  return out;
 }
 
 interface Req {
