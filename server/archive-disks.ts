@@ -29,14 +29,18 @@ export function defaultServeCacheBytes(all: StreamInfo[], served: StreamInfo[], 
   return Math.min(needed, ceiling);
 }
 
-export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks> {
-  let archive = await Archive.open(config.archive!, { cacheBytes: config.cacheBytes });
+/**
+ * Opens an archive for serving (serve, mount): resolves the `refs` streams (every stream when
+ * empty) and, unless `cacheBytes` is given, sizes the slab cache for them (defaultServeCacheBytes).
+ */
+export async function openArchiveForServing(dir: string, refs: string[], cacheBytes?: number): Promise<{ archive: Archive; streams: StreamInfo[] }> {
+  let archive = await Archive.open(dir, { cacheBytes });
   try {
     let streams: StreamInfo[];
-    if (config.streams.length > 0) {
+    if (refs.length > 0) {
       const seen = new Set<string>();
       streams = [];
-      for (const ref of config.streams) {
+      for (const ref of refs) {
         const info = await archive.resolveStream(ref);
         if (!seen.has(info.id)) streams.push(info);
         seen.add(info.id);
@@ -44,26 +48,30 @@ export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks
     } else {
       streams = await archive.listStreams();
     }
-    const warnings = archive.damagedStreams.map((e) => `not serving a damaged stream: ${e.message}`);
-    if (config.cacheBytes === undefined) {
+    if (cacheBytes === undefined) {
       // The budget is fixed when the archive opens: reopen with the one sized for what is served.
       const budget = defaultServeCacheBytes(await archive.listStreams(), streams, archive.config.dataCacheMiB * 1024 * 1024, archive.config.slabSize);
       if (budget !== archive.cache.budget) {
         await archive.close();
-        archive = await Archive.open(config.archive!, { cacheBytes: budget });
+        archive = await Archive.open(dir, { cacheBytes: budget });
       }
     }
-    const opened = archive;
-    const disks: ServedDisk[] = streams.map((s) => ({
-      id: s.id,
-      name: s.name,
-      size: s.size,
-      note: `packed ${s.packTime}`,
-      open: () => opened.openStream(s.id),
-    }));
-    return { disks, cacheBytes: opened.cache.budget, warnings, close: () => opened.close() };
+    return { archive, streams };
   } catch (e) {
     await archive.close();
     throw e;
   }
+}
+
+export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks> {
+  const { archive: opened, streams } = await openArchiveForServing(config.archive!, config.streams, config.cacheBytes);
+  const warnings = opened.damagedStreams.map((e) => `not serving a damaged stream: ${e.message}`);
+  const disks: ServedDisk[] = streams.map((s) => ({
+    id: s.id,
+    name: s.name,
+    size: s.size,
+    note: `packed ${s.packTime}`,
+    open: () => opened.openStream(s.id),
+  }));
+  return { disks, cacheBytes: opened.cache.budget, warnings, close: () => opened.close() };
 }

@@ -31,7 +31,7 @@ export interface ArchiveConfig {
 
 export const DEFAULTS = {
   blockSize: 4096,
-  slabSize: 1024 * 1024,
+  slabSize: 256 * 1024,
   slabFileLimit: 4 * 1024 ** 3,
   compression: { algorithm: 'zstd', level: 3 } as CompressionConfig,
   dataCacheMiB: 256,

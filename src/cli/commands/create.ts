@@ -18,7 +18,7 @@ export function register(program: Command): void {
       .description('create a new, empty archive directory')
       .requiredOption('-a, --archive <dir>', 'directory to create (must not exist, or be empty)')
       .option('--block-size <bytes>', 'average chunk size, a power of two (default 4096)', parseSize)
-      .option('--slab-size <bytes>', 'uncompressed slab size (default 1MiB)', parseSize)
+      .option('--slab-size <bytes>', 'uncompressed slab size (default 256KiB: what a read that misses the cache decompresses)', parseSize)
       .option('--slab-file-limit <bytes>', 'start a new slab file past this size (default 4GiB)', parseSize)
       .option('--compression <algo>', 'zstd[:LEVEL] or none (default zstd:3)', parseCompression)
       .option('--data-cache-size-mib <mib>', 'default slab cache budget for readers (default 256)', parsePositiveInt),

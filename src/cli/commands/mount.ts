@@ -12,6 +12,7 @@ import { Output } from '../output.js';
 import { StreamTree, archiveCatalog } from '../../../fs/tree/index.js';
 import { FuseMount, checkMountpoint } from '../../../fs/fuse/index.js';
 import { shellQuote } from '../../../fs/fuse/mountpoint.js';
+import { openArchiveForServing } from '../../../server/archive-disks.js';
 
 interface MountOptions {
   archive: string;
@@ -38,7 +39,7 @@ export function register(program: Command): void {
     .option('--debug-fuse', 'print every FUSE request (libfuse debug output)')
     .addOption(new Option('--ready-fd <fd>', 'internal: report readiness on this fd').argParser(Number).hideHelp());
   archiveOption(cmd);
-  cacheOption(cmd);
+  cacheOption(cmd, 'the data the mounted streams can reach, at most a quarter of RAM');
   commonOptions(cmd);
   cmd.addHelpText('after', `
 Tree: /<stream>/disk.img, /<stream>/pN.img, /<stream>/pN/… (NTFS files), /<stream>/fs/… (a bare
@@ -92,8 +93,10 @@ async function runForeground(mountpoint: string, opts: MountOptions): Promise<vo
   let mount: FuseMount | undefined;
   try {
     const mp = await checkMountpoint(mountpoint);
-    archive = await Archive.open(resolvePath(opts.archive), opts.dataCacheSizeMib ? { cacheBytes: opts.dataCacheSizeMib * 1024 * 1024 } : {});
-    const only = opts.stream ? (await archive.resolveStream(opts.stream)).id : undefined;
+    // The slab cache is sized as serve sizes it (the mounted data, at most a quarter of RAM).
+    const opened = await openArchiveForServing(resolvePath(opts.archive), opts.stream ? [opts.stream] : [], opts.dataCacheSizeMib ? opts.dataCacheSizeMib * 1024 * 1024 : undefined);
+    archive = opened.archive;
+    const only = opts.stream ? opened.streams[0]!.id : undefined;
     const tree = new StreamTree(archiveCatalog(archive, only), { singleStream: only !== undefined });
     mount = await FuseMount.mount(tree, mp, {
       allowOther: opts.allowOther,

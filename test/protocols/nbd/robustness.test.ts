@@ -391,3 +391,19 @@ test('extended headers: 32-byte requests, extended replies echoing the offset, B
   await c.closed;
   t.true(c.isClosed);
 });
+
+test('Unix-socket connections get a send buffer of 4 MiB (or net.core.wmem_max), seen by ss', async (t) => {
+  const c = await connect();
+  t.is(await c.greet(), 3);
+  const wmemMax = Number((await readFile('/proc/sys/net/core/wmem_max', 'utf8')).trim());
+  const want = Math.min(4 * 1024 * 1024, wmemMax);
+  // The server's end is the socket whose local address is the listening path.
+  const out = (await run('ss', ['-x', '-m', '-n', 'state', 'established'])).stdout.split('\n');
+  const at = out.findIndex((l) => l.includes(` ${server.socket} `));
+  t.true(at >= 0, `server end of the connection listed by ss:\n${out.join('\n')}`);
+  const tb = /tb(\d+)/.exec(out.slice(at, at + 2).join(' '));
+  t.truthy(tb);
+  // The kernel doubles what SO_SNDBUF asks for (bookkeeping overhead).
+  t.true(Number(tb![1]) >= want, `sndbuf ${tb![1]} ≥ ${want}`);
+  c.destroy();
+});
