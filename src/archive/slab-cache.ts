@@ -12,8 +12,12 @@ import { native, zstdDecompress } from '../../native/index.js';
 /** Largest slab a valid archive holds: the 64 MiB slabSize limit plus its last (largest) chunk, rounded up. */
 const MAX_SLAB_BYTES = 128 * 1024 * 1024;
 
-/** Allocations at least this large (decompressed slabs, not per-request buffers) are mmapped. */
-const MMAP_THRESHOLD = 256 * 1024;
+/**
+ * Allocations at least this large are mmapped: every slab of the default size (256 KiB, sealed
+ * at no less than 224 KiB) is its own mapping, returned whole when freed, never a block of malloc's
+ * heap between short-lived buffers. Per-request buffers stay below it.
+ */
+const MMAP_THRESHOLD = 128 * 1024;
 
 export interface SlabCacheStats {
   hits: number;

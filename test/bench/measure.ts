@@ -3,7 +3,7 @@
 // Counters come from the kernel, not from the tool's own report, so peers are measured alike.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { lstat, open, readdir } from 'node:fs/promises';
+import { lstat, open, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** What the kernel says one command cost. */
@@ -236,4 +236,14 @@ export function printTable(title: string, columns: Array<Column | string>, rows:
   log(cols.map((c, i) => pad(c.header, i)).join('  '));
   log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows) log(cols.map((_, i) => pad(r[i] ?? '', i)).join('  '));
+}
+
+/**
+ * Starts a cold measurement: writes back dirty pages first (an image written just before, such as
+ * a peer's squashfs or E01, would otherwise be flushed during the next timing), then drops the
+ * page cache. Needs root; without it the caches simply stay.
+ */
+export async function dropCaches(): Promise<void> {
+  await run('sync', []);
+  await writeFile('/proc/sys/vm/drop_caches', '3\n').catch(() => {});
 }

@@ -5,11 +5,11 @@
 // Same bytes, one run, page cache dropped before every cold measurement; ratios and targets printed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BenchContext } from './run.js';
 import { corpusPath, type CorpusSet } from './corpus.js';
-import { fmtBytes, fmtRate, fmtRatio, fmtSeconds, measure, mibPerSecond, printTable, run } from './measure.js';
+import { dropCaches, fmtBytes, fmtRate, fmtRatio, fmtSeconds, measure, mibPerSecond, printTable, run } from './measure.js';
 
 export interface MountBenchOptions extends BenchContext {
   /** Seconds fio runs per peer (default 8). */
@@ -24,10 +24,6 @@ interface ReadResult {
   seqMiBps?: number;
   randIops?: number;
   error?: string;
-}
-
-async function dropCaches(): Promise<void> {
-  await writeFile('/proc/sys/vm/drop_caches', '3\n').catch(() => {});
 }
 
 async function waitFor(pred: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {

@@ -7,11 +7,11 @@
 // with half of it, so that the miss path (a 4 KiB read decompressing a whole slab) is measured too.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BenchContext } from './run.js';
 import { corpusPath, type CorpusSet } from './corpus.js';
-import { fmtBytes, fmtRate, fmtRatio, measure, mibPerSecond, printTable, run } from './measure.js';
+import { dropCaches, fmtBytes, fmtRate, fmtRatio, measure, mibPerSecond, printTable, run } from './measure.js';
 
 const MiB = 1024 * 1024;
 
@@ -33,10 +33,6 @@ interface Peer {
   error?: string;
   /** Slab cache budget the server reported (diskarc only). */
   cacheBytes?: number;
-}
-
-async function dropCaches(): Promise<void> {
-  await writeFile('/proc/sys/vm/drop_caches', '3\n').catch(() => {});
 }
 
 function startDaemon(cmd: string, args: string[], onStderr?: (text: string) => void): ChildProcess {
