@@ -19,6 +19,9 @@ const MAX_SLAB_BYTES = 128 * 1024 * 1024;
  */
 const MMAP_THRESHOLD = 128 * 1024;
 
+/** Scratch buffer per running load: a compressed record of a default 256 KiB slab fits (larger ones get their own). */
+const SCRATCH_BYTES = 512 * 1024;
+
 export interface SlabCacheStats {
   hits: number;
   misses: number;
@@ -34,6 +37,8 @@ export class SlabCache {
   /** Loads running now; more wait in `queue`, so decompressed slabs outside the LRU stay bounded. */
   private running = 0;
   private readonly queue: Array<() => void> = [];
+  /** Read buffers for compressed records, reused by successive loads. */
+  private readonly scratch: Buffer[] = [];
 
   /**
    * @param maxLoads slabs read and decompressed at once: libuv's pool (4 threads by default) also
@@ -81,9 +86,21 @@ export class SlabCache {
   }
 
   private async loadNow(slab: number): Promise<Buffer> {
+    // Compressed records are read into a reused scratch buffer (one per running load): they live
+    // only until decompressed, and fresh ones per slab were garbage piling up between collections.
+    const scratch = this.scratch.pop() ?? Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+    try {
+      return await this.decode(slab, scratch);
+    } finally {
+      this.scratch.push(scratch);
+    }
+  }
+
+  private async decode(slab: number, scratch: Buffer): Promise<Buffer> {
     // A compressed slab's checksum is checked by the decompressing thread, not here.
-    const rec = await this.store.readData(slab, 'defer');
-    let data = rec.payload;
+    const rec = await this.store.readData(slab, 'defer', scratch);
+    // Stored uncompressed, the payload is the slab: it must not stay a view of the scratch.
+    let data = rec.payload.buffer === scratch.buffer && !(rec.flags & SLAB_FLAG_ZSTD) ? Buffer.from(rec.payload) : rec.payload;
     if (rec.flags & SLAB_FLAG_ZSTD) {
       // The output is allocated from the header's length before decoding: never trust it blindly.
       if (rec.length > MAX_SLAB_BYTES) throw new DiskarcError('ECORRUPT', `data slab ${slab} claims ${rec.length} bytes, more than any slab holds`, { slab });

@@ -50,8 +50,9 @@ export function decodeSlabHeader(buf: Buffer): { flags: number; storedLength: nu
   return h;
 }
 
-export async function readExactly(fh: FileHandle, length: number, position: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+/** Reads `length` bytes at `position` (fewer at EOF), into `scratch` when it is large enough. */
+export async function readExactly(fh: FileHandle, length: number, position: number, scratch?: Buffer): Promise<Buffer> {
+  const buf = scratch !== undefined && scratch.length >= length ? scratch.subarray(0, length) : Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(buf, done, length - done, position + done);
@@ -82,17 +83,21 @@ export async function rebuildOffsets(path: string, content: FileContent): Promis
 }
 
 /** Reads and checks the slab whose header is at `at`; damage is ECORRUPT naming `path` and `what`. */
-export async function readSlabAt(fh: FileHandle, at: number, path: string, what: string, span?: number, checksum: ChecksumMode = 'verify'): Promise<SlabRecord> {
+/**
+ * `scratch`: a buffer the record may be read into (the payload is then a view of it, valid until
+ * the caller reuses it); otherwise the record gets fresh memory.
+ */
+export async function readSlabAt(fh: FileHandle, at: number, path: string, what: string, span?: number, checksum: ChecksumMode = 'verify', scratch?: Buffer): Promise<SlabRecord> {
   // With the record's span known (the next slab's offset), header and payload come in one read —
   // one trip through the I/O thread pool instead of two; the header still decides.
   if (span !== undefined && span > slabHeader.size && span <= MAX_RECORD_SPAN) {
-    const raw = await readExactly(fh, span, at);
+    const raw = await readExactly(fh, span, at, scratch);
     const h = decodeSlabHeader(raw);
     if (h && raw.length === span && slabHeader.size + h.storedLength === span) return checkedRecord(h, raw.subarray(slabHeader.size), path, what, at, checksum);
   }
   const h = decodeSlabHeader(await readExactly(fh, slabHeader.size, at));
   if (!h) throw new DiskarcError('ECORRUPT', `${path}: ${what} at offset ${at} has a damaged or missing header`, { path, offset: at });
-  return checkedRecord(h, await readExactly(fh, h.storedLength, at + slabHeader.size), path, what, at, checksum);
+  return checkedRecord(h, await readExactly(fh, h.storedLength, at + slabHeader.size, scratch), path, what, at, checksum);
 }
 
 /** Records longer than this are read header first (a span this large means a damaged index). */
@@ -160,11 +165,11 @@ export class SlabFileReader {
   }
 
   /** Reads and checks slab `index`; any damage is ECORRUPT naming the file and slab. */
-  async readSlab(index: number, checksum: ChecksumMode = 'verify'): Promise<SlabRecord> {
+  async readSlab(index: number, checksum: ChecksumMode = 'verify', scratch?: Buffer): Promise<SlabRecord> {
     const at = this.offsets[index];
     if (at === undefined) throw new DiskarcError('ECORRUPT', `${this.path}: slab ${index} does not exist (file has ${this.offsets.length})`, { path: this.path, slab: index });
     const next = this.offsets[index + 1];
-    return readSlabAt(this.fh, at, this.path, `slab ${index}`, next !== undefined ? next - at : undefined, checksum);
+    return readSlabAt(this.fh, at, this.path, `slab ${index}`, next !== undefined ? next - at : undefined, checksum, scratch);
   }
 
   /** Where slab `index` starts in the file (for error messages). */

@@ -95,9 +95,10 @@ export class SlabStore {
     throw new DiskarcError('ECORRUPT', `${this.dir}: slab ${slab} is referenced but not in the archive (${this.totalSlabs} slabs)`, { archive: this.dir, slab });
   }
 
-  async readData(slab: number, checksum: ChecksumMode = 'verify'): Promise<SlabRecord> {
+  /** `scratch`: see readSlabAt (the payload may be a view of it). */
+  async readData(slab: number, checksum: ChecksumMode = 'verify', scratch?: Buffer): Promise<SlabRecord> {
     const { pair, index } = await this.locate(slab);
-    return pair.data.readSlab(index, checksum);
+    return pair.data.readSlab(index, checksum, scratch);
   }
 
   /** The error a failed deferred checksum of data slab `slab` raises, naming its file and offset. */
