@@ -2,6 +2,7 @@
 // every protocol reads through — and lists its streams (or the -s selection) as served disks.
 import { totalmem } from 'node:os';
 import { Archive } from '../src/archive/archive.js';
+import { SlabCache } from '../src/archive/slab-cache.js';
 import type { StreamInfo } from '../src/archive/stream-info.js';
 import type { ServedDisk } from './catalog.js';
 import type { ServeConfig } from './config.js';
@@ -34,6 +35,7 @@ export function defaultServeCacheBytes(all: StreamInfo[], served: StreamInfo[], 
  * empty) and, unless `cacheBytes` is given, sizes the slab cache for them (defaultServeCacheBytes).
  */
 export async function openArchiveForServing(dir: string, refs: string[], cacheBytes?: number): Promise<{ archive: Archive; streams: StreamInfo[] }> {
+  SlabCache.releaseEvictedMemoryPromptly();
   let archive = await Archive.open(dir, { cacheBytes });
   try {
     let streams: StreamInfo[];

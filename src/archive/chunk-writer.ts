@@ -37,7 +37,10 @@ export class ChunkWriter {
     private readonly slabSize: number,
     private readonly maxChunk: number,
     private readonly compression: CompressionConfig,
-    private readonly maxInFlight = pool.size * 4,
+    // Slabs being compressed or written at once: at least four per worker, and at least 8 MiB,
+    // so small slabs keep as much work queued for the workers as large ones (measured: with
+    // 256 KiB slabs, four per worker left pack 13 % slower than with 1 MiB slabs).
+    private readonly maxInFlight = Math.max(pool.size * 4, Math.ceil((8 * 1024 * 1024) / slabSize)),
   ) {
     this.slabId = store.nextSlabId;
     this.buf = Buffer.allocUnsafeSlow(slabSize);
