@@ -106,8 +106,7 @@ export class SlabCache {
   private async decode(slab: number, scratch: Buffer): Promise<Buffer> {
     // A compressed slab's checksum is checked by the decompressing thread, not here.
     const rec = await this.store.readData(slab, 'defer', scratch);
-    // Stored uncompressed, the payload is the slab: it must not stay a view of the scratch.
-    let data = rec.payload.buffer === scratch.buffer && !(rec.flags & SLAB_FLAG_ZSTD) ? Buffer.from(rec.payload) : rec.payload;
+    let data: Buffer;
     if (rec.flags & SLAB_FLAG_ZSTD) {
       // The output is allocated from the header's length before decoding: never trust it blindly.
       if (rec.length > MAX_SLAB_BYTES) throw new DiskarcError('ECORRUPT', `data slab ${slab} claims ${rec.length} bytes, more than any slab holds`, { slab });
@@ -117,8 +116,10 @@ export class SlabCache {
         if ((e as NodeJS.ErrnoException).code === 'ECHECKSUM') throw await this.store.dataChecksumError(slab);
         throw new DiskarcError('ECORRUPT', `data slab ${slab} does not decompress: ${(e as Error).message}`, { slab }, { cause: e });
       }
-    } else if (crc32(rec.payload) !== rec.payloadCrc) {
-      throw await this.store.dataChecksumError(slab);
+    } else {
+      if (crc32(rec.payload) !== rec.payloadCrc) throw await this.store.dataChecksumError(slab);
+      // Stored uncompressed, the payload is the slab: it must not stay a view of the scratch.
+      data = rec.payload.buffer === scratch.buffer ? Buffer.from(rec.payload) : rec.payload;
     }
     if (data.length !== rec.length) {
       throw new DiskarcError('ECORRUPT', `data slab ${slab} decompressed to ${data.length} bytes, header says ${rec.length}`, { slab });

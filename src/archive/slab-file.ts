@@ -82,10 +82,14 @@ export async function rebuildOffsets(path: string, content: FileContent): Promis
   }
 }
 
-/** Reads and checks the slab whose header is at `at`; damage is ECORRUPT naming `path` and `what`. */
+/** Records longer than this are read header first (a span this large means a damaged index). */
+const MAX_RECORD_SPAN = 256 * 1024 * 1024;
+
 /**
- * `scratch`: a buffer the record may be read into (the payload is then a view of it, valid until
- * the caller reuses it); otherwise the record gets fresh memory.
+ * Reads and checks the slab whose header is at `at`; damage is ECORRUPT naming `path` and `what`.
+ * `span`: the record's length when known (the next slab's offset). `scratch`: a buffer the record
+ * may be read into (the payload is then a view of it, valid until the caller reuses it);
+ * otherwise the record gets fresh memory.
  */
 export async function readSlabAt(fh: FileHandle, at: number, path: string, what: string, span?: number, checksum: ChecksumMode = 'verify', scratch?: Buffer): Promise<SlabRecord> {
   // With the record's span known (the next slab's offset), header and payload come in one read —
@@ -99,9 +103,6 @@ export async function readSlabAt(fh: FileHandle, at: number, path: string, what:
   if (!h) throw new DiskarcError('ECORRUPT', `${path}: ${what} at offset ${at} has a damaged or missing header`, { path, offset: at });
   return checkedRecord(h, await readExactly(fh, h.storedLength, at + slabHeader.size, scratch), path, what, at, checksum);
 }
-
-/** Records longer than this are read header first (a span this large means a damaged index). */
-const MAX_RECORD_SPAN = 256 * 1024 * 1024;
 
 type SlabHeader = { flags: number; storedLength: number; length: number; payloadCrc: number };
 

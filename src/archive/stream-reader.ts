@@ -3,6 +3,7 @@
 // fills and holes are synthesised without I/O. Sequential readers (several at once, e.g. one per
 // NBD connection of a multi-connection copy) are detected and the slabs ahead of them prefetched,
 // so decompression overlaps the client's own latency instead of waiting for the next request.
+import { copyParts } from '../block/parts.js';
 import { checkRange, type BlockSource, type Extent, type ExtentKind } from '../block/source.js';
 import { DiskarcError } from '../errors.js';
 import { ExtentType } from './layout.js';
@@ -56,17 +57,10 @@ export class StreamReader implements BlockSource {
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
-    checkRange(this, offset, length);
-    if (length === 0) return Buffer.alloc(0);
-    this.readahead(offset, length);
-    const { pieces, slabs } = await this.plan(offset, length);
-    const loaded = await this.load(slabs);
-    // Not zero-filled: the pieces tile the range, and each writes its bytes.
+    const parts = await this.readv(offset, length);
+    // Not zero-filled: the parts tile the range.
     const out = Buffer.allocUnsafe(length);
-    for (const p of pieces) {
-      if (p.slab >= 0) loaded.get(p.slab)!.copy(out, p.dest, p.src, p.src + p.length);
-      else out.fill(p.fill, p.dest, p.dest + p.length);
-    }
+    copyParts(parts, out);
     return out;
   }
 
@@ -88,7 +82,7 @@ export class StreamReader implements BlockSource {
 
   /**
    * The range as pieces in stream order — runs of one slab (chunks packed one after another land
-   * one after another in their slab, so a run is one copy) or fills — and, per slab, the furthest
+   * one after another in their slab, so a run is one view) or fills — and, per slab, the furthest
    * byte the map says it holds (checked against the slab when it is loaded).
    */
   private async plan(offset: number, length: number): Promise<{ pieces: Piece[]; slabs: Map<number, number> }> {
