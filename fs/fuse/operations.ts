@@ -127,10 +127,15 @@ export function createOperations(tree: VirtualTree, handles: HandleTable, opts: 
       const reader = handles.get(fh);
       if (!reader) return cb(Fuse.EBADF);
       if (pos >= reader.size) return cb(0);
-      reader.readv(pos, Math.min(len, reader.size - pos)).then((parts) => {
-        // buf is libfuse's memory, valid until cb returns; copy, never keep a reference.
-        cb(copyParts(parts, buf));
-      }, fail('read', path, cb));
+      // buf is libfuse's memory, valid until cb returns; copy, never keep a reference.
+      let parts: Buffer[] | Promise<Buffer[]>;
+      try {
+        parts = reader.readvNow(pos, Math.min(len, reader.size - pos));
+      } catch (e) {
+        return fail('read', path, cb)(e);
+      }
+      if (Array.isArray(parts)) return cb(copyParts(parts, buf));
+      parts.then((p) => cb(copyParts(p, buf)), fail('read', path, cb));
     },
     release(_path: string, fh: number, cb: Cb) {
       const reader = handles.remove(fh);

@@ -32,6 +32,8 @@ export class ReadaheadBudget {
 
 export class ReadaheadReader {
   private readonly chunks = new Map<number, Promise<Buffer[]>>();
+  /** The chunks of `chunks` that have arrived, so a read inside one is answered without a promise. */
+  private readonly arrived = new Map<number, Buffer[]>();
   private recentEnds: number[] = [];
   private streak = 0;
   private prefetchedTo = 0;
@@ -53,6 +55,15 @@ export class ReadaheadReader {
 
   /** Reads [pos, pos+len) clipped to the end of the source, as views that must not be modified. */
   async readv(pos: number, len: number): Promise<Buffer[]> {
+    return this.readvNow(pos, len);
+  }
+
+  /**
+   * readv, but answered at once — no promise, no trip through the microtask queue — when the
+   * range lies in a chunk that has arrived: the common case of a sequential reader, whose FUSE
+   * read then completes within the call.
+   */
+  readvNow(pos: number, len: number): Buffer[] | Promise<Buffer[]> {
     this.stats.reads++;
     const end = Math.min(this.source.size, pos + len);
     if (pos >= end) return [];
@@ -77,6 +88,8 @@ export class ReadaheadReader {
     if (this.chunks.size > 0) this.dropChunks((i) => i < first - KEEP_BEHIND || i > last + 2 * MAX_AHEAD);
     if (this.chunks.has(first)) this.stats.fromChunks++;
     else this.stats.direct++;
+    const ready = first === last ? this.arrived.get(first) : undefined;
+    if (ready) return sliceParts(ready, pos - first * CHUNK, end - first * CHUNK);
     const pieces: Array<Promise<Buffer[]>> = [];
     for (let i = first; i <= last; i++) {
       const chunk = this.chunks.get(i);
@@ -85,8 +98,8 @@ export class ReadaheadReader {
       if (chunk) pieces.push(chunk.then((parts) => sliceParts(parts, from - i * CHUNK, to - i * CHUNK)));
       else pieces.push(readParts(this.source, from, to - from));
     }
-    // The common case (a 128 KiB kernel read inside one chunk) needs no assembly.
-    return pieces.length === 1 ? pieces[0]! : (await Promise.all(pieces)).flat();
+    // A read inside one chunk needs no assembly.
+    return pieces.length === 1 ? pieces[0]! : Promise.all(pieces).then((all) => all.flat());
   }
 
   async close(): Promise<void> {
@@ -115,9 +128,14 @@ export class ReadaheadReader {
     this.budget.used += end - start;
     const data = readParts(this.source, start, end - start);
     // A failed chunk is forgotten so the next read retries (and reports) the error itself.
-    data.catch(() => {
-      if (this.chunks.get(i) === data) this.dropChunks((j) => j === i);
-    });
+    data.then(
+      (parts) => {
+        if (this.chunks.get(i) === data) this.arrived.set(i, parts);
+      },
+      () => {
+        if (this.chunks.get(i) === data) this.dropChunks((j) => j === i);
+      },
+    );
     this.chunks.set(i, data);
     this.stats.chunks++;
   }
@@ -126,6 +144,7 @@ export class ReadaheadReader {
     for (const [i, data] of this.chunks) {
       if (!pred(i)) continue;
       this.chunks.delete(i);
+      this.arrived.delete(i);
       this.budget.used -= Math.min(CHUNK, this.source.size - i * CHUNK);
       void data;
     }

@@ -1,6 +1,8 @@
 // An attribute's value as a BlockSource: resident bytes, or non-resident clusters mapped through
 // the runlist — sparse runs read as zeros without I/O (and report 'hole' extents), bytes past the
 // valid data length read as zeros, and LZNT1 compression units are decompressed on demand.
+// Uncompressed attributes also read zero-copy (readv): views of the volume's own buffers.
+import { copyParts, pushZeroParts, readParts } from '../../src/block/parts.js';
 import { checkRange, type BlockSource, type Extent } from '../../src/block/source.js';
 import { corrupt } from './layout.js';
 import { decompressLznt1 } from './lznt1.js';
@@ -41,33 +43,52 @@ export class AttributeSource implements BlockSource {
 
   async read(offset: number, length: number): Promise<Buffer> {
     checkRange(this, offset, length);
-    const out = Buffer.alloc(length);
+    if (this.unitClusters && !this.attr.resident) return this.readCompressed(offset, length);
+    // Not zero-filled: the parts tile the range.
+    const out = Buffer.allocUnsafe(length);
+    copyParts(await this.readv(offset, length), out);
+    return out;
+  }
+
+  /**
+   * Zero-copy read (BlockSource.readv): resident bytes and stored clusters as views (of the
+   * attribute value, of the volume's cached data), sparse runs and bytes past the valid data
+   * length as shared zeros. Compressed attributes decode into a buffer of their own.
+   */
+  async readv(offset: number, length: number): Promise<Buffer[]> {
+    checkRange(this, offset, length);
+    if (length === 0) return [];
     const { attr } = this;
+    if (!attr.resident && this.unitClusters) return [await this.readCompressed(offset, length)];
     const end = Math.min(offset + length, attr.validDataSize);
+    const pieces: Array<Buffer[] | Promise<Buffer[]>> = [];
     if (attr.resident) {
-      if (end > offset) attr.value!.copy(out, 0, offset, end);
-      return out;
-    }
-    if (this.unitClusters) {
-      const unitBytes = this.unitClusters * this.clusterSize;
+      if (end > offset) pieces.push([attr.value!.subarray(offset, end)]);
+    } else {
+      const cs = this.clusterSize;
       for (let pos = offset; pos < end; ) {
-        const unit = Math.floor(pos / unitBytes);
-        const unitEnd = Math.min(end, (unit + 1) * unitBytes);
-        const data = await this.unit(unit);
-        if (data) data.copy(out, pos - offset, pos - unit * unitBytes, unitEnd - unit * unitBytes);
-        pos = unitEnd;
+        const run = this.runAt(Math.floor(pos / cs));
+        const n = Math.min(end, (run.vcn + run.length) * cs) - pos;
+        // The runs of one read are fetched concurrently (a fragmented file needs many).
+        pieces.push(run.lcn === null ? pushZeroParts([], n) : readParts(this.volume, run.lcn * cs + (pos - run.vcn * cs), n));
+        pos += n;
       }
-      return out;
     }
-    const cs = this.clusterSize;
+    if (end < offset + length) pieces.push(pushZeroParts([], offset + length - Math.max(offset, end)));
+    return (await Promise.all(pieces)).flat();
+  }
+
+  /** Bytes of a compressed attribute, compression unit by compression unit. */
+  private async readCompressed(offset: number, length: number): Promise<Buffer> {
+    const out = Buffer.alloc(length);
+    const end = Math.min(offset + length, this.attr.validDataSize);
+    const unitBytes = this.unitClusters * this.clusterSize;
     for (let pos = offset; pos < end; ) {
-      const run = this.runAt(Math.floor(pos / cs));
-      const n = Math.min(end, (run.vcn + run.length) * cs) - pos;
-      if (run.lcn !== null) {
-        const data = await this.volume.read(run.lcn * cs + (pos - run.vcn * cs), n);
-        data.copy(out, pos - offset);
-      }
-      pos += n;
+      const unit = Math.floor(pos / unitBytes);
+      const unitEnd = Math.min(end, (unit + 1) * unitBytes);
+      const data = await this.unit(unit);
+      if (data) data.copy(out, pos - offset, pos - unit * unitBytes, unitEnd - unit * unitBytes);
+      pos = unitEnd;
     }
     return out;
   }

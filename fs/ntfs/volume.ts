@@ -2,6 +2,7 @@
 // file records (LRU-cached, never the whole $MFT) → directories, names, streams and links.
 // Every structure is validated as it is read; anything inconsistent is DiskarcError('EFS').
 import { LRUCache } from 'lru-cache';
+import { readParts } from '../../src/block/parts.js';
 import { type BlockSource, type Extent } from '../../src/block/source.js';
 import { DiskarcError, isDiskarcError } from '../../src/errors.js';
 import { AttributeType, AttributeFlags } from './attribute.js';
@@ -62,10 +63,17 @@ const INTERIX_SYMLINK = Buffer.from('IntxLNK\x01', 'latin1');
 class VolumeDevice implements BlockSource {
   constructor(private readonly source: BlockSource, readonly size: number) {}
   async read(offset: number, length: number): Promise<Buffer> {
+    this.checkInside(offset, length);
+    return this.source.read(offset, length);
+  }
+  async readv(offset: number, length: number): Promise<Buffer[]> {
+    this.checkInside(offset, length);
+    return readParts(this.source, offset, length);
+  }
+  private checkInside(offset: number, length: number): void {
     if (offset + length > this.size || offset + length > this.source.size) {
       throw new DiskarcError('EFS', `NTFS volume is truncated: read at ${offset}+${length} beyond the end of the device (${this.source.size} bytes)`, { offset, length });
     }
-    return this.source.read(offset, length);
   }
   extents(offset: number, length: number): Promise<Extent[]> {
     return this.source.extents(offset, length);

@@ -3,7 +3,7 @@
 // fills and holes are synthesised without I/O. Sequential readers (several at once, e.g. one per
 // NBD connection of a multi-connection copy) are detected and the slabs ahead of them prefetched,
 // so decompression overlaps the client's own latency instead of waiting for the next request.
-import { copyParts } from '../block/parts.js';
+import { copyParts, pushZeroParts } from '../block/parts.js';
 import { checkRange, type BlockSource, type Extent, type ExtentKind } from '../block/source.js';
 import { DiskarcError } from '../errors.js';
 import { ExtentType } from './layout.js';
@@ -19,9 +19,6 @@ const SEQ_TRIGGER = 512 * 1024;
 const READAHEAD = 8 * 1024 * 1024;
 /** Sequential runs tracked at once; the least recently used one is replaced. */
 const MAX_RUNS = 8;
-
-/** Shared zeros that readv hands out for zero fills and holes (callers never modify readv's buffers). */
-const ZEROS = Buffer.alloc(1024 * 1024);
 
 /** One stretch of a read: `length` bytes at `dest` from `slab` at `src`, or (slab -1) a fill byte. */
 interface Piece {
@@ -75,7 +72,7 @@ export class StreamReader implements BlockSource {
     for (const p of pieces) {
       if (p.slab >= 0) out.push(loaded.get(p.slab)!.subarray(p.src, p.src + p.length));
       else if (p.fill !== 0) out.push(Buffer.alloc(p.length, p.fill));
-      else for (let n = 0; n < p.length; n += ZEROS.length) out.push(ZEROS.subarray(0, Math.min(ZEROS.length, p.length - n)));
+      else pushZeroParts(out, p.length);
     }
     return out;
   }

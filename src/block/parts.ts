@@ -13,6 +13,15 @@ export async function readParts(source: BlockSource, offset: number, length: num
   return [await source.read(offset, length)];
 }
 
+/** One shared zero buffer that readv implementations hand out views of (callers never modify them). */
+const ZEROS = Buffer.alloc(1024 * 1024);
+
+/** `length` zero bytes as views of a shared buffer, appended to `out` (no allocation per read). */
+export function pushZeroParts(out: Buffer[], length: number): Buffer[] {
+  for (let n = 0; n < length; n += ZEROS.length) out.push(ZEROS.subarray(0, Math.min(ZEROS.length, length - n)));
+  return out;
+}
+
 /** The sub-list of `parts` covering bytes [from, to) of their concatenation (views, no copies). */
 export function sliceParts(parts: readonly Buffer[], from: number, to: number): Buffer[] {
   const out: Buffer[] = [];
