@@ -22,7 +22,7 @@ export interface NativeAddon {
   /**
    * Checks `src` against CRC-32 `crc` (-1: no check), then decompresses it — one zstd frame,
    * which must fill `dst` exactly — on libuv's thread pool. Resolves to `dst`; rejects with code
-   * ECHECKSUM or EFRAME. Use `zstdDecompress`.
+   * ECHECKSUM or EFRAME. Use `zstdDecompress` / `zstdDecompressTo`.
    */
   zstdDecompressInto(src: Uint8Array, dst: Uint8Array, crc: number): Promise<Uint8Array>;
 }
@@ -39,7 +39,11 @@ export const native: NativeAddon = require(addonPath) as NativeAddon;
  * its own memory, never a pool slice), as every byte is written.
  */
 export async function zstdDecompress(src: Uint8Array, rawLength: number, crc?: number): Promise<Buffer> {
-  const dst = Buffer.allocUnsafeSlow(rawLength);
+  return zstdDecompressTo(src, Buffer.allocUnsafeSlow(rawLength), crc);
+}
+
+/** zstdDecompress into a buffer the caller provides (e.g. a pooled one): the frame must fill `dst` exactly. */
+export async function zstdDecompressTo(src: Uint8Array, dst: Buffer, crc?: number): Promise<Buffer> {
   await native.zstdDecompressInto(src, dst, crc ?? -1);
   return dst;
 }

@@ -4,7 +4,6 @@
 import Fuse from 'fuse-native';
 import { isDiskarcError } from '../../src/errors.js';
 import type { TreeNode, VirtualTree } from '../tree/types.js';
-import { copyParts } from '../../src/block/parts.js';
 import { ReadaheadBudget, ReadaheadReader } from './readahead.js';
 
 const S_IFDIR = 0o040000;
@@ -127,15 +126,15 @@ export function createOperations(tree: VirtualTree, handles: HandleTable, opts: 
       const reader = handles.get(fh);
       if (!reader) return cb(Fuse.EBADF);
       if (pos >= reader.size) return cb(0);
-      // buf is libfuse's memory, valid until cb returns; copy, never keep a reference.
-      let parts: Buffer[] | Promise<Buffer[]>;
+      // buf is libfuse's memory, valid until cb returns: copied into, never kept.
+      let n: number | Promise<number>;
       try {
-        parts = reader.readvNow(pos, Math.min(len, reader.size - pos));
+        n = reader.readInto(buf, pos, Math.min(len, reader.size - pos));
       } catch (e) {
         return fail('read', path, cb)(e);
       }
-      if (Array.isArray(parts)) return cb(copyParts(parts, buf));
-      parts.then((p) => cb(copyParts(p, buf)), fail('read', path, cb));
+      if (typeof n === 'number') return cb(n);
+      n.then((bytes) => cb(bytes), fail('read', path, cb));
     },
     release(_path: string, fh: number, cb: Cb) {
       const reader = handles.remove(fh);

@@ -3,9 +3,11 @@
 // 128 KiB FUSE reads are served from memory while the next chunks are decoded — the fix for
 // restic/borg-style "one chunk decoded per small read". Each chunk is its own request, so a read
 // waits only for the chunk it needs. Random reads go straight to the source with no extra work.
-// Chunks are the source's readv() views (of cached slabs), so the only copy is into FUSE's buffer.
-import { readParts, sliceParts } from '../../src/block/parts.js';
-import type { BlockSource } from '../../src/block/source.js';
+// Chunks are borrowed from the source (borrowv: an archive decodes them into reused buffers and
+// does not cache a long pass), copied straight into FUSE's buffer, and released once dropped
+// and no read is copying out of them.
+import { borrowParts, copyParts, readParts, sliceParts } from '../../src/block/parts.js';
+import type { BlockSource, BorrowedParts } from '../../src/block/source.js';
 
 /** Chunk size (measured: 4 MiB chunks stream cold archive data ~1.2–1.5× faster than 1 MiB ones:
  * fewer map walks and slab lookups per byte). */
@@ -19,10 +21,21 @@ const NEAR = 256 * 1024;
 const RECENT = 8;
 /** Near requests in a row before chunks are fetched ahead (random reads rarely line up this often). */
 const MIN_STREAK = 3;
-/** How far past the chunks the source is asked to prefetch (slab decompression ahead). */
+/** How far past the chunks a source that cannot lend is asked to prefetch (slab decompression ahead). */
 const PREFETCH_BEYOND = 2 * CHUNK;
 /** Chunks kept behind the reader, for requests that arrive late. */
 const KEEP_BEHIND = 2;
+
+/** One chunk fetched ahead. */
+interface Chunk {
+  lent: Promise<BorrowedParts>;
+  /** Its buffers, once they have arrived. */
+  parts?: Buffer[];
+  /** Reads waiting to copy out of it: it is released only when there are none. */
+  pins: number;
+  dropped: boolean;
+  released: boolean;
+}
 
 /** Bytes held in readahead chunks across all handles, so many sequential readers stay bounded. */
 export class ReadaheadBudget {
@@ -31,9 +44,7 @@ export class ReadaheadBudget {
 }
 
 export class ReadaheadReader {
-  private readonly chunks = new Map<number, Promise<Buffer[]>>();
-  /** The chunks of `chunks` that have arrived, so a read inside one is answered without a promise. */
-  private readonly arrived = new Map<number, Buffer[]>();
+  private readonly chunks = new Map<number, Chunk>();
   private recentEnds: number[] = [];
   private streak = 0;
   private prefetchedTo = 0;
@@ -47,26 +58,64 @@ export class ReadaheadReader {
     return this.source.size;
   }
 
-  /** Reads [pos, pos+len) clipped to the end of the source, as one buffer. */
+  /** Reads [pos, pos+len) clipped to the end of the source, as a new buffer. */
   async read(pos: number, len: number): Promise<Buffer> {
-    const parts = await this.readv(pos, len);
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-  }
-
-  /** Reads [pos, pos+len) clipped to the end of the source, as views that must not be modified. */
-  async readv(pos: number, len: number): Promise<Buffer[]> {
-    return this.readvNow(pos, len);
+    const out = Buffer.allocUnsafe(Math.max(0, Math.min(len, this.source.size - pos)));
+    const n = await this.readInto(out, pos, len);
+    return out.subarray(0, n);
   }
 
   /**
-   * readv, but answered at once — no promise, no trip through the microtask queue — when the
-   * range lies in a chunk that has arrived: the common case of a sequential reader, whose FUSE
-   * read then completes within the call.
+   * Copies [pos, pos+len), clipped to the end of the source, into `dest`; returns the bytes
+   * copied — at once, within the call, when the range lies in a chunk that has arrived (the
+   * common case of a sequential reader), else a promise that settles only after every copy into
+   * `dest` is done (FUSE's buffer is freed once the reply is sent).
    */
-  readvNow(pos: number, len: number): Buffer[] | Promise<Buffer[]> {
+  readInto(dest: Buffer, pos: number, len: number): number | Promise<number> {
     this.stats.reads++;
     const end = Math.min(this.source.size, pos + len);
-    if (pos >= end) return [];
+    if (pos >= end) return 0;
+    this.track(pos, end);
+    const first = Math.floor(pos / CHUNK);
+    const last = Math.floor((end - 1) / CHUNK);
+    if (this.chunks.has(first)) this.stats.fromChunks++;
+    else this.stats.direct++;
+    const ready = first === last ? this.chunks.get(first)?.parts : undefined;
+    if (ready) return copyParts(sliceParts(ready, pos - first * CHUNK, end - first * CHUNK), dest);
+    return this.readIntoLater(dest, pos, end, first, last);
+  }
+
+  private async readIntoLater(dest: Buffer, pos: number, end: number, first: number, last: number): Promise<number> {
+    const pinned: Chunk[] = [];
+    const copies: Array<Promise<void>> = [];
+    for (let i = first; i <= last; i++) {
+      const from = Math.max(pos, i * CHUNK);
+      const to = Math.min(end, (i + 1) * CHUNK);
+      const chunk = this.chunks.get(i);
+      if (chunk) {
+        chunk.pins++;
+        pinned.push(chunk);
+        copies.push(chunk.lent.then((l) => void copyParts(sliceParts(l.parts, from - i * CHUNK, to - i * CHUNK), dest, from - pos)));
+      } else {
+        copies.push(readParts(this.source, from, to - from).then((parts) => void copyParts(parts, dest, from - pos)));
+      }
+    }
+    // Every copy settles before this returns: none may land in `dest` after the reply.
+    const settled = await Promise.allSettled(copies);
+    for (const c of pinned) this.unpin(c);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    return end - pos;
+  }
+
+  async close(): Promise<void> {
+    if (process.env.DISKARC_RA_DEBUG) process.stderr.write(`readahead ${JSON.stringify(this.stats)}\n`);
+    this.dropChunks(() => true);
+    await this.source.close();
+  }
+
+  /** Notes a read in the handle's run; fetches chunks ahead of a sequential one, drops stale ones. */
+  private track(pos: number, end: number): void {
     if (this.recentEnds.some((e) => Math.abs(pos - e) <= NEAR)) {
       this.streak++;
     } else if (this.recentEnds.length > 0) {
@@ -86,34 +135,15 @@ export class ReadaheadReader {
     }
     // Chunks far from this read are stale: behind a sequential reader, or left by an earlier run.
     if (this.chunks.size > 0) this.dropChunks((i) => i < first - KEEP_BEHIND || i > last + 2 * MAX_AHEAD);
-    if (this.chunks.has(first)) this.stats.fromChunks++;
-    else this.stats.direct++;
-    const ready = first === last ? this.arrived.get(first) : undefined;
-    if (ready) return sliceParts(ready, pos - first * CHUNK, end - first * CHUNK);
-    const pieces: Array<Promise<Buffer[]>> = [];
-    for (let i = first; i <= last; i++) {
-      const chunk = this.chunks.get(i);
-      const from = Math.max(pos, i * CHUNK);
-      const to = Math.min(end, (i + 1) * CHUNK);
-      if (chunk) pieces.push(chunk.then((parts) => sliceParts(parts, from - i * CHUNK, to - i * CHUNK)));
-      else pieces.push(readParts(this.source, from, to - from));
-    }
-    // A read inside one chunk needs no assembly.
-    return pieces.length === 1 ? pieces[0]! : Promise.all(pieces).then((all) => all.flat());
-  }
-
-  async close(): Promise<void> {
-    if (process.env.DISKARC_RA_DEBUG) process.stderr.write(`readahead ${JSON.stringify(this.stats)}\n`);
-    this.dropChunks(() => true);
-    await this.source.close();
   }
 
   /**
-   * Warms the source's own cache (the archive's slab cache) for the stretch after the chunks,
-   * so decompression of the next slabs overlaps with serving this one; once per stretch.
+   * Warms the source's own cache for the stretch after the chunks, so decompression of the next
+   * slabs overlaps with serving this one; once per stretch. Not for a source that lends: what
+   * it lends is decoded on demand and not cached, and the chunks ahead keep its decoders busy.
    */
   private prefetchBeyond(chunk: number): void {
-    if (!this.source.prefetch || chunk * CHUNK >= this.source.size || chunk < this.prefetchedTo) return;
+    if (this.source.borrowv || !this.source.prefetch || chunk * CHUNK >= this.source.size || chunk < this.prefetchedTo) return;
     const start = chunk * CHUNK;
     const length = Math.min(PREFETCH_BEYOND, this.source.size - start);
     this.prefetchedTo = chunk + PREFETCH_BEYOND / CHUNK;
@@ -126,27 +156,37 @@ export class ReadaheadReader {
     const end = Math.min(this.source.size, start + CHUNK);
     if (start >= end || end - start > this.budget.limit - this.budget.used) return;
     this.budget.used += end - start;
-    const data = readParts(this.source, start, end - start);
-    // A failed chunk is forgotten so the next read retries (and reports) the error itself.
-    data.then(
-      (parts) => {
-        if (this.chunks.get(i) === data) this.arrived.set(i, parts);
-      },
+    const chunk: Chunk = { lent: borrowParts(this.source, start, end - start), pins: 0, dropped: false, released: false };
+    chunk.lent.then(
+      (l) => (chunk.parts = l.parts),
+      // A failed chunk is forgotten so the next read retries (and reports) the error itself.
       () => {
-        if (this.chunks.get(i) === data) this.dropChunks((j) => j === i);
+        if (this.chunks.get(i) === chunk) this.dropChunks((j) => j === i);
       },
     );
-    this.chunks.set(i, data);
+    this.chunks.set(i, chunk);
     this.stats.chunks++;
   }
 
   private dropChunks(pred: (index: number) => boolean): void {
-    for (const [i, data] of this.chunks) {
+    for (const [i, chunk] of this.chunks) {
       if (!pred(i)) continue;
       this.chunks.delete(i);
-      this.arrived.delete(i);
       this.budget.used -= Math.min(CHUNK, this.source.size - i * CHUNK);
-      void data;
+      chunk.dropped = true;
+      if (chunk.pins === 0) this.release(chunk);
     }
+  }
+
+  private unpin(chunk: Chunk): void {
+    if (--chunk.pins === 0 && chunk.dropped) this.release(chunk);
+  }
+
+  /** Gives a dropped, unpinned chunk back to its source (once it has arrived). */
+  private release(chunk: Chunk): void {
+    if (chunk.released) return;
+    chunk.released = true;
+    chunk.parts = undefined;
+    chunk.lent.then((l) => l.release(), () => {});
   }
 }

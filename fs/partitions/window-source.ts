@@ -3,8 +3,8 @@
 // The window is clipped to the parent, so a partition table that overruns a truncated image still
 // gives a readable (shorter) source. Closing the window leaves the parent open: the parent's owner closes it.
 import { DiskarcError } from '../../src/errors.js';
-import { checkRange, type BlockSource, type Extent } from '../../src/block/source.js';
-import { readParts } from '../../src/block/parts.js';
+import { checkRange, type BlockSource, type BorrowedParts, type Extent } from '../../src/block/source.js';
+import { borrowParts, readParts } from '../../src/block/parts.js';
 
 export class WindowSource implements BlockSource {
   readonly size: number;
@@ -31,6 +31,12 @@ export class WindowSource implements BlockSource {
     this.checkOpen();
     checkRange(this, offset, length);
     return readParts(this.parent, this.offset + offset, length);
+  }
+
+  async borrowv(offset: number, length: number): Promise<BorrowedParts> {
+    this.checkOpen();
+    checkRange(this, offset, length);
+    return borrowParts(this.parent, this.offset + offset, length);
   }
 
   async extents(offset: number, length: number): Promise<Extent[]> {

@@ -1,7 +1,7 @@
 // Small in-memory and borrowed BlockSources the tree hands out: generated files (info.json)
 // and per-handle views of a shared source that must outlive any one open file.
-import { checkRange, type BlockSource, type Extent } from '../../src/block/source.js';
-import { readParts } from '../../src/block/parts.js';
+import { checkRange, type BlockSource, type BorrowedParts, type Extent } from '../../src/block/source.js';
+import { borrowParts, readParts } from '../../src/block/parts.js';
 
 /** A generated file's bytes as a source. */
 export class BufferSource implements BlockSource {
@@ -42,6 +42,11 @@ export class BorrowedSource implements BlockSource {
   readv(offset: number, length: number): Promise<Buffer[]> {
     if (this.closed) return Promise.reject(new Error('read on a closed source'));
     return readParts(this.inner, offset, length);
+  }
+
+  borrowv(offset: number, length: number): Promise<BorrowedParts> {
+    if (this.closed) return Promise.reject(new Error('read on a closed source'));
+    return borrowParts(this.inner, offset, length);
   }
 
   extents(offset: number, length: number): Promise<Extent[]> {

@@ -4,11 +4,11 @@
 // NBD connection of a multi-connection copy) are detected and the slabs ahead of them prefetched,
 // so decompression overlaps the client's own latency instead of waiting for the next request.
 import { copyParts, pushZeroParts } from '../block/parts.js';
-import { checkRange, type BlockSource, type Extent, type ExtentKind } from '../block/source.js';
+import { checkRange, type BlockSource, type BorrowedParts, type Extent, type ExtentKind } from '../block/source.js';
 import { DiskarcError } from '../errors.js';
 import { ExtentType } from './layout.js';
 import type { MapExtent, MapReader } from './stream-map.js';
-import type { SlabCache } from './slab-cache.js';
+import type { SlabCache, SlabLease } from './slab-cache.js';
 import type { StreamInfo } from './stream-info.js';
 
 /** How far out of order a read may land and still continue a sequential run (pipelined clients). */
@@ -67,14 +67,25 @@ export class StreamReader implements BlockSource {
     if (length === 0) return [];
     this.readahead(offset, length);
     const { pieces, slabs } = await this.plan(offset, length);
-    const loaded = await this.load(slabs);
-    const out: Buffer[] = [];
-    for (const p of pieces) {
-      if (p.slab >= 0) out.push(loaded.get(p.slab)!.subarray(p.src, p.src + p.length));
-      else if (p.fill !== 0) out.push(Buffer.alloc(p.length, p.fill));
-      else pushZeroParts(out, p.length);
-    }
-    return out;
+    return assemble(pieces, await this.load(slabs));
+  }
+
+  /**
+   * BlockSource.borrowv: like readv, but slabs the cache does not hold are decoded for this
+   * caller alone into reusable buffers (SlabCache.borrow) — a streaming reader (FUSE readahead)
+   * that has its own readahead. No readahead of its own, and nothing it decodes is cached.
+   */
+  async borrowv(offset: number, length: number): Promise<BorrowedParts> {
+    checkRange(this, offset, length);
+    if (length === 0) return { parts: [], release: () => {} };
+    const { pieces, slabs } = await this.plan(offset, length);
+    const leases = await this.borrowSlabs(slabs);
+    const release = () => {
+      for (const l of leases.values()) l.release();
+    };
+    const data = new Map<number, Buffer>();
+    for (const [slab, lease] of leases) data.set(slab, lease.data);
+    return { parts: assemble(pieces, data), release };
   }
 
   /**
@@ -110,12 +121,35 @@ export class StreamReader implements BlockSource {
     const loaded = new Map<number, Buffer>();
     await Promise.all([...slabs].map(async ([slab, extentEnd]) => {
       const data = await this.cache.get(slab);
-      if (extentEnd > data.length) {
-        throw new DiskarcError('ECORRUPT', `stream ${this.info.id}: an extent points past the end of slab ${slab}`, { stream: this.info.id, slab });
-      }
+      if (extentEnd > data.length) throw this.pastSlabEnd(slab);
       loaded.set(slab, data);
     }));
     return loaded;
+  }
+
+  /** Borrows the slabs a plan needs, concurrently; on any failure releases those it got. */
+  private async borrowSlabs(slabs: Map<number, number>): Promise<Map<number, SlabLease>> {
+    const order = [...slabs];
+    const settled = await Promise.allSettled(order.map(([slab]) => this.cache.borrow(slab)));
+    const leases = new Map<number, SlabLease>();
+    let failure: unknown;
+    settled.forEach((r, i) => {
+      const [slab, extentEnd] = order[i]!;
+      if (r.status === 'rejected') failure ??= r.reason;
+      else {
+        leases.set(slab, r.value);
+        if (extentEnd > r.value.data.length) failure ??= this.pastSlabEnd(slab);
+      }
+    });
+    if (failure !== undefined) {
+      for (const l of leases.values()) l.release();
+      throw failure;
+    }
+    return leases;
+  }
+
+  private pastSlabEnd(slab: number): DiskarcError {
+    return new DiskarcError('ECORRUPT', `stream ${this.info.id}: an extent points past the end of slab ${slab}`, { stream: this.info.id, slab });
   }
 
   async extents(offset: number, length: number): Promise<Extent[]> {
@@ -174,4 +208,15 @@ export class StreamReader implements BlockSource {
   async close(): Promise<void> {
     await this.map.close();
   }
+}
+
+/** The bytes of planned pieces: views of the slabs' data, fills and shared zeros. */
+function assemble(pieces: Piece[], slabData: Map<number, Buffer>): Buffer[] {
+  const out: Buffer[] = [];
+  for (const p of pieces) {
+    if (p.slab >= 0) out.push(slabData.get(p.slab)!.subarray(p.src, p.src + p.length));
+    else if (p.fill !== 0) out.push(Buffer.alloc(p.length, p.fill));
+    else pushZeroParts(out, p.length);
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 // Reading a range as a list of buffers instead of one: sources that hold decompressed data in a
 // cache (StreamReader) hand out views of it, so a server can write those straight to a socket
 // without allocating and copying a reply buffer per request.
-import type { BlockSource } from './source.js';
+import type { BlockSource, BorrowedParts } from './source.js';
 
 /**
  * The bytes of [offset, offset+length) as buffers in order (lengths sum to `length`). Uses the
@@ -11,6 +11,15 @@ import type { BlockSource } from './source.js';
 export async function readParts(source: BlockSource, offset: number, length: number): Promise<Buffer[]> {
   if (source.readv) return source.readv(offset, length);
   return [await source.read(offset, length)];
+}
+
+/**
+ * The bytes of [offset, offset+length) lent until `release()` (see BlockSource.borrowv); sources
+ * without borrowv give readParts' buffers, whose release does nothing.
+ */
+export async function borrowParts(source: BlockSource, offset: number, length: number): Promise<BorrowedParts> {
+  if (source.borrowv) return source.borrowv(offset, length);
+  return { parts: await readParts(source, offset, length), release: () => {} };
 }
 
 /** One shared zero buffer that readv implementations hand out views of (callers never modify them). */

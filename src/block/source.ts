@@ -29,6 +29,13 @@ export interface BlockSource {
    */
   readv?(offset: number, length: number): Promise<Buffer[]>;
   /**
+   * Optional readv for a streaming reader that holds the buffers only until it has copied or sent
+   * them: they stay valid until `release()`, after which the source may reuse their memory, so
+   * the caller must neither keep nor touch them. An archived stream serves a long sequential
+   * pass this way without caching it. Use `borrowParts()` to call it with a fallback to `readv`.
+   */
+  borrowv?(offset: number, length: number): Promise<BorrowedParts>;
+  /**
    * Describes [offset, offset+length) as contiguous, non-overlapping extents in order, covering
    * the whole range (clipped to size). Adjacent extents of the same kind may or may not be merged.
    */
@@ -37,6 +44,12 @@ export interface BlockSource {
   prefetch?(offset: number, length: number): Promise<void>;
   /** Releases file handles; the source is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/** Buffers lent by `borrowv`, valid until `release()` (idempotent). */
+export interface BorrowedParts {
+  readonly parts: Buffer[];
+  release(): void;
 }
 
 /** Shared range check, so every source rejects out-of-range reads the same way. */

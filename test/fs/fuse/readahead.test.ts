@@ -9,6 +9,8 @@ import { FileBlockSource } from '../../../src/block/file-source.js';
 import type { BlockSource } from '../../../src/block/source.js';
 import { READAHEAD_CHUNK, ReadaheadBudget, ReadaheadReader } from '../../../fs/fuse/readahead.js';
 import { seededBytes } from './helpers.js';
+import { Archive } from '../../../src/archive/archive.js';
+import { diskarcJson } from '../../archive/harness.js';
 
 const MiB = 1024 * 1024;
 
@@ -93,4 +95,40 @@ test('random reads go straight to the source; the budget bounds memory held', as
   t.is((await r.read(size + 10, 4096)).length, 0);
   await r.close();
   t.is(budget.used, 0);
+});
+
+test('over an archived stream, chunks are borrowed (nothing cached), correct under concurrent jumps, and all released', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'diskarc-ra-arc-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const size = 40 * MiB + 12345;
+  const data = seededBytes(size, 5);
+  const input = join(dir, 'in.bin');
+  await writeFile(input, data);
+  const archive = join(dir, 'a');
+  await diskarcJson('create', '-a', archive, '--slab-size', '256k');
+  const { id } = await diskarcJson<{ id: string }>('pack', '-a', archive, input);
+  const a = await Archive.open(archive, { cacheBytes: 256 * MiB });
+  t.teardown(() => a.close());
+  const r = new ReadaheadReader(await a.openStream(id), new ReadaheadBudget(256 * MiB));
+  const step = 128 * 1024;
+  // A sequential pass, answered from chunks.
+  for (let pos = 0; pos < 20 * MiB; pos += step) t.true((await r.read(pos, step)).equals(data.subarray(pos, pos + step)), `at ${pos}`);
+  t.true(r.stats.fromChunks > r.stats.reads * 0.8, JSON.stringify(r.stats));
+  // Only the direct reads before the run was recognised went through the cache.
+  t.true(a.cache.stats.bytes <= 1 * MiB, `a 20 MiB sequential pass left ${a.cache.stats.bytes} bytes cached`);
+  // Batches of concurrent reads, each a run that ends in a jump elsewhere: the jump drops
+  // chunks that reads of the same batch are still waiting on or copying from.
+  for (let batch = 0; batch < 12; batch++) {
+    const base = ((batch * 7919) % 30) * MiB;
+    const offsets = [0, 1, 2, 3, 4, 5].map((k) => base + k * step).concat([((batch * 13) % 38) * MiB + 777, base + 6 * step]);
+    const got = await Promise.all(offsets.map((o) => r.read(o, step)));
+    offsets.forEach((o, i) => t.true(got[i]!.equals(data.subarray(o, Math.min(size, o + step))), `batch ${batch} at ${o}`));
+  }
+  // Reads across a chunk boundary and past the end.
+  const edge = 2 * READAHEAD_CHUNK - 1000;
+  t.true((await r.read(edge, 5000)).equals(data.subarray(edge, edge + 5000)));
+  t.is((await r.read(size - 10, step)).length, 10);
+  await r.close();
+  t.is(a.cache.stats.lent, 0, 'every borrowed slab was released');
+  t.true(a.cache.stats.pooled > 0, 'released slabs went back to the pool');
 });
