@@ -14,11 +14,18 @@ import type { BlockSource, BorrowedParts } from '../../src/block/source.js';
 export const READAHEAD_CHUNK = 4 * 1024 * 1024;
 const CHUNK = READAHEAD_CHUNK;
 const MAX_AHEAD = 4;
-/** A request starting this close to where a recent one ended continues its run: the kernel issues
- * several readahead requests at once and they reach us slightly out of order. */
+/** A request starting this close to where one of the last RECENT requests ended continues its run. */
 const NEAR = 256 * 1024;
-/** Request ends remembered per handle for that test. */
 const RECENT = 8;
+/** So does a request that exactly abuts one of the last ABUTTING requests, on either side. */
+const ABUTTING = 64;
+/**
+ * Once a run is established, any request within this distance of its furthest end continues it:
+ * the kernel sends a whole readahead window (4 MiB, see FuseMount: 32 requests) at once and
+ * libfuse's threads deliver them in any order — with the two tests above alone, a cold 2 GiB
+ * read broke its run ≈ 1 200 times, each time falling back to one chunk ahead.
+ */
+const RUN_WINDOW = 8 * 1024 * 1024;
 /** Near requests in a row before chunks are fetched ahead (random reads rarely line up this often). */
 const MIN_STREAK = 3;
 /** How far past the chunks a source that cannot lend is asked to prefetch (slab decompression ahead). */
@@ -45,7 +52,10 @@ export class ReadaheadBudget {
 
 export class ReadaheadReader {
   private readonly chunks = new Map<number, Chunk>();
-  private recentEnds: number[] = [];
+  /** [start, end) of the last ABUTTING requests, newest last. */
+  private recent: Array<[number, number]> = [];
+  /** Furthest end reached by the current run. */
+  private frontier = 0;
   private streak = 0;
   private prefetchedTo = 0;
   private ahead = 1;
@@ -116,15 +126,17 @@ export class ReadaheadReader {
 
   /** Notes a read in the handle's run; fetches chunks ahead of a sequential one, drops stale ones. */
   private track(pos: number, end: number): void {
-    if (this.recentEnds.some((e) => Math.abs(pos - e) <= NEAR)) {
+    if (this.continuesRun(pos, end)) {
       this.streak++;
-    } else if (this.recentEnds.length > 0) {
+      this.frontier = Math.max(this.frontier, end);
+    } else {
       if (this.streak >= MIN_STREAK) this.stats.resets++;
       this.streak = 0;
       this.ahead = 1;
+      this.frontier = end;
     }
-    this.recentEnds.push(end);
-    if (this.recentEnds.length > RECENT) this.recentEnds.shift();
+    this.recent.push([pos, end]);
+    if (this.recent.length > ABUTTING) this.recent.shift();
     const first = Math.floor(pos / CHUNK);
     const last = Math.floor((end - 1) / CHUNK);
     if (this.streak >= MIN_STREAK) {
@@ -135,6 +147,16 @@ export class ReadaheadReader {
     }
     // Chunks far from this read are stale: behind a sequential reader, or left by an earlier run.
     if (this.chunks.size > 0) this.dropChunks((i) => i < first - KEEP_BEHIND || i > last + 2 * MAX_AHEAD);
+  }
+
+  private continuesRun(pos: number, end: number): boolean {
+    if (this.streak >= MIN_STREAK && Math.abs(pos - this.frontier) <= RUN_WINDOW) return true;
+    const n = this.recent.length;
+    for (let k = n - 1; k >= 0; k--) {
+      const [s, e] = this.recent[k]!;
+      if (e === pos || s === end || (k >= n - RECENT && Math.abs(pos - e) <= NEAR)) return true;
+    }
+    return false;
   }
 
   /**
