@@ -22,9 +22,6 @@ export interface FuseMountOptions {
   kernelReadaheadKiB?: number;
 }
 
-/** Asynchronous requests the kernel may keep in flight: the 4 MiB readahead window in 128 KiB reads, twice. */
-const BACKGROUND_REQUESTS = 64;
-
 /** Seconds the kernel may cache attributes and names: the content never changes while mounted. */
 const ATTR_TIMEOUT = 3600;
 const MOUNT_POLL_MS = 1000;
@@ -92,7 +89,6 @@ export class FuseMount {
     });
     const m = new FuseMount(mountPoint, fuse, handles, log);
     await m.raiseKernelReadahead(opts.kernelReadaheadKiB ?? 4096);
-    await m.raiseBackgroundRequests(BACKGROUND_REQUESTS);
     m.watch();
     return m;
   }
@@ -115,25 +111,6 @@ export class FuseMount {
       if (current < kib) await writeFile(path, `${kib}\n`);
     } catch (e) {
       this.log(`could not raise kernel readahead: ${(e as Error).message}`);
-    }
-  }
-
-  /**
-   * The kernel keeps at most max_background (12) asynchronous FUSE requests in flight and skips
-   * readahead once congestion_threshold (9) are: a 4 MiB readahead window is 32 requests, so it
-   * kept adding page-cache pages, finding the connection congested and removing them again
-   * (measured: 1.55 → 0.68 CPU-s of the reader's kernel time per 2 GiB). Best effort (root).
-   */
-  private async raiseBackgroundRequests(n: number): Promise<void> {
-    try {
-      const dev = await findMountDev(this.mountPoint);
-      if (!dev) return;
-      const dir = `/sys/fs/fuse/connections/${dev.split(':')[1]}`;
-      if (Number((await readFile(`${dir}/max_background`, 'utf8')).trim()) >= n) return;
-      await writeFile(`${dir}/max_background`, `${n}\n`);
-      await writeFile(`${dir}/congestion_threshold`, `${Math.floor((n * 3) / 4)}\n`);
-    } catch (e) {
-      this.log(`could not raise the FUSE connection's background requests: ${(e as Error).message}`);
     }
   }
 
