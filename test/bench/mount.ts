@@ -6,7 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BenchContext } from './run.js';
 import { corpusPath, type CorpusSet } from './corpus.js';
 import { dropCaches, fmtBytes, fmtRate, fmtRatio, fmtSeconds, measure, mibPerSecond, printTable, run } from './measure.js';
@@ -24,6 +25,7 @@ interface ReadResult {
   seqMiBps?: number;
   randIops?: number;
   error?: string;
+  note?: string;
 }
 
 async function waitFor(pred: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
@@ -160,6 +162,14 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
       return { peer: 'diskarc mount (same random reads again: cached slabs)', target: mntRand, randIops: await fioFile(join(mntRand, 'img', 'disk.img'), fioSeconds) };
     }));
 
+    // --- fuse-native alone: a file served from memory through the same transport (no archive,
+    // no decoding) — the ceiling of what any mount built on fuse-native reads at here. ---
+    results.push(await measureReads('fuse-native alone (bytes from memory)', 'transport', async () => {
+      const mp = join(work, 'mnt-transport');
+      await fuseMount(stack, mp, process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'fuse-transport-server.js'), mp, String(size)]);
+      return { peer: 'fuse-native alone (bytes from memory)', target: mp, seqMiBps: await seqRead(join(mp, 'data')), note: 'transport ceiling, not a peer' };
+    }));
+
     // --- the same stream over NBD (diskarc serve) ---
     const sock = join(work, 'nbd.sock');
     const uri = `nbd+unix:///?socket=${sock}`;
@@ -200,7 +210,7 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
     const ours = results[0];
     printTable(`mount (${set.label}): ${fmtBytes(size)} ext4 image — sequential dd bs=1M (cold caches) and fio random 4 KiB reads (O_DIRECT, 4 jobs, ${fioSeconds} s)`,
       [{ header: 'peer', align: 'left' }, 'seq MiB/s', 'diskarc ×', 'rand 4K IOPS', 'diskarc ×', { header: 'note', align: 'left' }],
-      results.map((r) => [r.peer, fmtRate(r.seqMiBps), fmtRatio(ours.seqMiBps, r.seqMiBps), r.randIops ? r.randIops.toFixed(0) : '–', fmtRatio(ours.randIops, r.randIops), r.error ?? '']), log);
+      results.map((r) => [r.peer, fmtRate(r.seqMiBps), fmtRatio(ours.seqMiBps, r.seqMiBps), r.randIops ? r.randIops.toFixed(0) : '–', fmtRatio(ours.randIops, r.randIops), r.error ?? r.note ?? '']), log);
     for (const peer of results.filter((r) => /^(ewfmount|squashfuse)/.test(r.peer))) {
       const seqOk = (ours.seqMiBps ?? 0) >= (peer.seqMiBps ?? Infinity);
       const randOk = (ours.randIops ?? 0) >= (peer.randIops ?? Infinity);
