@@ -6,7 +6,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { Option, type Command } from 'commander';
 import { Archive } from '../../archive/archive.js';
-import { DiskarcError, isDiskarcError, type ErrorCode } from '../../errors.js';
+import { DiskarcError, ExitCode, isDiskarcError, type ErrorCode } from '../../errors.js';
 import { archiveOption, cacheOption, commonOptions } from '../options.js';
 import { Output } from '../output.js';
 import { StreamTree, archiveCatalog } from '../../../fs/tree/index.js';
@@ -86,6 +86,14 @@ async function runBackground(mountpoint: string, opts: MountOptions): Promise<vo
     `mounted ${opts.archive}${opts.stream ? ` (stream ${opts.stream})` : ''} on ${mp} (process ${child.pid}); unmount with: diskarc umount ${shellQuote(mp)}`);
 }
 
+/** How long a signalled mount process waits for its unmount and cleanup before it exits regardless. */
+const UNMOUNT_DEADLINE_MS = 10_000;
+
+function forceExit(message: string): never {
+  process.stderr.write(`diskarc mount: ${message}\n`);
+  process.exit(ExitCode.INTERRUPTED);
+}
+
 async function runForeground(mountpoint: string, opts: MountOptions): Promise<void> {
   const out = new Output(opts);
   const readyFd = opts.readyFd;
@@ -105,8 +113,15 @@ async function runForeground(mountpoint: string, opts: MountOptions): Promise<vo
       log: (m) => process.stderr.write(`diskarc mount: ${m}\n`),
     });
     const m = mount;
+    let signalled = false;
     const onSignal = (sig: NodeJS.Signals) => {
+      // A second signal, or an unmount that has not finished in time (a FUSE request the kernel
+      // never gets an answer to can hold libfuse's thread), ends the process anyway: the kernel
+      // drops the mount with the process's /dev/fuse descriptor.
+      if (signalled) forceExit(`${sig} again: exiting without waiting for the unmount of ${mp}`);
+      signalled = true;
       out.verbose(`${sig}: unmounting ${mp}`);
+      setTimeout(() => forceExit(`the unmount of ${mp} did not finish within ${UNMOUNT_DEADLINE_MS / 1000} s: exiting`), UNMOUNT_DEADLINE_MS).unref();
       void m.unmount();
     };
     process.on('SIGINT', onSignal);
