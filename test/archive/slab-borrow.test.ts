@@ -25,13 +25,19 @@ async function packed(t: Parameters<typeof tempDir>[0], size: number) {
   return { archive, id, source: await readFile(input) };
 }
 
-test('borrowv gives read()\'s bytes, caches nothing, and reuses a buffer only once its leases are released', async (t) => {
-  const size = 12 * MiB + 4321;
-  const { archive, id, source } = await packed(t, size);
-  const a = await Archive.open(archive, { cacheBytes: 64 * MiB });
+/** The packed stream opened with a slab cache of `cacheBytes`, closed when the test ends. */
+async function openReader(t: Parameters<typeof tempDir>[0], archive: string, id: string, cacheBytes: number) {
+  const a = await Archive.open(archive, { cacheBytes });
   t.teardown(() => a.close());
   const reader = await a.openStream(id);
   t.teardown(() => reader.close());
+  return { a, reader };
+}
+
+test('borrowv gives read()\'s bytes, caches nothing, and reuses a buffer only once its leases are released', async (t) => {
+  const size = 12 * MiB + 4321;
+  const { archive, id, source } = await packed(t, size);
+  const { a, reader } = await openReader(t, archive, id, 64 * MiB);
 
   const first = await reader.borrowv(0, 1 * MiB);
   t.true(Buffer.concat(first.parts).equals(source.subarray(0, MiB)));
@@ -64,10 +70,7 @@ test('borrowv gives read()\'s bytes, caches nothing, and reuses a buffer only on
 test('concurrent borrows of one slab share one decode, and it outlives the first release', async (t) => {
   const size = 4 * MiB;
   const { archive, id, source } = await packed(t, size);
-  const a = await Archive.open(archive, { cacheBytes: 64 * MiB });
-  t.teardown(() => a.close());
-  const reader = await a.openStream(id);
-  t.teardown(() => reader.close());
+  const { a, reader } = await openReader(t, archive, id, 64 * MiB);
   const misses = a.cache.stats.misses;
   const [x, y] = await Promise.all([reader.borrowv(100, 50 * KiB), reader.borrowv(60 * KiB, 50 * KiB)]);
   t.is(a.cache.stats.misses - misses, 1, 'one slab, one decode');
@@ -83,10 +86,7 @@ test('concurrent borrows of one slab share one decode, and it outlives the first
 test('random interleavings of borrows and releases never hand out memory that is still lent', async (t) => {
   const size = 16 * MiB + 999;
   const { archive, id, source } = await packed(t, size);
-  const a = await Archive.open(archive, { cacheBytes: 2 * MiB });
-  t.teardown(() => a.close());
-  const reader = await a.openStream(id);
-  t.teardown(() => reader.close());
+  const { a, reader } = await openReader(t, archive, id, 2 * MiB);
   // A seeded generator rather than fast-check's: its bias to edge values makes borrows repeat
   // the same cached ranges, and the case that matters — a slab two held leases share, one
   // released, then a miss that could reuse its memory — would hardly ever come up.
