@@ -126,4 +126,5 @@ test('random interleavings of borrows and releases never hand out memory that is
     }
   }
   t.true(borrows > 400 && checked === borrows, `${borrows} borrows, ${checked} checked`);
+  t.is(a.cache.stats.lent, 0, 'every slab decoded for borrowers was handed back');
 });
