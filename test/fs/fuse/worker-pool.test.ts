@@ -1,0 +1,49 @@
+// libfuse 2 starts a worker thread whenever all are busy and ends one whenever more than 10 are
+// idle; fuse-native leaks a uv_async handle per thread it sees, so a mount whose pool keeps
+// churning gets slower the longer it serves. A long sequential read must leave the pool steady:
+// the server's thread ids are sampled while dd streams 1 GiB through the mount.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packArchive, seededBytes, startMount } from './helpers.js';
+
+const GiB = 1024 ** 3;
+
+async function threadIds(pid: number): Promise<string[]> {
+  return readdir(`/proc/${pid}/task`).catch(() => []);
+}
+
+test('a 1 GiB sequential read does not make libfuse create and retire worker threads', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'diskarc-fuse-pool-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  // Mostly holes (served without decoding, so requests arrive as fast as the transport allows —
+  // the worst case for churn), with data at both ends so the stream is not trivial.
+  const image = join(dir, 'sparse.img');
+  const fh = await open(image, 'w');
+  await fh.truncate(GiB);
+  await fh.write(seededBytes(1 << 20, 3), 0, 1 << 20, 0);
+  await fh.write(seededBytes(1 << 20, 4), 0, 1 << 20, GiB - (1 << 20));
+  await fh.close();
+  const archive = await packArchive(dir, [{ path: image, name: 'sparse' }]);
+  const m = await startMount(archive, join(dir, 'mnt'), ['-s', 'sparse']);
+  t.teardown(() => m.stop());
+  const pid = m.child.pid!;
+
+  const before = new Set(await threadIds(pid));
+  const seen = new Set(before);
+  const dd = spawn('dd', [`if=${join(m.mp, 'disk.img')}`, 'of=/dev/null', 'bs=1M', 'status=none'], { stdio: 'ignore' });
+  let done = false;
+  const ddExit = new Promise<number | null>((resolve) => dd.on('exit', (code) => { done = true; resolve(code); }));
+  while (!done) {
+    for (const id of await threadIds(pid)) seen.add(id);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  t.is(await ddExit, 0);
+  const created = seen.size - before.size;
+  t.log(`server threads before: ${before.size}, new during the read: ${created}`);
+  // A steady pool adds its few workers once (measured: 2–4); a churning one adds hundreds.
+  t.true(created <= 16, `${created} threads appeared during the read: libfuse's worker pool is churning`);
+  t.is(await m.stop(), 0);
+});
