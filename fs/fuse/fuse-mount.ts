@@ -101,7 +101,7 @@ export class FuseMount {
       });
     });
     const m = new FuseMount(mountPoint, fuse, handles, log);
-    await m.tuneConnection(opts.kernelReadaheadKiB ?? 4096, opts.maxBackground ?? DEFAULT_MAX_BACKGROUND);
+    await tuneFuseConnection(mountPoint, { readaheadKiB: opts.kernelReadaheadKiB, maxBackground: opts.maxBackground }, log);
     m.watch();
     return m;
   }
@@ -109,29 +109,6 @@ export class FuseMount {
   /** Open file handles right now. */
   get openHandles(): number {
     return this.handles.size;
-  }
-
-  /**
-   * Best effort, since both files need root: the kernel caps FUSE readahead at the bdi's
-   * read_ahead_kb (128 KiB by default) — a larger window keeps several reads in flight so
-   * sequential copies stream; and the connection's max_background is lowered to keep libfuse's
-   * worker pool steady (see DEFAULT_MAX_BACKGROUND).
-   */
-  private async tuneConnection(readaheadKiB: number, maxBackground: number): Promise<void> {
-    const dev = await findMountDev(this.mountPoint).catch(() => undefined);
-    if (!dev) return;
-    try {
-      const path = `/sys/class/bdi/${dev}/read_ahead_kb`;
-      const current = Number((await readFile(path, 'utf8')).trim());
-      if (current < readaheadKiB) await writeFile(path, `${readaheadKiB}\n`);
-    } catch (e) {
-      this.log(`could not raise kernel readahead: ${(e as Error).message}`);
-    }
-    try {
-      await writeFile(`${fuseConnectionDir(dev)}/max_background`, `${maxBackground}\n`);
-    } catch (e) {
-      this.log(`could not set the FUSE connection's max_background (is fusectl mounted on /sys/fs/fuse/connections?): ${(e as Error).message}`);
-    }
   }
 
   /** Notices an unmount done by someone else (fusermount -u, diskarc umount, umount -l). */
@@ -164,6 +141,34 @@ export class FuseMount {
     this.poll = undefined;
     await this.handles.closeAll();
     this.resolveClosed();
+  }
+}
+
+/**
+ * Sets the kernel's tunables for the FUSE connection behind `mountPoint` — best effort, since
+ * both files need root; each failure is one line to `log`. Readahead goes up: the kernel caps
+ * FUSE readahead at the bdi's read_ahead_kb (128 KiB by default), and a larger window keeps
+ * several reads in flight so sequential copies stream. max_background goes down, to keep libfuse's
+ * worker pool steady (see DEFAULT_MAX_BACKGROUND).
+ */
+export async function tuneFuseConnection(
+  mountPoint: string,
+  { readaheadKiB = 4096, maxBackground = DEFAULT_MAX_BACKGROUND }: { readaheadKiB?: number; maxBackground?: number },
+  log: (msg: string) => void,
+): Promise<void> {
+  const dev = await findMountDev(mountPoint).catch(() => undefined);
+  if (!dev) return;
+  try {
+    const path = `/sys/class/bdi/${dev}/read_ahead_kb`;
+    const current = Number((await readFile(path, 'utf8')).trim());
+    if (current < readaheadKiB) await writeFile(path, `${readaheadKiB}\n`);
+  } catch (e) {
+    log(`could not raise kernel readahead: ${(e as Error).message}`);
+  }
+  try {
+    await writeFile(`${fuseConnectionDir(dev)}/max_background`, `${maxBackground}\n`);
+  } catch (e) {
+    log(`could not set the FUSE connection's max_background (is fusectl mounted on /sys/fs/fuse/connections?): ${(e as Error).message}`);
   }
 }
 

@@ -1,9 +1,11 @@
 // The mount bench's reference for fuse-native itself: one read-only file whose bytes come from
 // memory (no archive, no decoding), served the way diskarc's mount serves — fuse-native's
-// multi-threaded libfuse 2 loop handing every request to Node's event loop. Its sequential read
+// multi-threaded libfuse 2 loop handing every request to Node's event loop, on a connection tuned
+// as diskarc's mount tunes it (readahead, max_background). Its sequential read
 // rate is the ceiling of the transport the project is built on, measured beside the peers.
 //   node dist/test/bench/fuse-transport-server.js MOUNTPOINT SIZE_BYTES
 import Fuse from 'fuse-native';
+import { tuneFuseConnection } from '../../fs/fuse/fuse-mount.js';
 
 const [mountPoint, sizeArg] = process.argv.slice(2);
 const size = Number(sizeArg);
@@ -39,6 +41,7 @@ fuse.mount((err: Error | null) => {
     process.stderr.write(`mount failed: ${err.message}\n`);
     process.exit(1);
   }
+  void tuneFuseConnection(mountPoint, {}, (m) => process.stderr.write(`${m}\n`)).then(() => process.stdout.write('ready\n'));
 });
 const stop = () => fuse.unmount(() => process.exit(0));
 process.on('SIGTERM', stop);

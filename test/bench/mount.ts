@@ -53,8 +53,9 @@ class Stack {
 }
 
 function startDaemon(stack: Stack, cmd: string, args: string[]): ChildProcess {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
+  child.stdout!.resume();
   child.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
   child.on('exit', (code) => {
     if (code) process.stderr.write(`${cmd} exited ${code}: ${err}\n`);
@@ -68,13 +69,20 @@ function startDaemon(stack: Stack, cmd: string, args: string[]): ChildProcess {
   return child;
 }
 
-async function fuseMount(stack: Stack, mp: string, cmd: string, args: string[]): Promise<void> {
+/**
+ * Mounts with a FUSE daemon and waits until the mount is listed — and, for daemons that print
+ * `readyText` once they have also tuned the connection (diskarc's), until they say so.
+ */
+async function fuseMount(stack: Stack, mp: string, cmd: string, args: string[], readyText?: string): Promise<void> {
   await mkdir(mp, { recursive: true });
-  startDaemon(stack, cmd, args);
+  const child = startDaemon(stack, cmd, args);
+  let out = '';
+  child.stdout!.on('data', (d) => (out = (out + d).slice(-4000)));
   stack.push(async () => {
     if (await mounted(mp)) await run('fusermount3', ['-u', '-z', mp], { check: false });
   });
   await waitFor(() => mounted(mp), `${cmd} on ${mp}`);
+  if (readyText) await waitFor(async () => out.includes(readyText), `${cmd} to print "${readyText}"`);
 }
 
 async function seqRead(file: string): Promise<number> {
@@ -139,7 +147,7 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
     await run(process.execPath, [opts.diskarc, 'pack', '-a', archive, image, '--name', 'img', '--no-verify']);
     if (ntfs) await run(process.execPath, [opts.diskarc, 'pack', '-a', archive, ntfs, '--name', 'ntfs', '--no-verify']);
     const mnt = join(work, 'mnt-diskarc');
-    await fuseMount(stack, mnt, process.execPath, [opts.diskarc, 'mount', '-a', archive, mnt, '--foreground']);
+    await fuseMount(stack, mnt, process.execPath, [opts.diskarc, 'mount', '-a', archive, mnt, '--foreground'], 'mounted');
     const mountedImg = join(mnt, 'img', 'disk.img');
     // Every peer is read cold first; the bytes are compared after the timings (cmp warms caches).
     // The random pass gets a mount of its own, so it starts cold in every cache too.
@@ -147,7 +155,7 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
     results.push(await measureReads('diskarc mount', mountedImg, async () => {
       const seqMiBps = await seqRead(mountedImg);
       mntRand = join(work, 'mnt-diskarc-rand');
-      await fuseMount(stack, mntRand, process.execPath, [opts.diskarc, 'mount', '-a', archive, mntRand, '--foreground']);
+      await fuseMount(stack, mntRand, process.execPath, [opts.diskarc, 'mount', '-a', archive, mntRand, '--foreground'], 'mounted');
       const r = { peer: 'diskarc mount', target: mountedImg, seqMiBps, randIops: await fioFile(join(mntRand, 'img', 'disk.img'), fioSeconds) };
       await run('cmp', [mountedImg, image]);
       return r;
@@ -166,7 +174,7 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
     // no decoding) — the ceiling of what any mount built on fuse-native reads at here. ---
     results.push(await measureReads('fuse-native alone (bytes from memory)', 'transport', async () => {
       const mp = join(work, 'mnt-transport');
-      await fuseMount(stack, mp, process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'fuse-transport-server.js'), mp, String(size)]);
+      await fuseMount(stack, mp, process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'fuse-transport-server.js'), mp, String(size)], 'ready');
       return { peer: 'fuse-native alone (bytes from memory)', target: mp, seqMiBps: await seqRead(join(mp, 'data')), note: 'transport ceiling, not a peer' };
     }));
 
