@@ -75,10 +75,13 @@ export class SlabCache {
   private readonly pool = new SlabBufferPool(POOL_KEEP_BYTES);
 
   /**
-   * @param maxLoads slabs read and decompressed at once: libuv's pool (4 threads by default) also
-   *   serves the slab file reads, so a few more than the cores keeps both busy.
+   * @param maxLoads slabs read and decompressed at once. Each load is two jobs on libuv's pool (4
+   *   threads by default) — the record read, then the decode — with a hop through the event loop
+   *   between them, so twice the pool's threads keeps it fed while the loop is busy serving reads.
+   *   Measured on a cold FUSE `dd` of the corpus image: at 4, 11 % of reads waited for their
+   *   readahead chunk; at 8, 0.1 %, and the pass ran ≈ 8 % faster.
    */
-  constructor(private readonly store: SlabStore, readonly budget: number, private readonly maxLoads = 4) {
+  constructor(private readonly store: SlabStore, readonly budget: number, private readonly maxLoads = 8) {
     this.lru = new LRUCache<number, Buffer>({ maxSize: Math.max(1, budget), sizeCalculation: (b) => Math.max(1, b.length) });
   }
 

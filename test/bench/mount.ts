@@ -2,7 +2,9 @@
 // would mount instead — the same stream over NBD (diskarc serve), ewfmount of an E01 made by
 // ewfacquire with compression, squashfuse of a zstd squashfs holding the image — and copying a
 // tree of small files out of an NTFS volume (p1/ or fs/) beside ntfs-3g on the raw image.
-// Same bytes, one run, page cache dropped before every cold measurement; ratios and targets printed.
+// Same bytes, one run, page cache dropped before every cold measurement; sequential reads and
+// copies in alternating rounds (median reported), as this VM drifts between minutes; ratios and
+// targets printed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
@@ -18,14 +20,32 @@ export interface MountBenchOptions extends BenchContext {
   log?: (line: string) => void;
 }
 
-interface ReadResult {
-  peer: string;
-  /** What was read (mounted file or NBD URI). */
-  target: string;
-  seqMiBps?: number;
-  randIops?: number;
-  error?: string;
+/** One thing read in the bench: set up once, then measured in alternating rounds. */
+interface Peer {
+  label: string;
+  /** One sequential pass with cold caches, in MiB/s. */
+  seq?: () => Promise<number>;
+  /** Random 4 KiB reads/s. */
+  rand?: () => Promise<number>;
+  /** Compares the bytes read with the image (after the timings: cmp warms caches). */
+  verify?: () => Promise<void>;
   note?: string;
+  error?: string;
+  seqRuns: number[];
+  randIops?: number;
+}
+
+/** Sequential passes per peer; the median is reported. This VM moves a single figure by 10–25 %. */
+const SEQ_ROUNDS = 3;
+
+function median(xs: number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function errorLine(e: unknown): string {
+  return (e as Error).message.split('\n')[0];
 }
 
 async function waitFor(pred: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
@@ -113,14 +133,6 @@ function fioFile(file: string, seconds: number): Promise<number> {
   return fioIops([`--filename=${file}`, '--ioengine=psync', '--direct=1', '--numjobs=4'], seconds);
 }
 
-async function measureReads(label: string, target: string, read: () => Promise<ReadResult>): Promise<ReadResult> {
-  try {
-    return await read();
-  } catch (e) {
-    return { peer: label, target, error: (e as Error).message.split('\n')[0] };
-  }
-}
-
 export async function runMountBench(opts: MountBenchOptions): Promise<void> {
   const log = opts.log ?? console.log;
   for (const set of opts.corpora) await benchSet(opts, set, log);
@@ -139,114 +151,147 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
   await mkdir(work, { recursive: true });
   const size = (await stat(image)).size;
   const stack = new Stack();
-  const results: ReadResult[] = [];
+  const peers: Peer[] = [];
+  /** Sets up a peer; a peer that cannot be set up is reported with its error, not measured. */
+  const addPeer = async (label: string, setup: () => Promise<Omit<Peer, 'label' | 'seqRuns'>>) => {
+    try {
+      peers.push({ label, seqRuns: [], ...(await setup()) });
+    } catch (e) {
+      peers.push({ label, seqRuns: [], error: errorLine(e) });
+    }
+  };
   try {
-    // --- diskarc: pack, mount ---
+    // --- diskarc: pack, mount (sequential passes; random reads get a mount of their own, so they
+    // start cold in every cache too) ---
     const archive = join(work, 'archive');
     await run(process.execPath, [opts.diskarc, 'create', '-a', archive]);
     await run(process.execPath, [opts.diskarc, 'pack', '-a', archive, image, '--name', 'img', '--no-verify']);
     if (ntfs) await run(process.execPath, [opts.diskarc, 'pack', '-a', archive, ntfs, '--name', 'ntfs', '--no-verify']);
     const mnt = join(work, 'mnt-diskarc');
-    await fuseMount(stack, mnt, process.execPath, [opts.diskarc, 'mount', '-a', archive, mnt, '--foreground'], 'mounted');
-    const mountedImg = join(mnt, 'img', 'disk.img');
-    // Every peer is read cold first; the bytes are compared after the timings (cmp warms caches).
-    // The random pass gets a mount of its own, so it starts cold in every cache too.
-    let mntRand = '';
-    results.push(await measureReads('diskarc mount', mountedImg, async () => {
-      const seqMiBps = await seqRead(mountedImg);
-      mntRand = join(work, 'mnt-diskarc-rand');
+    const mntRand = join(work, 'mnt-diskarc-rand');
+    await addPeer('diskarc mount', async () => {
+      await fuseMount(stack, mnt, process.execPath, [opts.diskarc, 'mount', '-a', archive, mnt, '--foreground'], 'mounted');
       await fuseMount(stack, mntRand, process.execPath, [opts.diskarc, 'mount', '-a', archive, mntRand, '--foreground'], 'mounted');
-      const r = { peer: 'diskarc mount', target: mountedImg, seqMiBps, randIops: await fioFile(join(mntRand, 'img', 'disk.img'), fioSeconds) };
-      await run('cmp', [mountedImg, image]);
-      return r;
+      const file = join(mnt, 'img', 'disk.img');
+      return { seq: () => seqRead(file), rand: () => fioFile(join(mntRand, 'img', 'disk.img'), fioSeconds), verify: () => run('cmp', [file, image]).then(() => {}) };
+    });
+    // The same random reads again on that mount: the slabs they touched stay in the slab cache
+    // (sized to the mounted data by default), so this is the hot-working-set figure. A sequential
+    // pass does not fill the cache (it borrows slabs; the page cache keeps its pages), so its
+    // later rounds are as cold as the first and there is no warm sequential figure.
+    await addPeer('diskarc mount (same random reads again: cached slabs)', async () => ({
+      rand: () => fioFile(join(mntRand, 'img', 'disk.img'), fioSeconds),
     }));
-
-    // --- the same random reads again on that mount: the slabs they touched stay in the slab
-    // cache (sized to the mounted data by default), so this is the hot-working-set figure. A
-    // sequential pass does not fill the cache (it borrows slabs; the page cache keeps its pages),
-    // so there is no warm sequential figure. ---
-    results.push(await measureReads('diskarc mount (same random reads again: cached slabs)', mntRand, async () => {
-      if (!mntRand) throw new Error('no random-read mount');
-      return { peer: 'diskarc mount (same random reads again: cached slabs)', target: mntRand, randIops: await fioFile(join(mntRand, 'img', 'disk.img'), fioSeconds) };
-    }));
-
-    // --- fuse-native alone: a file served from memory through the same transport (no archive,
-    // no decoding) — the ceiling of what any mount built on fuse-native reads at here. ---
-    results.push(await measureReads('fuse-native alone (bytes from memory)', 'transport', async () => {
+    // fuse-native alone: a file served from memory through the same transport (no archive, no
+    // decoding) — the ceiling of what any mount built on fuse-native reads at here.
+    await addPeer('fuse-native alone (bytes from memory)', async () => {
       const mp = join(work, 'mnt-transport');
       await fuseMount(stack, mp, process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'fuse-transport-server.js'), mp, String(size)], 'ready');
-      return { peer: 'fuse-native alone (bytes from memory)', target: mp, seqMiBps: await seqRead(join(mp, 'data')), note: 'transport ceiling, not a peer' };
-    }));
-
-    // --- the same stream over NBD (diskarc serve) ---
-    const sock = join(work, 'nbd.sock');
-    const uri = `nbd+unix:///?socket=${sock}`;
-    results.push(await measureReads('diskarc serve (NBD)', uri, async () => {
+      return { seq: () => seqRead(join(mp, 'data')), note: 'transport ceiling, not a peer' };
+    });
+    // The same stream over NBD (diskarc serve).
+    await addPeer('diskarc serve (NBD)', async () => {
+      const sock = join(work, 'nbd.sock');
+      const uri = `nbd+unix:///?socket=${sock}`;
       startDaemon(stack, process.execPath, [opts.diskarc, 'serve', '-a', archive, '-s', 'img', '--nbd-socket', sock]);
       await waitFor(async () => existsSync(sock), 'the NBD socket');
-      return {
-        peer: 'diskarc serve (NBD)', target: uri, seqMiBps: await seqReadNbd(uri, size),
-        randIops: await fioIops(['--ioengine=nbd', `--uri=${uri}`, '--iodepth=4', `--size=${size}`], fioSeconds),
-      };
-    }));
-
-    // --- ewfmount of an E01 (ewfacquire, best compression) ---
-    results.push(await measureReads('ewfmount (E01)', 'ewf1', async () => {
+      return { seq: () => seqReadNbd(uri, size), rand: () => fioIops(['--ioengine=nbd', `--uri=${uri}`, '--iodepth=4', `--size=${size}`], fioSeconds) };
+    });
+    // ewfmount of an E01 (ewfacquire, best compression); it detaches itself, fusermount tears it down.
+    await addPeer('ewfmount (E01)', async () => {
       const target = join(work, 'img');
       await run('ewfacquire', ['-u', '-c', 'best', '-t', target, image], { timeoutSeconds: 3600 });
       const mp = join(work, 'mnt-ewf');
-      // ewfmount detaches itself; the mount is torn down with fusermount.
       await fuseMount(stack, mp, 'ewfmount', [`${target}.E01`, mp]);
       const file = join(mp, 'ewf1');
-      const r = { peer: 'ewfmount (E01)', target: file, seqMiBps: await seqRead(file), randIops: await fioFile(file, fioSeconds) };
-      await run('cmp', [file, image]);
-      return r;
-    }));
-
-    // --- squashfuse of a zstd squashfs ---
-    results.push(await measureReads('squashfuse (zstd)', 'sq', async () => {
+      return { seq: () => seqRead(file), rand: () => fioFile(file, fioSeconds), verify: () => run('cmp', [file, image]).then(() => {}) };
+    });
+    // squashfuse of a zstd squashfs.
+    await addPeer('squashfuse (zstd)', async () => {
       const sq = join(work, 'img.sqfs');
       await run('mksquashfs', [image, sq, '-comp', 'zstd', '-noappend', '-quiet', '-no-progress'], { timeoutSeconds: 3600 });
       const mp = join(work, 'mnt-sq');
       await fuseMount(stack, mp, 'squashfuse', ['-f', sq, mp]);
       const file = join(mp, 'ext4-v1.img');
-      const r = { peer: 'squashfuse (zstd)', target: file, seqMiBps: await seqRead(file), randIops: await fioFile(file, fioSeconds) };
-      await run('cmp', [file, image]);
-      return r;
-    }));
+      return { seq: () => seqRead(file), rand: () => fioFile(file, fioSeconds), verify: () => run('cmp', [file, image]).then(() => {}) };
+    });
 
-    const ours = results[0];
-    printTable(`mount (${set.label}): ${fmtBytes(size)} ext4 image — sequential dd bs=1M (cold caches) and fio random 4 KiB reads (O_DIRECT, 4 jobs, ${fioSeconds} s)`,
-      [{ header: 'peer', align: 'left' }, 'seq MiB/s', 'diskarc ×', 'rand 4K IOPS', 'diskarc ×', { header: 'note', align: 'left' }],
-      results.map((r) => [r.peer, fmtRate(r.seqMiBps), fmtRatio(ours.seqMiBps, r.seqMiBps), r.randIops ? r.randIops.toFixed(0) : '–', fmtRatio(ours.randIops, r.randIops), r.error ?? r.note ?? '']), log);
-    for (const peer of results.filter((r) => /^(ewfmount|squashfuse)/.test(r.peer))) {
-      const seqOk = (ours.seqMiBps ?? 0) >= (peer.seqMiBps ?? Infinity);
-      const randOk = (ours.randIops ?? 0) >= (peer.randIops ?? Infinity);
-      log(`target: diskarc mount ≥ ${peer.peer}: sequential ${seqOk ? 'PASS' : 'FAIL'}, random ${randOk ? 'PASS' : 'FAIL'}`);
-    }
-
-    // --- small files out of NTFS: diskarc's fs/ vs ntfs-3g on the raw image ---
-    if (ntfs) {
-      const copies: Array<{ peer: string; seconds?: number; bytes?: number; files?: number; error?: string }> = [];
-      for (const [peer, src] of [['diskarc mount (fs/)', join(mnt, 'ntfs', 'fs')], ['ntfs-3g (raw image)', join(work, 'mnt-ntfs3g')]] as const) {
+    // Sequential passes in alternating rounds, so a slow spell of the machine hits every peer
+    // alike; then random reads, each once (the diskarc rows first: the second needs the first);
+    // then the bytes are compared.
+    for (let round = 0; round < SEQ_ROUNDS; round++) {
+      for (const p of peers) {
+        if (!p.seq || p.error) continue;
         try {
-          if (peer.startsWith('ntfs-3g')) await fuseMount(stack, src, 'ntfs-3g', ['-o', 'ro,no_detach', ntfs, src]);
-          const dest = join(work, `copy-${copies.length}`);
-          await dropCaches();
-          const m = await measure('cp', ['-r', `${src}/.`, dest], { timeoutSeconds: 3600 });
-          const files = Number((await run('bash', ['-c', `find ${JSON.stringify(dest)} -type f | wc -l`])).trim());
-          const bytes = Number((await run('du', ['-sb', dest])).split('\t')[0]);
-          copies.push({ peer, seconds: m.wallSeconds, bytes, files });
-          await rm(dest, { recursive: true, force: true });
+          p.seqRuns.push(await p.seq());
         } catch (e) {
-          copies.push({ peer, error: (e as Error).message.split('\n')[0] });
+          p.error = errorLine(e);
         }
       }
-      printTable(`mount (${set.label}): cp -r of every file of ntfs.img (cold cache)`,
-        [{ header: 'peer', align: 'left' }, 'files', 'bytes', 'seconds', 'MiB/s', 'files/s', 'diskarc ×', { header: 'note', align: 'left' }],
-        copies.map((c) => [c.peer, String(c.files ?? '–'), fmtBytes(c.bytes), fmtSeconds(c.seconds),
-          fmtRate(c.bytes !== undefined && c.seconds ? mibPerSecond(c.bytes, c.seconds) : undefined),
-          c.files && c.seconds ? (c.files / c.seconds).toFixed(0) : '–', fmtRatio(copies[1]?.seconds, c.seconds), c.error ?? '']), log);
+    }
+    for (const p of peers) {
+      if (!p.rand || p.error) continue;
+      try {
+        p.randIops = await p.rand();
+      } catch (e) {
+        p.error = errorLine(e);
+      }
+    }
+    for (const p of peers) {
+      if (!p.verify || p.error) continue;
+      try {
+        await p.verify();
+      } catch (e) {
+        p.error = `bytes differ from the image: ${errorLine(e)}`;
+      }
+    }
+
+    const ours = peers[0];
+    const seqOf = (p: Peer) => median(p.seqRuns);
+    const spread = (p: Peer) => (p.seqRuns.length > 1 ? `${fmtRate(Math.min(...p.seqRuns))}–${fmtRate(Math.max(...p.seqRuns))}` : '–');
+    printTable(`mount (${set.label}): ${fmtBytes(size)} ext4 image — sequential dd bs=1M (cold caches; median of ${SEQ_ROUNDS} alternating rounds) and fio random 4 KiB reads (O_DIRECT, 4 jobs, ${fioSeconds} s)`,
+      [{ header: 'peer', align: 'left' }, 'seq MiB/s', 'seq range', 'diskarc ×', 'rand 4K IOPS', 'diskarc ×', { header: 'note', align: 'left' }],
+      peers.map((p) => [p.label, fmtRate(seqOf(p)), spread(p), fmtRatio(seqOf(ours), seqOf(p)), p.randIops ? p.randIops.toFixed(0) : '–', fmtRatio(ours.randIops, p.randIops), p.error ?? p.note ?? '']), log);
+    for (const peer of peers.filter((p) => /^(ewfmount|squashfuse)/.test(p.label))) {
+      const seqOk = (seqOf(ours) ?? 0) >= (seqOf(peer) ?? Infinity);
+      const randOk = (ours.randIops ?? 0) >= (peer.randIops ?? Infinity);
+      log(`target: diskarc mount ≥ ${peer.label}: sequential ${seqOk ? 'PASS' : 'FAIL'}, random ${randOk ? 'PASS' : 'FAIL'}`);
+    }
+
+    // --- small files out of NTFS: diskarc's fs/ vs ntfs-3g on the raw image, alternating rounds ---
+    if (ntfs) {
+      const copiers: Array<{ peer: string; src: string; runs: number[]; bytes?: number; files?: number; error?: string }> = [
+        { peer: 'diskarc mount (fs/)', src: join(mnt, 'ntfs', 'fs'), runs: [] },
+        { peer: 'ntfs-3g (raw image)', src: join(work, 'mnt-ntfs3g'), runs: [] },
+      ];
+      try {
+        await fuseMount(stack, copiers[1].src, 'ntfs-3g', ['-o', 'ro,no_detach', ntfs, copiers[1].src]);
+      } catch (e) {
+        copiers[1].error = errorLine(e);
+      }
+      for (let round = 0; round < SEQ_ROUNDS; round++) {
+        for (const c of copiers) {
+          if (c.error) continue;
+          try {
+            const dest = join(work, 'copy');
+            await dropCaches();
+            const m = await measure('cp', ['-r', `${c.src}/.`, dest], { timeoutSeconds: 3600 });
+            c.files = Number((await run('bash', ['-c', `find ${JSON.stringify(dest)} -type f | wc -l`])).trim());
+            c.bytes = Number((await run('du', ['-sb', dest])).split('\t')[0]);
+            c.runs.push(m.wallSeconds);
+            await rm(dest, { recursive: true, force: true });
+          } catch (e) {
+            c.error = errorLine(e);
+          }
+        }
+      }
+      const secs = (c: (typeof copiers)[number]) => median(c.runs);
+      printTable(`mount (${set.label}): cp -r of every file of ntfs.img (cold cache; median of ${SEQ_ROUNDS} alternating rounds)`,
+        [{ header: 'peer', align: 'left' }, 'files', 'bytes', 'seconds', 'range', 'MiB/s', 'files/s', 'diskarc ×', { header: 'note', align: 'left' }],
+        copiers.map((c) => [c.peer, String(c.files ?? '–'), fmtBytes(c.bytes), fmtSeconds(secs(c)),
+          c.runs.length > 1 ? `${fmtSeconds(Math.min(...c.runs))}–${fmtSeconds(Math.max(...c.runs))}` : '–',
+          fmtRate(c.bytes !== undefined && secs(c) ? mibPerSecond(c.bytes, secs(c)!) : undefined),
+          c.files && secs(c) ? (c.files / secs(c)!).toFixed(0) : '–', fmtRatio(secs(copiers[1]), secs(c)), c.error ?? '']), log);
     }
   } finally {
     await stack.unwind();
