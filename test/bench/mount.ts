@@ -105,6 +105,17 @@ async function fuseMount(stack: Stack, mp: string, cmd: string, args: string[], 
   if (readyText) await waitFor(async () => out.includes(readyText), `${cmd} to print "${readyText}"`);
 }
 
+/** Runs `fn` with servers started by `start` on a stack of their own, torn down afterwards. */
+async function withServers<T>(start: (stack: Stack) => Promise<void>, fn: () => Promise<T>): Promise<T> {
+  const local = new Stack();
+  try {
+    await start(local);
+    return await fn();
+  } finally {
+    await local.unwind();
+  }
+}
+
 async function seqRead(file: string): Promise<number> {
   await dropCaches();
   const size = (await stat(file)).size;
@@ -167,13 +178,22 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
     await run(process.execPath, [opts.diskarc, 'create', '-a', archive]);
     await run(process.execPath, [opts.diskarc, 'pack', '-a', archive, image, '--name', 'img', '--no-verify']);
     if (ntfs) await run(process.execPath, [opts.diskarc, 'pack', '-a', archive, ntfs, '--name', 'ntfs', '--no-verify']);
+    // diskarc's servers cache decoded slabs, so every cold measurement gets a fresh one.
     const mnt = join(work, 'mnt-diskarc');
     const mntRand = join(work, 'mnt-diskarc-rand');
+    const mountArgs = (mp: string) => [opts.diskarc, 'mount', '-a', archive, mp, '--foreground'];
+    const freshMount = <T>(fn: () => Promise<T>) => withServers((st) => fuseMount(st, mnt, process.execPath, mountArgs(mnt), 'mounted'), fn);
     await addPeer('diskarc mount', async () => {
-      await fuseMount(stack, mnt, process.execPath, [opts.diskarc, 'mount', '-a', archive, mnt, '--foreground'], 'mounted');
-      await fuseMount(stack, mntRand, process.execPath, [opts.diskarc, 'mount', '-a', archive, mntRand, '--foreground'], 'mounted');
       const file = join(mnt, 'img', 'disk.img');
-      return { seq: () => seqRead(file), rand: () => fioFile(join(mntRand, 'img', 'disk.img'), fioSeconds), verify: () => run('cmp', [file, image]).then(() => {}) };
+      return {
+        seq: () => freshMount(() => seqRead(file)),
+        // Mounted on the bench's own stack: the next row reads it again.
+        rand: async () => {
+          await fuseMount(stack, mntRand, process.execPath, mountArgs(mntRand), 'mounted');
+          return fioFile(join(mntRand, 'img', 'disk.img'), fioSeconds);
+        },
+        verify: () => freshMount(() => run('cmp', [file, image])).then(() => {}),
+      };
     });
     // The same random reads again on that mount: the slabs they touched stay in the slab cache
     // (sized to the mounted data by default), so this is the hot-working-set figure. A sequential
@@ -193,9 +213,15 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
     await addPeer('diskarc serve (NBD)', async () => {
       const sock = join(work, 'nbd.sock');
       const uri = `nbd+unix:///?socket=${sock}`;
-      startDaemon(stack, process.execPath, [opts.diskarc, 'serve', '-a', archive, '-s', 'img', '--nbd-socket', sock]);
-      await waitFor(async () => existsSync(sock), 'the NBD socket');
-      return { seq: () => seqReadNbd(uri, size), rand: () => fioIops(['--ioengine=nbd', `--uri=${uri}`, '--iodepth=4', `--size=${size}`], fioSeconds) };
+      const freshServer = <T>(fn: () => Promise<T>) => withServers(async (st) => {
+        await rm(sock, { force: true });
+        startDaemon(st, process.execPath, [opts.diskarc, 'serve', '-a', archive, '-s', 'img', '--nbd-socket', sock]);
+        await waitFor(async () => existsSync(sock), 'the NBD socket');
+      }, fn);
+      return {
+        seq: () => freshServer(() => seqReadNbd(uri, size)),
+        rand: () => freshServer(() => fioIops(['--ioengine=nbd', `--uri=${uri}`, '--iodepth=4', `--size=${size}`], fioSeconds)),
+      };
     });
     // ewfmount of an E01 (ewfacquire, best compression); it detaches itself, fusermount tears it down.
     await addPeer('ewfmount (E01)', async () => {
@@ -260,8 +286,8 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
 
     // --- small files out of NTFS: diskarc's fs/ vs ntfs-3g on the raw image, alternating rounds ---
     if (ntfs) {
-      const copiers: Array<{ peer: string; src: string; runs: number[]; bytes?: number; files?: number; error?: string }> = [
-        { peer: 'diskarc mount (fs/)', src: join(mnt, 'ntfs', 'fs'), runs: [] },
+      const copiers: Array<{ peer: string; src: string; runs: number[]; fresh?: typeof freshMount; bytes?: number; files?: number; error?: string }> = [
+        { peer: 'diskarc mount (fs/)', src: join(mnt, 'ntfs', 'fs'), runs: [], fresh: freshMount },
         { peer: 'ntfs-3g (raw image)', src: join(work, 'mnt-ntfs3g'), runs: [] },
       ];
       try {
@@ -275,7 +301,8 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
           try {
             const dest = join(work, 'copy');
             await dropCaches();
-            const m = await measure('cp', ['-r', `${c.src}/.`, dest], { timeoutSeconds: 3600 });
+            const copy = () => measure('cp', ['-r', `${c.src}/.`, dest], { timeoutSeconds: 3600 });
+            const m = await (c.fresh ? c.fresh(copy) : copy());
             c.files = Number((await run('bash', ['-c', `find ${JSON.stringify(dest)} -type f | wc -l`])).trim());
             c.bytes = Number((await run('du', ['-sb', dest])).split('\t')[0]);
             c.runs.push(m.wallSeconds);
