@@ -173,7 +173,7 @@ export async function tuneFuseConnection(
 }
 
 /** The fusectl directory of the connection behind a FUSE mount's "major:minor" (named by its dev_t). */
-export function fuseConnectionDir(dev: string): string {
+function fuseConnectionDir(dev: string): string {
   const [major, minor] = dev.split(':').map(Number);
   return `/sys/fs/fuse/connections/${(major! << 20) | minor!}`;
 }
