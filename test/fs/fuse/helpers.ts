@@ -2,7 +2,7 @@
 // real mkfs tools), an archive holding it, and `diskarc mount --foreground` run as a child process
 // (the test process never serves FUSE, so it can use tools freely; they still run as async children).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CLI, diskarc, run, seededBytes, type RunResult } from '../../archive/harness.js';
 
@@ -61,6 +61,18 @@ export async function makeFixtureDisk(dir: string): Promise<FixtureDisk> {
     head -c 4M /dev/urandom | dd of=disk.img bs=1M seek=56 conv=notrunc status=none
   `, dir);
   return { disk: join(dir, 'disk.img'), ext4: join(dir, 'ext4.img'), vfat: join(dir, 'vfat.img'), files };
+}
+
+/** A sparse image of `size` bytes holding seeded data of `length` bytes at each offset (seeds from `seed`). */
+export async function makeSparseImage(path: string, size: number, marks: number[], length: number, seed: number): Promise<string> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.truncate(size);
+    for (const [i, at] of marks.entries()) await fh.write(seededBytes(length, seed + i), 0, length, at);
+  } finally {
+    await fh.close();
+  }
+  return path;
 }
 
 export async function packArchive(dir: string, inputs: Array<{ path: string; name: string }>): Promise<string> {

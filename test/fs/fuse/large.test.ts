@@ -2,10 +2,10 @@
 // read) with data on both sides of the 4 GiB boundary and at the very end, read back with dd at
 // byte offsets above 4 GiB and compared with the original.
 import test from 'ava';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packArchive, run, seededBytes, sh, startMount } from './helpers.js';
+import { makeSparseImage, packArchive, sh, startMount } from './helpers.js';
 
 const GiB = 1024 ** 3;
 const SIZE = 5 * GiB + 4096 + 17;
@@ -14,11 +14,7 @@ const MARKS = [0, 4 * GiB - 65536, 4 * GiB + 12345, 4.5 * GiB, SIZE - 300_000];
 test('reads at offsets above 4 GiB return the original bytes', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'diskarc-fuse-big-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const image = join(dir, 'big.img');
-  const fh = await open(image, 'w');
-  await fh.truncate(SIZE);
-  for (const [i, at] of MARKS.entries()) await fh.write(seededBytes(200_000, 50 + i), 0, 200_000, at);
-  await fh.close();
+  const image = await makeSparseImage(join(dir, 'big.img'), SIZE, MARKS, 200_000, 50);
   const archive = await packArchive(dir, [{ path: image, name: 'big' }]);
   const m = await startMount(archive, join(dir, 'mnt'), ['-s', 'big']);
   t.teardown(() => m.stop());

@@ -4,10 +4,10 @@
 // the server's thread ids are sampled while dd streams 1 GiB through the mount.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packArchive, seededBytes, startMount } from './helpers.js';
+import { makeSparseImage, packArchive, startMount } from './helpers.js';
 
 const GiB = 1024 ** 3;
 
@@ -20,12 +20,7 @@ test('a 1 GiB sequential read does not make libfuse create and retire worker thr
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   // Mostly holes (served without decoding, so requests arrive as fast as the transport allows —
   // the worst case for churn), with data at both ends so the stream is not trivial.
-  const image = join(dir, 'sparse.img');
-  const fh = await open(image, 'w');
-  await fh.truncate(GiB);
-  await fh.write(seededBytes(1 << 20, 3), 0, 1 << 20, 0);
-  await fh.write(seededBytes(1 << 20, 4), 0, 1 << 20, GiB - (1 << 20));
-  await fh.close();
+  const image = await makeSparseImage(join(dir, 'sparse.img'), GiB, [0, GiB - (1 << 20)], 1 << 20, 3);
   const archive = await packArchive(dir, [{ path: image, name: 'sparse' }]);
   const m = await startMount(archive, join(dir, 'mnt'), ['-s', 'sparse']);
   t.teardown(() => m.stop());
