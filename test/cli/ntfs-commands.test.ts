@@ -39,6 +39,11 @@ function tool(cmd: string, args: string[], input?: string): Promise<void> {
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')}: ${err}`))));
+    // A tool that exits without reading its stdin makes this write fail with EPIPE; its exit
+    // status already says how it went. Any other error fails the run.
+    child.stdin.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') reject(e);
+    });
     child.stdin.end(input ?? '');
   });
 }

@@ -37,6 +37,11 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
+    // A client that exits without reading its stdin (most take none) makes this write fail with
+    // EPIPE; its exit status and stderr already say how it went. Any other error fails the run.
+    child.stdin.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') reject(e);
+    });
     child.stdin.end(opts.input ?? '');
   });
 }
