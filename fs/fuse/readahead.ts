@@ -28,8 +28,6 @@ const ABUTTING = 64;
 const RUN_WINDOW = 8 * 1024 * 1024;
 /** Near requests in a row before chunks are fetched ahead (random reads rarely line up this often). */
 const MIN_STREAK = 3;
-/** How far past the chunks a source that cannot lend is asked to prefetch (slab decompression ahead). */
-const PREFETCH_BEYOND = 2 * CHUNK;
 /** Chunks kept behind the reader, for requests that arrive late. */
 const KEEP_BEHIND = 2;
 
@@ -57,7 +55,6 @@ export class ReadaheadReader {
   /** Furthest end reached by the current run. */
   private frontier = 0;
   private streak = 0;
-  private prefetchedTo = 0;
   private ahead = 1;
   /** Counters for --verbose and tests. */
   readonly stats = { reads: 0, fromChunks: 0, direct: 0, chunks: 0, resets: 0 };
@@ -143,7 +140,6 @@ export class ReadaheadReader {
       // Keep `ahead` chunks requested past the one being read; grow the distance as the run continues.
       for (let i = first; i <= last + this.ahead; i++) this.request(i);
       if (this.ahead < MAX_AHEAD) this.ahead++;
-      else this.prefetchBeyond(last + MAX_AHEAD + 1);
     }
     // Chunks far from this read are stale: behind a sequential reader, or left by an earlier run.
     if (this.chunks.size > 0) this.dropChunks((i) => i < first - KEEP_BEHIND || i > last + 2 * MAX_AHEAD);
@@ -157,19 +153,6 @@ export class ReadaheadReader {
       if (e === pos || s === end || (k >= n - RECENT && Math.abs(pos - e) <= NEAR)) return true;
     }
     return false;
-  }
-
-  /**
-   * Warms the source's own cache for the stretch after the chunks, so decompression of the next
-   * slabs overlaps with serving this one; once per stretch. Not for a source that lends: what
-   * it lends is decoded on demand and not cached, and the chunks ahead keep its decoders busy.
-   */
-  private prefetchBeyond(chunk: number): void {
-    if (this.source.borrowv || !this.source.prefetch || chunk * CHUNK >= this.source.size || chunk < this.prefetchedTo) return;
-    const start = chunk * CHUNK;
-    const length = Math.min(PREFETCH_BEYOND, this.source.size - start);
-    this.prefetchedTo = chunk + PREFETCH_BEYOND / CHUNK;
-    this.source.prefetch(start, length).catch(() => {});
   }
 
   private request(i: number): void {
