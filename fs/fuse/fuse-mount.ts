@@ -156,8 +156,17 @@ export async function tuneFuseConnection(
   { readaheadKiB = 4096, maxBackground = DEFAULT_MAX_BACKGROUND }: { readaheadKiB?: number; maxBackground?: number },
   log: (msg: string) => void,
 ): Promise<void> {
-  const dev = await findMountDev(mountPoint).catch(() => undefined);
-  if (!dev) return;
+  let dev: string | undefined;
+  try {
+    dev = await findMountDev(mountPoint);
+  } catch (e) {
+    log(`cannot tune the FUSE connection of ${mountPoint}: ${(e as Error).message}`);
+    return;
+  }
+  if (!dev) {
+    log(`cannot tune the FUSE connection of ${mountPoint}: it is not in /proc/self/mountinfo`);
+    return;
+  }
   try {
     const path = `/sys/class/bdi/${dev}/read_ahead_kb`;
     const current = Number((await readFile(path, 'utf8')).trim());
