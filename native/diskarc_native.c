@@ -1,6 +1,6 @@
 /* diskarc's N-API addon: the Linux syscalls Node's fs does not expose (SEEK_DATA/SEEK_HOLE,
  * BLKGETSIZE64, BLKDISCARD, hole punching, glibc's mmap threshold), the content-defined
- * chunker's hot loops, and slab decompression on libuv's thread pool. Each function is a thin
+ * chunker's hot loops, and slab reads and decompression on libuv's thread pool. Each function is a thin
  * wrapper; policy lives in TypeScript. */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -302,6 +302,113 @@ static napi_value zstd_decompress_into(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* readRecordDecoding(fd, position, length, scratch, payloadOffset, dst) → Promise<[bytesRead,
+ * payloadCrc, decoded]>: one trip through libuv's pool for a slab load — pread `length` bytes at
+ * `position` into scratch, the CRC-32 of scratch[payloadOffset, bytesRead), and, when that payload
+ * is one zstd frame whose content size fits dst, its decompression into dst. `decoded` is the
+ * frame's size, or -1 (payload is not a zstd frame), -2 (content size unknown or larger than
+ * dst), -3 (the frame does not decode). The record's header is not read here: the caller decodes
+ * and checks it (its layout lives in TypeScript) and decides what the results mean. */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref scratch_ref, dst_ref;
+  int fd;
+  int64_t position;
+  uint8_t *scratch;
+  size_t length, payload_offset;
+  uint8_t *dst;
+  size_t dst_len;
+  int err; /* errno of a failed pread */
+  size_t got;
+  uint32_t crc;
+  int64_t decoded;
+} record_job;
+
+static void record_execute(napi_env env, void *data) {
+  (void)env;
+  record_job *job = data;
+  while (job->got < job->length) {
+    ssize_t n = pread(job->fd, job->scratch + job->got, job->length - job->got, (off_t)(job->position + (int64_t)job->got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) { job->err = errno; return; }
+    if (n == 0) break;
+    job->got += (size_t)n;
+  }
+  if (job->got < job->payload_offset) { job->decoded = -1; return; }
+  const uint8_t *payload = job->scratch + job->payload_offset;
+  size_t payload_len = job->got - job->payload_offset;
+  job->crc = (uint32_t)crc32_z(0, payload, payload_len);
+  if (payload_len < 4 || payload[0] != 0x28 || payload[1] != 0xB5 || payload[2] != 0x2F || payload[3] != 0xFD) { job->decoded = -1; return; }
+  unsigned long long size = ZSTD_getFrameContentSize(payload, payload_len);
+  if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR || size > job->dst_len) { job->decoded = -2; return; }
+  if (!thread_dctx) thread_dctx = ZSTD_createDCtx();
+  size_t r = thread_dctx ? ZSTD_decompressDCtx(thread_dctx, job->dst, (size_t)size, payload, payload_len) : (size_t)-ZSTD_error_memory_allocation;
+  job->decoded = ZSTD_isError(r) || r != size ? -3 : (int64_t)r;
+}
+
+static void record_complete(napi_env env, napi_status status, void *data) {
+  record_job *job = data;
+  if (status != napi_ok || job->err) {
+    napi_value msg, err, code;
+    char text[160];
+    snprintf(text, sizeof text, "pread: %s", status != napi_ok ? "cancelled" : strerror(job->err));
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+    napi_create_string_utf8(env, "EIO", NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, code, msg, &err);
+    if (job->err) {
+      napi_value e;
+      napi_create_int32(env, job->err, &e);
+      napi_set_named_property(env, err, "errno", e);
+    }
+    napi_reject_deferred(env, job->deferred, err);
+  } else {
+    napi_value result;
+    napi_create_array_with_length(env, 3, &result);
+    napi_set_element(env, result, 0, num(env, (double)job->got));
+    napi_set_element(env, result, 1, num(env, (double)job->crc));
+    napi_set_element(env, result, 2, num(env, (double)job->decoded));
+    napi_resolve_deferred(env, job->deferred, result);
+  }
+  napi_delete_reference(env, job->scratch_ref);
+  napi_delete_reference(env, job->dst_ref);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value read_record_decoding(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, 6, argv)) return NULL;
+  napi_typedarray_type t1, t2; napi_value ab; size_t bo; size_t scratch_len, dst_len; void *scratch, *dst;
+  if (napi_get_typedarray_info(env, argv[3], &t1, &scratch_len, &scratch, &ab, &bo) != napi_ok || t1 != napi_uint8_array ||
+      napi_get_typedarray_info(env, argv[5], &t2, &dst_len, &dst, &ab, &bo) != napi_ok || t2 != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "readRecordDecoding: scratch and destination must be Uint8Arrays");
+    return NULL;
+  }
+  int64_t length = arg_i64(env, argv[2]), payload_offset = arg_i64(env, argv[4]), position = arg_i64(env, argv[1]);
+  if (length < 0 || (size_t)length > scratch_len || payload_offset < 0 || position < 0) {
+    napi_throw_range_error(env, NULL, "readRecordDecoding: length must fit the scratch buffer");
+    return NULL;
+  }
+  record_job *job = calloc(1, sizeof *job);
+  if (!job) return throw_errno(env, "readRecordDecoding", ENOMEM);
+  job->fd = (int)arg_i64(env, argv[0]);
+  job->position = position;
+  job->length = (size_t)length;
+  job->payload_offset = (size_t)payload_offset;
+  job->scratch = scratch;
+  job->dst = dst;
+  job->dst_len = dst_len;
+  napi_value promise, name;
+  napi_create_reference(env, argv[3], 1, &job->scratch_ref);
+  napi_create_reference(env, argv[5], 1, &job->dst_ref);
+  napi_create_promise(env, &job->deferred, &promise);
+  napi_create_string_utf8(env, "diskarc:readRecordDecoding", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, record_execute, record_complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return promise;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"seekData", 0, seek_data, 0, 0, 0, napi_default, 0},
@@ -314,6 +421,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"mallocTuning", 0, malloc_tuning, 0, 0, 0, napi_default, 0},
     {"setSendBuffer", 0, set_send_buffer, 0, 0, 0, napi_default, 0},
     {"zstdDecompressInto", 0, zstd_decompress_into, 0, 0, 0, napi_default, 0},
+    {"readRecordDecoding", 0, read_record_decoding, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

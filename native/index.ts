@@ -25,6 +25,14 @@ export interface NativeAddon {
    * ECHECKSUM or EFRAME. Use `zstdDecompress` / `zstdDecompressTo`.
    */
   zstdDecompressInto(src: Uint8Array, dst: Uint8Array, crc: number): Promise<Uint8Array>;
+  /**
+   * One pool job for a slab load: preads `length` bytes at `position` into `scratch`, takes the
+   * CRC-32 of scratch[payloadOffset, bytesRead), and decodes that payload into `dst` when it is a
+   * zstd frame whose content size fits. Resolves to [bytesRead, payloadCrc, decoded]: `decoded`
+   * is the frame's size, or -1 (not a zstd frame), -2 (size unknown or too large for dst), -3
+   * (does not decode). Headers are the caller's to check. Use `readRecordDecoding`.
+   */
+  readRecordDecoding(fd: number, position: number, length: number, scratch: Uint8Array, payloadOffset: number, dst: Uint8Array): Promise<[number, number, number]>;
 }
 
 const require = createRequire(import.meta.url);
@@ -47,3 +55,8 @@ export async function zstdDecompressTo(src: Uint8Array, dst: Buffer, crc?: numbe
   await native.zstdDecompressInto(src, dst, crc ?? -1);
   return dst;
 }
+
+/** readRecordDecoding's `decoded` when the payload was not decompressed (else the frame's size). */
+export const RECORD_NOT_ZSTD = -1;
+export const RECORD_FRAME_DOES_NOT_FIT = -2;
+export const RECORD_FRAME_UNDECODABLE = -3;

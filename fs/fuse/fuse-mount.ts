@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import Fuse from 'fuse-native';
 import { DiskarcError } from '../../src/errors.js';
 import type { VirtualTree } from '../tree/types.js';
+import { directReadHandler, fuseReadBinding, type FuseReadOp } from './direct-read.js';
 import { findMount } from './mountpoint.js';
 import { createOperations, HandleTable } from './operations.js';
 import { ReadaheadBudget } from './readahead.js';
@@ -39,13 +40,24 @@ export const DEFAULT_MAX_BACKGROUND = 6;
 const ATTR_TIMEOUT = 3600;
 const MOUNT_POLL_MS = 1000;
 
-/** fuse-native with our own option string: it has no `ro`, and its other options must be spelt exactly. */
-class DiskarcFuse extends Fuse {
+/**
+ * fuse-native with our own option string (it has no `ro`, and its other options must be spelt
+ * exactly) and reads dispatched by directReadHandler instead of its generic wrapper.
+ */
+export class DiskarcFuse extends Fuse {
   constructor(mnt: string, ops: Record<string, (...args: any[]) => void>, private readonly optionList: string[], opts: Record<string, unknown>) {
     super(mnt, ops, opts);
   }
   override _fuseOptions(): string {
     return '-o' + this.optionList.join(',');
+  }
+  // Runs inside fuse-native's constructor: `this.ops` is set, this class's own fields are not yet.
+  override _makeHandlerArray(): unknown[] {
+    const handlers = super._makeHandlerArray();
+    const read = this.ops.read as FuseReadOp | undefined;
+    const log = (this.opts.log as ((m: string) => void) | undefined) ?? ((m: string) => process.stderr.write(`diskarc mount: ${m}\n`));
+    if (read) handlers[fuseReadBinding().op_read] = directReadHandler(read, log);
+    return handlers;
   }
 }
 
@@ -91,8 +103,8 @@ export class FuseMount {
       ...(opts.debug ? ['debug'] : []),
     ];
     // fuse-native fails an operation with ETIMEDOUT after this long; a cold read of a large
-    // window on a busy machine must not hit that.
-    const fuse = new DiskarcFuse(mountPoint, ops, options, { timeout: 300_000 });
+    // window on a busy machine must not hit that. (Reads bypass its watchdog: directReadHandler.)
+    const fuse = new DiskarcFuse(mountPoint, ops, options, { timeout: 300_000, log });
     await new Promise<void>((resolve, reject) => {
       fuse.mount((err) => {
         if (err) {

@@ -10,6 +10,9 @@ declare module 'fuse-native' {
     mount(cb: (err: Error | null) => void): void;
     unmount(cb: (err: Error | null) => void): void;
     _fuseOptions(): string;
+    /** fuse-native's table of per-operation handlers, built in its constructor (indexed by opcode). */
+    _makeHandlerArray(): unknown[];
+    ops: FuseOps;
     static unmount(mnt: string, cb: (err: Error | null) => void): void;
     static [errno: string]: any;
   }

@@ -91,7 +91,7 @@ export class Archive {
     const config = await readConfig(dir);
     const store = await SlabStore.open(dir);
     const pool = new ZstdPool();
-    const cache = new SlabCache(store, opts.cacheBytes ?? config.dataCacheMiB * 1024 * 1024);
+    const cache = new SlabCache(store, opts.cacheBytes ?? config.dataCacheMiB * 1024 * 1024, { slabBytes: config.slabSize });
     return new Archive(dir, config, store, pool, cache);
   }
 

@@ -59,6 +59,8 @@ export interface SlabCacheStats {
   lent: number;
   /** Idle bytes of the borrowed-slab buffer pool. */
   pooled: number;
+  /** Borrowed slabs whose record read and decode ran as one pool job (the rest took two). */
+  singleJobLoads: number;
 }
 
 export class SlabCache {
@@ -66,6 +68,7 @@ export class SlabCache {
   private readonly loading = new Map<number, Promise<Buffer>>();
   private hits = 0;
   private misses = 0;
+  private singleJobLoads = 0;
   /** Loads running now; more wait in `queue`, so decompressed slabs outside the LRU stay bounded. */
   private running = 0;
   private readonly queue: Array<() => void> = [];
@@ -74,14 +77,21 @@ export class SlabCache {
   private readonly transient = new Map<number, TransientSlab>();
   private readonly pool = new SlabBufferPool(POOL_KEEP_BYTES);
 
+  private readonly maxLoads: number;
+  private readonly slabBytes: number | undefined;
+
   /**
-   * @param maxLoads slabs read and decompressed at once. Each load is two jobs on libuv's pool (4
-   *   threads by default) — the record read, then the decode — with a hop through the event loop
-   *   between them, so twice the pool's threads keeps it fed while the loop is busy serving reads.
-   *   Measured on a cold FUSE `dd` of the corpus image: at 4, 11 % of reads waited for their
-   *   readahead chunk; at 8, 0.1 %, and the pass ran ≈ 8 % faster.
+   * @param opts.maxLoads slabs read and decompressed at once (default 8). A load is one or two
+   *   jobs on libuv's pool (4 threads by default), with hops through the event loop between, so
+   *   twice the pool's threads keeps it fed while the loop is busy serving reads. Measured on a
+   *   cold FUSE `dd` of the corpus image: at 4, 11 % of reads waited for their readahead chunk;
+   *   at 8, 0.1 %, and the pass ran ≈ 8 % faster.
+   * @param opts.slabBytes the archive's slab size (no slab is larger): borrowed slabs are decoded
+   *   into buffers of this size by the same pool job that reads them (see borrow).
    */
-  constructor(private readonly store: SlabStore, readonly budget: number, private readonly maxLoads = 8) {
+  constructor(private readonly store: SlabStore, readonly budget: number, opts: { maxLoads?: number; slabBytes?: number } = {}) {
+    this.maxLoads = opts.maxLoads ?? 8;
+    this.slabBytes = opts.slabBytes;
     this.lru = new LRUCache<number, Buffer>({ maxSize: Math.max(1, budget), sizeCalculation: (b) => Math.max(1, b.length) });
   }
 
@@ -97,7 +107,7 @@ export class SlabCache {
   }
 
   get stats(): SlabCacheStats {
-    return { hits: this.hits, misses: this.misses, bytes: this.lru.calculatedSize ?? 0, budget: this.budget, lent: this.transient.size, pooled: this.pool.bytesIdle };
+    return { hits: this.hits, misses: this.misses, bytes: this.lru.calculatedSize ?? 0, budget: this.budget, lent: this.transient.size, pooled: this.pool.bytesIdle, singleJobLoads: this.singleJobLoads };
   }
 
   /** The decompressed bytes of data slab `slab`. Callers must not modify the buffer. */
@@ -145,7 +155,7 @@ export class SlabCache {
     if (entry) this.hits++;
     else {
       this.misses++;
-      const t: TransientSlab = { leases: 0, promise: this.load(slab, (n) => this.pool.take(n)) };
+      const t: TransientSlab = { leases: 0, promise: this.load(slab, (n) => this.pool.take(n), this.slabBytes) };
       t.promise.then(
         (data) => (t.data = data),
         () => this.endTransient(slab, t),
@@ -180,32 +190,48 @@ export class SlabCache {
     t.data = undefined;
   }
 
-  private async load(slab: number, allocate: (length: number) => Buffer): Promise<Buffer> {
+  /** `oneTrip`: decode in the job that reads the record, into a buffer of this many bytes from `allocate`. */
+  private async load(slab: number, allocate: (length: number) => Buffer, oneTrip?: number): Promise<Buffer> {
     if (this.running >= this.maxLoads) await new Promise<void>((r) => this.queue.push(r));
     this.running++;
     try {
-      return await this.loadNow(slab, allocate);
+      return await this.loadNow(slab, allocate, oneTrip);
     } finally {
       this.running--;
       this.queue.shift()?.();
     }
   }
 
-  private async loadNow(slab: number, allocate: (length: number) => Buffer): Promise<Buffer> {
+  private async loadNow(slab: number, allocate: (length: number) => Buffer, oneTrip?: number): Promise<Buffer> {
     // Compressed records are read into a reused scratch buffer (one per running load): they live
     // only until decompressed, and fresh ones per slab were garbage piling up between collections.
     const scratch = this.scratch.pop() ?? Buffer.allocUnsafeSlow(SCRATCH_BYTES);
     try {
-      return await this.decode(slab, scratch, allocate);
+      return await this.decode(slab, scratch, allocate, oneTrip);
     } finally {
       this.scratch.push(scratch);
     }
   }
 
   /** Reads and decodes slab `slab` into a buffer from `allocate` (called with its checked length). */
-  private async decode(slab: number, scratch: Buffer, allocate: (length: number) => Buffer): Promise<Buffer> {
+  private async decode(slab: number, scratch: Buffer, allocate: (length: number) => Buffer, oneTrip?: number): Promise<Buffer> {
+    // One pool job reads and decodes (each hop through the event loop costs the thread serving
+    // requests a promise chain: a third of its time in a cold sequential pass). Anything unusual
+    // — the file's last slab, a frame that does not fit or decode — takes the general path below,
+    // which reports it.
+    let fast: Awaited<ReturnType<SlabStore['readDataDecoding']>>;
+    if (oneTrip !== undefined) {
+      const dst = allocate(oneTrip);
+      fast = await this.store.readDataDecoding(slab, scratch, dst);
+      if (fast && fast.record.flags & SLAB_FLAG_ZSTD && fast.decoded === fast.record.length) {
+        this.singleJobLoads++;
+        return dst.subarray(0, fast.decoded);
+      }
+      const other = allocate;
+      allocate = (n) => (n <= dst.length ? dst.subarray(0, n) : other(n));
+    }
     // A compressed slab's checksum is checked by the decompressing thread, not here.
-    const rec = await this.store.readData(slab, 'defer', scratch);
+    const rec = fast?.record ?? (await this.store.readData(slab, 'defer', scratch));
     let data: Buffer;
     if (rec.flags & SLAB_FLAG_ZSTD) {
       // The output is allocated from the header's length before decoding: never trust it blindly.

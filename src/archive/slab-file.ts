@@ -4,6 +4,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { DiskarcError } from '../errors.js';
+import { native } from '../../native/index.js';
 import { FILE_MAGIC, FILE_VERSION, fileHeader, slabHeader, SLAB_MAGIC, type FileContent } from './layout.js';
 
 export const OFFSETS_SUFFIX = '.offsets';
@@ -120,6 +121,8 @@ export function checksumError(path: string, what: string, at: number): DiskarcEr
 /** Random access to the slabs of one file. Safe to use while a writer appends (see refresh). */
 export class SlabFileReader {
   private offsets: number[] = [];
+  /** Native reads of this file's descriptor still running: close() waits for them. */
+  private readonly nativeReads = new Set<Promise<unknown>>();
 
   private constructor(readonly path: string, private readonly fh: FileHandle, private readonly content: FileContent) {}
 
@@ -173,12 +176,44 @@ export class SlabFileReader {
     return readSlabAt(this.fh, at, this.path, `slab ${index}`, next !== undefined ? next - at : undefined, checksum, scratch);
   }
 
+  /**
+   * readSlab and decompression in one trip through libuv's pool, for streaming reads: the record
+   * is read into `scratch` and, when its payload is a zstd frame that fits `dst`, decoded there by
+   * the same job (`decoded`: the frame's size, or a RECORD_* code when it was not decoded). Only
+   * the header is checked here, on the JS thread, where its layout lives. Returns undefined when
+   * this path cannot vouch for the record — no next slab to give its span, larger than
+   * `scratch`, short, or a header that does not match the span — and readSlab then reads it
+   * again and names the damage. A payload failing its CRC-32 is ECORRUPT here too.
+   */
+  async readSlabDecoding(index: number, scratch: Buffer, dst: Buffer): Promise<{ record: SlabRecord; decoded: number } | undefined> {
+    const at = this.offsets[index];
+    const next = this.offsets[index + 1];
+    if (at === undefined || next === undefined) return undefined;
+    const span = next - at;
+    if (span <= slabHeader.size || span > scratch.length) return undefined;
+    const job = native.readRecordDecoding(this.fh.fd, at, span, scratch, slabHeader.size, dst);
+    this.nativeReads.add(job);
+    let got: number, crc: number, decoded: number;
+    try {
+      [got, crc, decoded] = await job;
+    } finally {
+      this.nativeReads.delete(job);
+    }
+    const h = decodeSlabHeader(scratch.subarray(0, got));
+    if (!h || got !== span || slabHeader.size + h.storedLength !== span) return undefined;
+    if (crc !== h.payloadCrc) throw checksumError(this.path, `slab ${index}`, at);
+    return { record: { flags: h.flags, payload: scratch.subarray(slabHeader.size, span), length: h.length, payloadCrc: h.payloadCrc }, decoded };
+  }
+
   /** Where slab `index` starts in the file (for error messages). */
   offsetOf(index: number): number | undefined {
     return this.offsets[index];
   }
 
   async close(): Promise<void> {
+    // A pool thread may still be reading the descriptor; closing it under that read could make
+    // the read land on whatever file reuses the number.
+    await Promise.allSettled([...this.nativeReads]);
     await this.fh.close();
   }
 }

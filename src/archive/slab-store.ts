@@ -101,6 +101,12 @@ export class SlabStore {
     return pair.data.readSlab(index, checksum, scratch);
   }
 
+  /** readData and decompression in one pool job (SlabFileReader.readSlabDecoding); undefined: use readData. */
+  async readDataDecoding(slab: number, scratch: Buffer, dst: Buffer): Promise<{ record: SlabRecord; decoded: number } | undefined> {
+    const { pair, index } = await this.locate(slab);
+    return pair.data.readSlabDecoding(index, scratch, dst);
+  }
+
   /** The error a failed deferred checksum of data slab `slab` raises, naming its file and offset. */
   async dataChecksumError(slab: number): Promise<DiskarcError> {
     const { pair, index } = await this.locate(slab);

@@ -3,9 +3,12 @@
 // and a lease that is still held is never overwritten — under random interleavings of borrows and
 // releases, which is what FUSE readahead does.
 import test from 'ava';
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { Archive } from '../../src/archive/archive.js';
+import { SLAB_FLAG_ZSTD, slabHeader } from '../../src/archive/layout.js';
+import { encodeSlabHeader } from '../../src/archive/slab-file.js';
 import type { BorrowedParts } from '../../src/block/source.js';
 import { diskarcJson, seededBytes, tempDir } from './harness.js';
 
@@ -127,4 +130,79 @@ test('random interleavings of borrows and releases never hand out memory that is
   }
   t.true(borrows > 400 && checked === borrows, `${borrows} borrows, ${checked} checked`);
   t.is(a.cache.stats.lent, 0, 'every slab decoded for borrowers was handed back');
+});
+
+/** Compressible bytes (short random words repeated), so slabs are stored as zstd frames. */
+function compressible(size: number, seed: number): Buffer {
+  const words = Array.from({ length: 97 }, (_, i) => seededBytes(5 + (i % 11), seed * 1000 + i));
+  const out = Buffer.alloc(size);
+  let x = seed >>> 0 || 1;
+  for (let pos = 0; pos < size; ) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    pos += words[(x >>> 16) % 97]!.copy(out, pos);
+  }
+  return out;
+}
+
+/** Offsets of every slab record in the archive's (single) data slab file, and that file's path. */
+async function slabRecords(archive: string): Promise<{ path: string; offsets: number[] }> {
+  const dir = join(archive, 'data');
+  const name = (await readdir(dir)).find((f) => f.endsWith('.slab'))!;
+  const raw = await readFile(join(dir, name + '.offsets'));
+  const offsets: number[] = [];
+  for (let i = 0; i + 8 <= raw.length; i += 8) offsets.push(Number(raw.readBigUInt64LE(i)));
+  return { path: join(dir, name), offsets };
+}
+
+test('compressed slabs are read and decoded by one pool job; damage still fails as it does for read()', async (t) => {
+  const dir = await tempDir(t);
+  const size = 6 * MiB + 777;
+  const source = compressible(size, 3);
+  await writeFile(join(dir, 'in'), source);
+  const archive = join(dir, 'a');
+  await diskarcJson('create', '-a', archive, '--slab-size', '256k');
+  const { id } = await diskarcJson<{ id: string }>('pack', '-a', archive, join(dir, 'in'));
+  const { path, offsets } = await slabRecords(archive);
+  t.true(offsets.length >= 8, `${offsets.length} slabs`);
+
+  {
+    const { a, reader } = await openReader(t, archive, id, 64 * MiB);
+    const all = await reader.borrowv(0, size);
+    t.true(Buffer.concat(all.parts).equals(source));
+    all.release();
+    // Every slab but the file's last (whose span no next offset gives) took the one-job path.
+    t.is(a.cache.stats.singleJobLoads, offsets.length - 1);
+  }
+
+  // A flipped payload byte in the third slab: its CRC-32 fails, through borrowv as through read.
+  const fh = await open(path, 'r+');
+  const third = offsets[2]!;
+  const header = Buffer.alloc(slabHeader.size);
+  await fh.read(header, 0, header.length, third);
+  const h = slabHeader.decode(header);
+  t.is(h.flags & SLAB_FLAG_ZSTD, SLAB_FLAG_ZSTD, 'the data compressed');
+  const payload = Buffer.alloc(h.storedLength);
+  await fh.read(payload, 0, payload.length, third + slabHeader.size);
+  const flipped = Buffer.from(payload);
+  flipped[flipped.length >> 1] ^= 0x10;
+  await fh.write(flipped, 0, flipped.length, third + slabHeader.size);
+  {
+    const { reader } = await openReader(t, archive, id, 64 * MiB);
+    const at = 2 * 256 * KiB + 1000; // inside the third slab (slabs fill to close to 256 KiB)
+    const viaRead = await t.throwsAsync(reader.read(at, 100));
+    await t.throwsAsync(reader.borrowv(at, 100), { code: 'ECORRUPT', message: viaRead?.message } as never);
+    t.regex(viaRead?.message ?? '', /fails its checksum/);
+  }
+
+  // The same damage with checksums that match it: the frame itself does not decode.
+  await fh.write(encodeSlabHeader(h.flags, flipped.length, h.length, crc32(flipped)), 0, slabHeader.size, third);
+  await fh.close();
+  {
+    const { reader } = await openReader(t, archive, id, 64 * MiB);
+    const at = 2 * 256 * KiB + 1000;
+    await t.throwsAsync(reader.borrowv(at, 100), { code: 'ECORRUPT', message: /does not decompress/ } as never);
+    const rest = await reader.borrowv(4 * MiB, 2 * MiB);
+    t.true(Buffer.concat(rest.parts).equals(source.subarray(4 * MiB, 6 * MiB)), 'other slabs still read');
+    rest.release();
+  }
 });

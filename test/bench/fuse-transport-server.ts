@@ -1,11 +1,11 @@
 // The mount bench's reference for fuse-native itself: one read-only file whose bytes come from
 // memory (no archive, no decoding), served the way diskarc's mount serves — fuse-native's
-// multi-threaded libfuse 2 loop handing every request to Node's event loop, on a connection tuned
-// as diskarc's mount tunes it (readahead, max_background). Its sequential read
+// multi-threaded libfuse 2 loop handing every request to Node's event loop through the same read
+// dispatch, on a connection tuned as diskarc's mount tunes it (readahead, max_background). Its sequential read
 // rate is the ceiling of the transport the project is built on, measured beside the peers.
 //   node dist/test/bench/fuse-transport-server.js MOUNTPOINT SIZE_BYTES
 import Fuse from 'fuse-native';
-import { tuneFuseConnection } from '../../fs/fuse/fuse-mount.js';
+import { DiskarcFuse, tuneFuseConnection } from '../../fs/fuse/fuse-mount.js';
 
 const [mountPoint, sizeArg] = process.argv.slice(2);
 const size = Number(sizeArg);
@@ -35,7 +35,8 @@ const ops = {
     cb(n);
   },
 };
-const fuse = new Fuse(mountPoint, ops, { force: true, mkdir: true, kernelCache: true });
+// The same fuse-native subclass as the mount (its lean read dispatch), with the same options.
+const fuse = new DiskarcFuse(mountPoint, ops, ['ro', 'kernel_cache', 'max_read=1048576'], { force: true, mkdir: true });
 fuse.mount((err: Error | null) => {
   if (err) {
     process.stderr.write(`mount failed: ${err.message}\n`);
