@@ -5,7 +5,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import { compress, decompress } from 'zstd-napi';
+import { compress } from 'zstd-napi';
+import { zstdDecompress } from '../../native/index.js';
 import { crc32 } from 'node:zlib';
 import { DiskarcError } from '../errors.js';
 import { ExtentType, FileContent, fileHeader, mapEntry, mapIndexRecord, SLAB_FLAG_ZSTD } from './layout.js';
@@ -169,13 +170,15 @@ export class MapReader {
     if (cached) return cached;
     const rec = await this.indexRecord(p);
     const slab = await readSlabAt(this.fh, rec.filePosition, this.path, `map page ${p}`);
+    if (slab.length === 0 || slab.length > PAGE_ENTRIES * mapEntry.size || slab.length % mapEntry.size !== 0) throw this.corrupt(`map page ${p} is malformed`);
     let raw: Buffer;
     try {
-      raw = slab.flags & SLAB_FLAG_ZSTD ? decompress(slab.payload) : slab.payload;
+      // Decoded on libuv's pool, not the event loop a server answers requests on.
+      raw = slab.flags & SLAB_FLAG_ZSTD ? await zstdDecompress(slab.payload, slab.length) : slab.payload;
     } catch (e) {
       throw new DiskarcError('ECORRUPT', `${this.path}: map page ${p} does not decompress`, { path: this.path }, { cause: e });
     }
-    if (raw.length !== slab.length || raw.length === 0 || raw.length % mapEntry.size !== 0) throw this.corrupt(`map page ${p} is malformed`);
+    if (raw.length !== slab.length) throw this.corrupt(`map page ${p} is malformed`);
     const count = raw.length / mapEntry.size;
     const page: Page = {
       count,
