@@ -13,6 +13,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <openssl/evp.h>
 #include <malloc.h>
 #include <stdlib.h>
@@ -232,12 +234,40 @@ typedef struct {
   size_t result;
 } zstd_job;
 
+/* setDecodeNice(n): the nice value pool threads take before their next slab job (each thread
+ * applies it itself: Linux sets a thread's priority by its own id, and libuv's threads are not
+ * ours to list). A server lowers it so the threads answering requests — the event loop,
+ * libfuse's — get a core as soon as they wake instead of waiting behind a decode. */
+static int decode_nice_wanted = 0;
+static __thread int decode_nice_applied = 0;
+
+static void apply_decode_nice(void) {
+  int want = __atomic_load_n(&decode_nice_wanted, __ATOMIC_RELAXED);
+  if (want == decode_nice_applied) return;
+  /* Best effort: raising priority again needs CAP_SYS_NICE; a thread that cannot keeps its value. */
+  setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), want);
+  decode_nice_applied = want;
+}
+
+static napi_value set_decode_nice(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  int64_t n = arg_i64(env, argv[0]);
+  if (n < 0 || n > 19) {
+    napi_throw_range_error(env, NULL, "setDecodeNice: nice must be 0..19");
+    return NULL;
+  }
+  __atomic_store_n(&decode_nice_wanted, (int)n, __ATOMIC_RELAXED);
+  return NULL;
+}
+
 /* One decompression context per pool thread, reused for every frame it decodes. */
 static __thread ZSTD_DCtx *thread_dctx;
 
 static void zstd_execute(napi_env env, void *data) {
   (void)env;
   zstd_job *job = data;
+  apply_decode_nice();
   if (job->crc >= 0 && crc32_z(0, job->src, job->src_len) != (uLong)job->crc) {
     job->crc_failed = 1;
     return;
@@ -328,6 +358,7 @@ typedef struct {
 static void record_execute(napi_env env, void *data) {
   (void)env;
   record_job *job = data;
+  apply_decode_nice();
   while (job->got < job->length) {
     ssize_t n = pread(job->fd, job->scratch + job->got, job->length - job->got, (off_t)(job->position + (int64_t)job->got));
     if (n < 0 && errno == EINTR) continue;
@@ -422,6 +453,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"setSendBuffer", 0, set_send_buffer, 0, 0, 0, napi_default, 0},
     {"zstdDecompressInto", 0, zstd_decompress_into, 0, 0, 0, napi_default, 0},
     {"readRecordDecoding", 0, read_record_decoding, 0, 0, 0, napi_default, 0},
+    {"setDecodeNice", 0, set_decode_nice, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -33,6 +33,8 @@ export interface NativeAddon {
    * (does not decode). Headers are the caller's to check. Use `readRecordDecoding`.
    */
   readRecordDecoding(fd: number, position: number, length: number, scratch: Uint8Array, payloadOffset: number, dst: Uint8Array): Promise<[number, number, number]>;
+  /** The nice value (0..19) each pool thread takes before its next slab job (zstdDecompressInto, readRecordDecoding). */
+  setDecodeNice(nice: number): void;
 }
 
 const require = createRequire(import.meta.url);

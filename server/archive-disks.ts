@@ -36,6 +36,7 @@ export function defaultServeCacheBytes(all: StreamInfo[], served: StreamInfo[], 
  */
 export async function openArchiveForServing(dir: string, refs: string[], cacheBytes?: number): Promise<{ archive: Archive; streams: StreamInfo[] }> {
   SlabCache.releaseEvictedMemoryPromptly();
+  SlabCache.decodeBehindRequests();
   let archive = await Archive.open(dir, { cacheBytes });
   try {
     let streams: StreamInfo[];
