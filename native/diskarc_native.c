@@ -216,15 +216,50 @@ static napi_value set_send_buffer(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* What every slab job on libuv's pool carries (embedded first in each job): its work item, its
+ * promise, and references keeping the two buffers it reads and writes alive until it is done. */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref buffers[2];
+} pool_job;
+
+/* The bytes of a Uint8Array argument; 0 when it is not one. */
+static int uint8_array_arg(napi_env env, napi_value v, void **data, size_t *len) {
+  napi_typedarray_type t;
+  napi_value ab;
+  size_t offset;
+  return napi_get_typedarray_info(env, v, &t, len, data, &ab, &offset) == napi_ok && t == napi_uint8_array;
+}
+
+/* Queues `job` (calloc'ed, filled in) on the pool, holding buffers a and b; returns its promise. */
+static napi_value queue_pool_job(napi_env env, pool_job *job, napi_value a, napi_value b, const char *name,
+                                 napi_async_execute_callback execute, napi_async_complete_callback complete) {
+  napi_value promise, resource_name;
+  napi_create_reference(env, a, 1, &job->buffers[0]);
+  napi_create_reference(env, b, 1, &job->buffers[1]);
+  napi_create_promise(env, &job->deferred, &promise);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name);
+  napi_create_async_work(env, NULL, resource_name, execute, complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return promise;
+}
+
+/* Releases what queue_pool_job took, once the job's promise is settled. */
+static void end_pool_job(napi_env env, pool_job *job) {
+  napi_delete_reference(env, job->buffers[0]);
+  napi_delete_reference(env, job->buffers[1]);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
 /* zstdDecompressInto(src, dst, crc) → Promise<dst>: checks src against its CRC-32 (the slab
  * header's; -1 skips the check), then decompresses it — one zstd frame, which must fill dst
  * exactly — on libuv's thread pool. Servers use it for slabs instead of worker threads: no isolate
  * per worker, no message copies, and every slab buffer comes from the JS thread's allocator
  * (allocated there without zero-filling; its pages are first touched here, off the JS thread). */
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref src_ref, dst_ref;
+  pool_job base; /* buffers: src, dst */
   const uint8_t *src;
   size_t src_len;
   uint8_t *dst;
@@ -280,7 +315,7 @@ static void zstd_execute(napi_env env, void *data) {
 static void zstd_complete(napi_env env, napi_status status, void *data) {
   zstd_job *job = data;
   napi_value dst, err, msg;
-  napi_get_reference_value(env, job->dst_ref, &dst);
+  napi_get_reference_value(env, job->base.buffers[1], &dst);
   const char *problem = NULL;
   char text[160];
   if (status != napi_ok) problem = "decompression was cancelled";
@@ -295,41 +330,29 @@ static void zstd_complete(napi_env env, napi_status status, void *data) {
     napi_value code;
     napi_create_string_utf8(env, job->crc_failed ? "ECHECKSUM" : "EFRAME", NAPI_AUTO_LENGTH, &code);
     napi_create_error(env, code, msg, &err);
-    napi_reject_deferred(env, job->deferred, err);
+    napi_reject_deferred(env, job->base.deferred, err);
   } else {
-    napi_resolve_deferred(env, job->deferred, dst);
+    napi_resolve_deferred(env, job->base.deferred, dst);
   }
-  napi_delete_reference(env, job->src_ref);
-  napi_delete_reference(env, job->dst_ref);
-  napi_delete_async_work(env, job->work);
-  free(job);
+  end_pool_job(env, &job->base);
 }
 
 static napi_value zstd_decompress_into(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!get_args(env, info, 3, argv)) return NULL;
-  napi_typedarray_type t1, t2; napi_value ab; size_t bo; size_t src_len, dst_len; void *src, *dst;
-  if (napi_get_typedarray_info(env, argv[0], &t1, &src_len, &src, &ab, &bo) != napi_ok || t1 != napi_uint8_array ||
-      napi_get_typedarray_info(env, argv[1], &t2, &dst_len, &dst, &ab, &bo) != napi_ok || t2 != napi_uint8_array) {
+  size_t src_len, dst_len; void *src, *dst;
+  if (!uint8_array_arg(env, argv[0], &src, &src_len) || !uint8_array_arg(env, argv[1], &dst, &dst_len)) {
     napi_throw_type_error(env, NULL, "zstdDecompressInto: source and destination must be Uint8Arrays");
     return NULL;
   }
   zstd_job *job = calloc(1, sizeof *job);
   if (!job) return throw_errno(env, "zstdDecompressInto", ENOMEM);
-  napi_value promise, name;
   job->src = src;
   job->src_len = src_len;
   job->dst = dst;
   job->dst_len = dst_len;
   job->crc = arg_i64(env, argv[2]);
-  /* Both buffers stay referenced (alive) until the pool thread is done with them. */
-  napi_create_reference(env, argv[0], 1, &job->src_ref);
-  napi_create_reference(env, argv[1], 1, &job->dst_ref);
-  napi_create_promise(env, &job->deferred, &promise);
-  napi_create_string_utf8(env, "diskarc:zstdDecompressInto", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, zstd_execute, zstd_complete, job, &job->work);
-  napi_queue_async_work(env, job->work);
-  return promise;
+  return queue_pool_job(env, &job->base, argv[0], argv[1], "diskarc:zstdDecompressInto", zstd_execute, zstd_complete);
 }
 
 /* readRecordDecoding(fd, position, length, scratch, payloadOffset, dst) → Promise<[bytesRead,
@@ -340,9 +363,7 @@ static napi_value zstd_decompress_into(napi_env env, napi_callback_info info) {
  * dst), -3 (the frame does not decode). The record's header is not read here: the caller decodes
  * and checks it (its layout lives in TypeScript) and decides what the results mean. */
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref scratch_ref, dst_ref;
+  pool_job base; /* buffers: scratch, dst */
   int fd;
   int64_t position;
   uint8_t *scratch;
@@ -392,27 +413,23 @@ static void record_complete(napi_env env, napi_status status, void *data) {
       napi_create_int32(env, job->err, &e);
       napi_set_named_property(env, err, "errno", e);
     }
-    napi_reject_deferred(env, job->deferred, err);
+    napi_reject_deferred(env, job->base.deferred, err);
   } else {
     napi_value result;
     napi_create_array_with_length(env, 3, &result);
     napi_set_element(env, result, 0, num(env, (double)job->got));
     napi_set_element(env, result, 1, num(env, (double)job->crc));
     napi_set_element(env, result, 2, num(env, (double)job->decoded));
-    napi_resolve_deferred(env, job->deferred, result);
+    napi_resolve_deferred(env, job->base.deferred, result);
   }
-  napi_delete_reference(env, job->scratch_ref);
-  napi_delete_reference(env, job->dst_ref);
-  napi_delete_async_work(env, job->work);
-  free(job);
+  end_pool_job(env, &job->base);
 }
 
 static napi_value read_record_decoding(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   if (!get_args(env, info, 6, argv)) return NULL;
-  napi_typedarray_type t1, t2; napi_value ab; size_t bo; size_t scratch_len, dst_len; void *scratch, *dst;
-  if (napi_get_typedarray_info(env, argv[3], &t1, &scratch_len, &scratch, &ab, &bo) != napi_ok || t1 != napi_uint8_array ||
-      napi_get_typedarray_info(env, argv[5], &t2, &dst_len, &dst, &ab, &bo) != napi_ok || t2 != napi_uint8_array) {
+  size_t scratch_len, dst_len; void *scratch, *dst;
+  if (!uint8_array_arg(env, argv[3], &scratch, &scratch_len) || !uint8_array_arg(env, argv[5], &dst, &dst_len)) {
     napi_throw_type_error(env, NULL, "readRecordDecoding: scratch and destination must be Uint8Arrays");
     return NULL;
   }
@@ -430,14 +447,7 @@ static napi_value read_record_decoding(napi_env env, napi_callback_info info) {
   job->scratch = scratch;
   job->dst = dst;
   job->dst_len = dst_len;
-  napi_value promise, name;
-  napi_create_reference(env, argv[3], 1, &job->scratch_ref);
-  napi_create_reference(env, argv[5], 1, &job->dst_ref);
-  napi_create_promise(env, &job->deferred, &promise);
-  napi_create_string_utf8(env, "diskarc:readRecordDecoding", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, record_execute, record_complete, job, &job->work);
-  napi_queue_async_work(env, job->work);
-  return promise;
+  return queue_pool_job(env, &job->base, argv[3], argv[5], "diskarc:readRecordDecoding", record_execute, record_complete);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
