@@ -28,8 +28,13 @@ const MMAP_THRESHOLD = 192 * 1024;
 /** Nice value of decoding pool threads in servers (decodeBehindRequests). */
 const DECODE_NICE = 10;
 
-/** Scratch buffer per running load: a compressed record of a default 256 KiB slab fits (larger ones get their own). */
-const SCRATCH_BYTES = 512 * 1024;
+/**
+ * Scratch buffer per running load: any record of a slab of the archive's size fits (a slab stored
+ * uncompressed is its size plus a header), so loads never read into fresh memory or skip the
+ * one-job path (readSlabDecoding needs the whole record in scratch).
+ */
+const MIN_SCRATCH_BYTES = 512 * 1024;
+const RECORD_SLACK = 64 * 1024;
 
 /** Idle bytes the pool of borrowed-slab buffers keeps for reuse. */
 const POOL_KEEP_BYTES = 32 * 1024 * 1024;
@@ -218,7 +223,7 @@ export class SlabCache {
   private async loadNow(slab: number, allocate: (length: number) => Buffer, oneTrip?: number): Promise<Buffer> {
     // Compressed records are read into a reused scratch buffer (one per running load): they live
     // only until decompressed, and fresh ones per slab were garbage piling up between collections.
-    const scratch = this.scratch.pop() ?? Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+    const scratch = this.scratch.pop() ?? Buffer.allocUnsafeSlow(Math.max(MIN_SCRATCH_BYTES, (this.slabBytes ?? 0) + RECORD_SLACK));
     try {
       return await this.decode(slab, scratch, allocate, oneTrip);
     } finally {

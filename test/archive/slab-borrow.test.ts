@@ -206,3 +206,25 @@ test('compressed slabs are read and decoded by one pool job; damage still fails 
     rest.release();
   }
 });
+
+test('slabs larger than the default take the one-job path too (scratch sized from the slab size)', async (t) => {
+  const dir = await tempDir(t);
+  const size = 9 * MiB + 5;
+  // Half compressible, half random: records of ~1–2 MiB, well past a default slab's scratch.
+  const source = Buffer.concat([compressible(size >> 1, 5), seededBytes(size - (size >> 1), 6)]);
+  await writeFile(join(dir, 'in'), source);
+  const archive = join(dir, 'a');
+  await diskarcJson('create', '-a', archive, '--slab-size', '2m');
+  const { id } = await diskarcJson<{ id: string }>('pack', '-a', archive, join(dir, 'in'));
+  const { path, offsets } = await slabRecords(archive);
+  // Compressed records other than the file's last: the ones the one-job path can take.
+  const file = await readFile(path);
+  const eligible = offsets.slice(0, -1).filter((o) => slabHeader.decode(file.subarray(o, o + slabHeader.size)).flags & SLAB_FLAG_ZSTD);
+  const spans = eligible.map((o) => offsets[offsets.indexOf(o) + 1]! - o);
+  t.true(spans.some((s) => s > 1024 * KiB), `compressed record spans ${spans.join(', ')}`);
+  const { a, reader } = await openReader(t, archive, id, 64 * MiB);
+  const all = await reader.borrowv(0, size);
+  t.true(Buffer.concat(all.parts).equals(source));
+  all.release();
+  t.is(a.cache.stats.singleJobLoads, eligible.length);
+});
