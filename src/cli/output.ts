@@ -1,6 +1,6 @@
 // How commands talk to the user: human text on stdout, one JSON object with --json,
 // diagnostics on stderr (more with --verbose), and typed errors turned into exit codes.
-import { DiskarcError, ExitCode } from '../errors.js';
+import { DiskarcError, ExitCode, systemError } from '../errors.js';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -29,7 +29,9 @@ export class Output {
 }
 
 /** Reports an error (one line, or JSON with --json) and returns the exit code to use. */
-export function reportError(e: unknown, opts: GlobalOptions): number {
+export function reportError(error: unknown, opts: GlobalOptions): number {
+  // An environmental failure that no command classified itself still gets its own class.
+  const e = systemError(error) ?? error;
   if (e instanceof DiskarcError) {
     if (opts.json) process.stdout.write(JSON.stringify({ error: { code: e.code, message: e.message, ...e.details } }) + '\n');
     process.stderr.write(`diskarc: ${e.message}\n`);
