@@ -3,7 +3,7 @@
 // by all connections and protocols (they read through the archive's one slab cache).
 // Names: a stream answers to its id and its name (the newest stream of a name owns it); partitions join as NAME/pN, ID/pN.
 import type { BlockSource } from '../src/block/source.js';
-import { formatBytes } from '../src/cli/output.js';
+import { formatBytes } from '../src/format-bytes.js';
 import type { NbdExport, NbdExportCatalog, NbdExportEntry } from '../protocols/nbd/exports.js';
 
 /** A whole disk the process serves (an archived stream, or a raw image in tests and tools). */
