@@ -55,7 +55,7 @@ export function register(program: Command): void {
       .command('extract')
       .description('copy a file or directory tree out of an NTFS volume (sparse, with mtimes, links as symlinks)')
       .argument('<path>', 'file or directory inside the volume ("/" for everything)')
-      .argument('<dest>', 'destination: for a file, a new file or an existing directory; for a directory, the directory to create or fill')
+      .argument('<dest>', 'destination: for a file, a new file or an existing directory; for a directory, the directory to create or fill (paths already there are refused unless --overwrite or --skip-existing)')
       .option('--streams', 'also write alternate data streams, as NAME:STREAM files beside each file')
       .addOption(new Option('--overwrite', 'replace files and links that already exist at the destination (never directories)').conflicts('skipExisting'))
       .option('--skip-existing', 'keep paths that already exist at the destination and extract the rest'),
