@@ -87,7 +87,9 @@ export function validateCreateSettings(given: Partial<ArchiveSettings>): Archive
   if (broken) {
     const [field, rule] = broken;
     const value = field === 'compression' ? `${s.compression.algorithm}:${s.compression.level}` : String(s[field]);
-    throw new DiskarcError('EUSAGE', `${OPTION_OF[field]} ${value}: ${rule}`, { option: OPTION_OF[field], value });
+    // A default can break a rule only through another option (--block-size 1MiB and the default slab size): say so.
+    const shown = field in defined ? value : `(default ${value})`;
+    throw new DiskarcError('EUSAGE', `${OPTION_OF[field]} ${shown}: ${rule}`, { option: OPTION_OF[field], value });
   }
   return s;
 }
