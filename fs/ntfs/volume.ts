@@ -12,6 +12,7 @@ import { COLLATION_FILENAME, parseIndexRecord, parseIndexRoot, type IndexEntry }
 import { FileAttributes, Namespace, parseFileName, parseStandardInformation, type FileName } from './file-name.js';
 import { findAttribute, loadFileRecord, streamOf, type FileRecord } from './file-record.js';
 import { corrupt } from './layout.js';
+import { linkDestination, type LinkKind } from './link-path.js';
 import { parseMftRecord, type MftRecord } from './mft-record.js';
 import { parseReparsePoint, type Reparse } from './reparse.js';
 import { UpcaseTable } from './upcase.js';
@@ -36,6 +37,8 @@ export interface NtfsEntry {
   /** Byte sizes of the alternate data streams, by name. */
   streamSizes: Record<string, number>;
   linkTarget?: string;
+  /** How a link is stored (set with linkTarget): a Windows symlink or junction, or an Interix file. */
+  linkKind?: LinkKind;
   /** FILE_ATTRIBUTE_* bits from $STANDARD_INFORMATION. */
   attributes: number;
   /** Hard links to the record. */
@@ -44,6 +47,11 @@ export interface NtfsEntry {
   unreadable?: string;
   /** How the content is compressed: 'LZNT1' (NTFS compression) or 'WOF <algorithm>' (compact files). */
   compression?: string;
+}
+
+export interface StatOptions {
+  /** Follow the path's last component when it is a link (links before it are always followed). */
+  follow?: boolean;
 }
 
 export interface ReaddirOptions {
@@ -56,6 +64,8 @@ const MFT_BLOCK = 64 * 1024;
 const MAX_COMPRESSION_UNIT_BYTES = 1 << 20;
 const MAX_DEPTH = 64;
 const MAX_PATH_COMPONENTS = 4096;
+/** Links followed while resolving one path before it is taken for a loop (Linux's MAXSYMLINKS). */
+export const MAX_LINKS_FOLLOWED = 40;
 /** Interix symlinks (what ntfs-3g's `ln -s` writes): a system file whose data is this magic + UTF-16 target. */
 const INTERIX_SYMLINK = Buffer.from('IntxLNK\x01', 'latin1');
 
@@ -85,7 +95,21 @@ interface Resolved {
   record: FileRecord;
   /** The directory entry's name, '' for the root. */
   name: string;
+  /** Where it is: '/'-separated components from the root, links in the path replaced by their targets. */
+  parts: string[];
   stream?: string;
+}
+
+/** Components of a '/'-separated volume path; `.` dropped, `..` applied (never above the root). */
+function pathParts(path: string): string[] {
+  const parts: string[] = [];
+  for (const p of path.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') parts.pop();
+    else parts.push(p);
+  }
+  if (parts.length > MAX_PATH_COMPONENTS) throw new DiskarcError('EUSAGE', `path has more than ${MAX_PATH_COMPONENTS} components`);
+  return parts;
 }
 
 export class NtfsVolume {
@@ -130,13 +154,24 @@ export class NtfsVolume {
 
   // ---- public file API ----
 
-  async stat(path: string): Promise<NtfsEntry> {
-    const r = await this.resolve(path);
+  /**
+   * The entry at `path`. Links inside the path are followed within the volume; the last
+   * component is the link itself (as lstat) unless `follow`. Following fails with ENOTFOUND
+   * for a target outside the volume or a loop (see link-path.ts and MAX_LINKS_FOLLOWED).
+   */
+  async stat(path: string, opts: StatOptions = {}): Promise<NtfsEntry> {
+    const r = await this.resolve(path, opts.follow);
     return this.entryOf(r.record, r.name);
   }
 
+  /** Where `path` is on the volume: '/' + its components, links in the path (and with `follow` the last) replaced by their targets. */
+  async realpath(path: string, opts: StatOptions = {}): Promise<string> {
+    return '/' + (await this.resolve(path, opts.follow)).parts.join('/');
+  }
+
+  /** Lists the directory at `path` (a link to a directory lists the directory, as opendir does). */
   async readdir(path: string, opts: ReaddirOptions = {}): Promise<NtfsEntry[]> {
-    const r = await this.resolve(path);
+    const r = await this.resolve(path, true);
     if (r.stream !== undefined) throw new DiskarcError('ENOTFOUND', `${path} is a stream, not a directory`, { path });
     return this.readdirRecord(r.record, opts);
   }
@@ -155,9 +190,9 @@ export class NtfsVolume {
     return out;
   }
 
-  /** The file record behind `path` (for tree walks). */
+  /** The file record behind `path`, links followed (for tree walks: a link to a directory walks it). */
   async recordOf(path: string): Promise<FileRecord> {
-    return (await this.resolve(path)).record;
+    return (await this.resolve(path, true)).record;
   }
 
   async fileRecordOf(mftRecord: number): Promise<FileRecord> {
@@ -166,17 +201,18 @@ export class NtfsVolume {
 
   /**
    * A file's content (or, with `path:stream`, an alternate data stream) as a BlockSource reading
-   * through the volume's source. EFS for encrypted and unsupported WOF-compressed files.
+   * through the volume's source; a link is followed to its target, as open(2) does (never its
+   * stored bytes). EFS for encrypted and unsupported WOF-compressed files; EUSAGE for a directory.
    */
   async openFile(path: string): Promise<AttributeSource | WofSource> {
-    const r = await this.resolve(path);
+    const r = await this.resolve(path, true);
     return this.openStream(r.record, r.stream ?? '', path);
   }
 
   async openStream(rec: FileRecord, stream: string, path = `MFT record ${rec.number}`): Promise<AttributeSource | WofSource> {
     const data = findAttribute(rec, AttributeType.DATA, stream);
     if (!data) {
-      if (stream === '' && this.isDirectory(rec)) throw new DiskarcError('EFS', `${path} is a directory`, { path });
+      if (stream === '' && this.isDirectory(rec)) throw new DiskarcError('EUSAGE', `${path} is a directory, not a file`, { path, directory: true });
       throw new DiskarcError('ENOTFOUND', stream ? `${path}: no stream named "${stream}"` : `${path} has no data stream`, { path });
     }
     if (data.flags & AttributeFlags.ENCRYPTED) throw new DiskarcError('EFS', `${path} is encrypted (EFS); its content cannot be read without the user's key`, { path });
@@ -278,6 +314,7 @@ export class NtfsVolume {
     if (reparse?.kind === 'symlink' || reparse?.kind === 'junction') {
       entry.type = 'symlink';
       entry.linkTarget = reparse.target;
+      entry.linkKind = reparse.kind;
     } else if (reparse?.kind === 'wof') {
       entry.compression = `WOF ${reparse.algorithm}`;
     } else if (entry.type === 'file' && data && (times.attributes & FileAttributes.SYSTEM) && data.dataSize > 8 && data.dataSize <= 8 + 2 * 4096) {
@@ -285,6 +322,7 @@ export class NtfsVolume {
       if (target !== undefined) {
         entry.type = 'symlink';
         entry.linkTarget = target;
+        entry.linkKind = 'interix';
       }
     }
     if (data && data.flags & AttributeFlags.ENCRYPTED) entry.unreadable = 'encrypted (EFS)';
@@ -314,44 +352,76 @@ export class NtfsVolume {
 
   // ---- path resolution ----
 
-  private async resolve(path: string): Promise<Resolved> {
-    const parts: string[] = [];
-    for (const p of path.split('/')) {
-      if (p === '' || p === '.') continue;
-      if (p === '..') parts.pop();
-      else parts.push(p);
-    }
-    if (parts.length > MAX_PATH_COMPONENTS) throw new DiskarcError('EUSAGE', `path has more than ${MAX_PATH_COMPONENTS} components`);
-    let rec = await this.fileRecord(SystemRecord.ROOT);
-    let name = '';
-    let walked = '';
-    for (let i = 0; i < parts.length; i++) {
-      const last = i === parts.length - 1;
-      if (!this.isDirectory(rec)) throw new DiskarcError('ENOTFOUND', `${walked || '/'} is not a directory`, { path });
-      let hit = await this.lookup(rec, parts[i]);
-      let stream: string | undefined;
-      if (!hit && last && parts[i].includes(':')) {
-        const colon = parts[i].indexOf(':');
-        hit = await this.lookup(rec, parts[i].slice(0, colon));
-        stream = parts[i].slice(colon + 1);
-        if (stream.toUpperCase() === ':$DATA' || stream === '') stream = undefined;
-        else stream = stream.replace(/:\$DATA$/i, '');
-      }
-      if (!hit) throw new DiskarcError('ENOTFOUND', `${path}: no such file or directory in the NTFS volume`, { path });
-      const parent = rec.number;
-      rec = await this.fileRecordChecked(hit.record, hit.sequence, `${walked}/${hit.key!.name}`);
-      // Found through its DOS 8.3 alias: present the long name of the same link, as Windows does.
-      name = hit.key!.namespace === Namespace.DOS ? this.longNameIn(rec, parent) ?? hit.key!.name : hit.key!.name;
-      walked += '/' + name;
-      if (last) {
-        if (stream !== undefined) {
+  /**
+   * Walks `path` from the root. A link met before the last component (or at it, with
+   * `followLast`) is replaced by its target, resolved within the volume, and the walk restarts
+   * from the root with what is left of the path.
+   */
+  private async resolve(path: string, followLast = false): Promise<Resolved> {
+    let parts = pathParts(path);
+    let followed = 0;
+    /** The last link followed, for messages about where a path led. */
+    let via = '';
+    restart: for (;;) {
+      let rec = await this.fileRecord(SystemRecord.ROOT);
+      let name = '';
+      const walked: string[] = [];
+      for (let i = 0; i < parts.length; i++) {
+        const last = i === parts.length - 1;
+        const here = '/' + walked.join('/');
+        if (!this.isDirectory(rec)) throw new DiskarcError('ENOTFOUND', `${path}: ${here} is not a directory${via}`, { path });
+        let hit = await this.lookup(rec, parts[i]!);
+        let stream: string | undefined;
+        if (!hit && last && parts[i]!.includes(':')) {
+          const colon = parts[i]!.indexOf(':');
+          hit = await this.lookup(rec, parts[i]!.slice(0, colon));
+          stream = parts[i]!.slice(colon + 1);
+          if (stream.toUpperCase() === ':$DATA' || stream === '') stream = undefined;
+          else stream = stream.replace(/:\$DATA$/i, '');
+        }
+        if (!hit) throw new DiskarcError('ENOTFOUND', `${path}: no such file or directory in the NTFS volume${via}`, { path });
+        const parent = rec.number;
+        rec = await this.fileRecordChecked(hit.record, hit.sequence, `${here === '/' ? '' : here}/${hit.key!.name}`);
+        // Found through its DOS 8.3 alias: present the long name of the same link, as Windows does.
+        name = hit.key!.namespace === Namespace.DOS ? this.longNameIn(rec, parent) ?? hit.key!.name : hit.key!.name;
+        if (!last || followLast) {
+          const link = await this.linkOf(rec, name);
+          if (link) {
+            const linkPath = '/' + [...walked, name].join('/');
+            if (++followed > MAX_LINKS_FOLLOWED) {
+              throw new DiskarcError('ENOTFOUND', `${path}: too many levels of symbolic links (more than ${MAX_LINKS_FOLLOWED} followed, last ${linkPath}; a link loop?)`, { path, link: linkPath, reason: 'loop' });
+            }
+            const dest = linkDestination(walked, link.target, link.kind);
+            if (!dest.inside) {
+              throw new DiskarcError('ENOTFOUND', `${path}: link ${linkPath} -> ${link.target} points outside the NTFS volume (${dest.reason}); only links within the volume are followed`, { path, link: linkPath, target: link.target, reason: 'outside' });
+            }
+            const rest = parts.slice(i + 1);
+            if (stream !== undefined) {
+              if (!dest.parts.length) throw new DiskarcError('ENOTFOUND', `${path}: link ${linkPath} leads to the volume root, which has no stream "${stream}"`, { path });
+              dest.parts[dest.parts.length - 1] += ':' + stream;
+            }
+            parts = [...dest.parts, ...rest];
+            via = ` (following ${linkPath} -> ${link.target})`;
+            continue restart;
+          }
+        }
+        walked.push(name);
+        if (last && stream !== undefined) {
           const found = rec.attributes.find((a) => a.type === AttributeType.DATA && a.name.toLowerCase() === stream!.toLowerCase());
-          if (!found) throw new DiskarcError('ENOTFOUND', `${path}: ${walked} has no stream named "${stream}"`, { path });
-          return { record: rec, name, stream: found.name };
+          if (!found) throw new DiskarcError('ENOTFOUND', `${path}: /${walked.join('/')} has no stream named "${stream}"`, { path });
+          return { record: rec, name, parts: walked, stream: found.name };
         }
       }
+      return { record: rec, name, parts: walked };
     }
-    return { record: rec, name };
+  }
+
+  /** A record's link target and kind, or undefined when it is not a link. */
+  private async linkOf(rec: FileRecord, name: string): Promise<{ target: string; kind: LinkKind } | undefined> {
+    // Directories are links only by a reparse point; files may be Interix links too.
+    if (this.isDirectory(rec) && !findAttribute(rec, AttributeType.REPARSE_POINT)) return undefined;
+    const e = await this.entryOf(rec, name);
+    return e.type === 'symlink' && e.linkTarget !== undefined ? { target: e.linkTarget, kind: e.linkKind ?? 'symlink' } : undefined;
   }
 
   /** The Win32/POSIX name a record has in directory `parent`. */

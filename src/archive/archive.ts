@@ -142,12 +142,18 @@ export class Archive {
     if (damaged) throw damaged;
     const byName = streams.filter((s) => s.name === ref);
     if (byName.length > 0) return byName[byName.length - 1];
-    const byPrefix = /^[0-9a-f]+$/.test(ref) ? streams.filter((s) => s.id.startsWith(ref)) : [];
-    if (byPrefix.length === 1) return byPrefix[0];
-    if (byPrefix.length > 1) {
-      throw new DiskarcError('ENOSTREAM', `stream prefix "${ref}" is ambiguous: ${byPrefix.map((s) => s.id).join(', ')}`, { stream: ref });
+    const hex = /^[0-9a-f]+$/.test(ref);
+    const byPrefix = hex ? streams.filter((s) => s.id.startsWith(ref)) : [];
+    // A prefix is matched against damaged streams' ids too: its damage is the answer, not "no stream".
+    const damagedByPrefix = hex ? this.damagedStreams.filter((e) => String(e.details.stream).startsWith(ref)) : [];
+    if (byPrefix.length + damagedByPrefix.length > 1) {
+      const ids = [...byPrefix.map((s) => s.id), ...damagedByPrefix.map((e) => `${String(e.details.stream)} (damaged)`)];
+      throw new DiskarcError('ENOSTREAM', `stream prefix "${ref}" is ambiguous: ${ids.join(', ')}`, { stream: ref });
     }
-    throw new DiskarcError('ENOSTREAM', `no stream "${ref}" in ${this.dir} (see diskarc list -a ${this.dir})`, { stream: ref, archive: this.dir });
+    if (byPrefix.length === 1) return byPrefix[0];
+    if (damagedByPrefix.length === 1) throw damagedByPrefix[0];
+    const unsearched = this.damagedStreams.length ? `; ${this.damagedStreams.length} stream(s) with damaged metadata could not be searched by name: ${this.damagedStreams.map((e) => String(e.details.stream)).join(', ')}` : '';
+    throw new DiskarcError('ENOSTREAM', `no stream "${ref}" in ${this.dir} (see diskarc list -a ${this.dir})${unsearched}`, { stream: ref, archive: this.dir });
   }
 
   /** Opens a stream for random access (by id, prefix or name). */

@@ -9,7 +9,7 @@ import { toolVersion } from '../version.js';
 
 async function main(argv: string[]): Promise<number> {
   const program = new Command('diskarc')
-    .description('Deduplicating disk-image archiver; serves archived disks over NBD, FUSE, WebDAV and a range proxy')
+    .description('Deduplicating disk-image archiver: packs, restores and verifies disks; serves archived disks read-only over NBD and FUSE; reads the files of their NTFS partitions')
     .version(toolVersion)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
@@ -22,7 +22,11 @@ async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.OK;
+      // Asked-for help and --version succeed; help shown because no command was given is a usage error.
+      const shown = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help';
+      if (shown && e.exitCode === 0) return ExitCode.OK;
+      // commander has already printed its message on stderr; --json still owes stdout an object.
+      if (wantsJson) process.stdout.write(JSON.stringify({ error: { code: 'EUSAGE', message: shown ? 'no command given (see diskarc --help)' : e.message.replace(/^error: /, ''), reason: e.code.replace(/^commander\./, '') } }) + '\n');
       return ExitCode.USAGE;
     }
     return reportError(e, { json: wantsJson, verbose });

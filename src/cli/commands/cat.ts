@@ -1,7 +1,8 @@
 // `diskarc cat`: writes one file (or `file:stream`) from an NTFS volume to stdout, streaming in
-// bounded chunks with backpressure; a closed pipe (`| head`) ends it quietly.
+// bounded chunks with backpressure; a closed pipe (`| head`) ends it quietly. A link is followed
+// to its target within the volume, as cat(1) follows one.
 import type { Command } from 'commander';
-import { DiskarcError } from '../../errors.js';
+import { DiskarcError, isDiskarcError } from '../../errors.js';
 import { ntfsSourceOptions, withNtfsVolume, type NtfsSourceOptions } from './ls.js';
 
 const CHUNK = 1 << 20;
@@ -10,11 +11,16 @@ export function register(program: Command): void {
   ntfsSourceOptions(
     program
       .command('cat')
-      .description('write a file (or FILE:STREAM, an alternate data stream) from an NTFS volume to stdout')
+      .description('write a file (or FILE:STREAM, an alternate data stream) from an NTFS volume to stdout; links are followed within the volume')
       .argument('<path>', 'file inside the volume; PATH:NAME for an alternate data stream'),
   ).action(async (path: string, o: NtfsSourceOptions) => {
     await withNtfsVolume(o, async (volume) => {
-      const src = await volume.openFile(path);
+      const src = await volume.openFile(path).catch((e: unknown) => {
+        if (isDiskarcError(e, 'EUSAGE') && e.details.directory) {
+          throw new DiskarcError('EUSAGE', `${e.message}: list it with diskarc ls, copy it out with diskarc extract`, e.details, { cause: e });
+        }
+        throw e;
+      });
       try {
         await writeAll(async (write) => {
           for (let off = 0; off < src.size; off += CHUNK) {

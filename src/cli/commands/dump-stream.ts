@@ -1,21 +1,29 @@
-// `diskarc dump-stream`: prints a stream's map extent by extent (for debugging).
+// `diskarc dump-stream`: prints a stream's map extent by extent (for debugging). Its --json is
+// JSON Lines — one object per extent, streamed — because a map can hold millions of extents.
 import type { Command } from 'commander';
 import { Archive } from '../../archive/archive.js';
 import { ExtentType } from '../../archive/layout.js';
-import { archiveOption, commonOptions, parseSize } from '../options.js';
+import { DiskarcError } from '../../errors.js';
+import { archiveOption, parseSize } from '../options.js';
 
 const TYPE = { [ExtentType.Data]: 'data', [ExtentType.Fill]: 'fill', [ExtentType.Unmapped]: 'unmapped' } as Record<number, string>;
 
 export function register(program: Command): void {
-  commonOptions(archiveOption(program.command('dump-stream').description("print a stream's map (offset, length, type, slab location)")))
+  archiveOption(program.command('dump-stream').description("print a stream's map (offset, length, type, slab location)"))
     .requiredOption('-s, --stream <stream>', 'stream id, unique id prefix, or name')
-    .option('--offset <bytes>', 'start at this stream offset', parseSize, 0)
-    .option('--length <bytes>', 'only this many bytes of the stream', parseSize)
+    .option('--offset <bytes>', 'start at this stream offset (must lie inside the stream)', parseSize, 0)
+    .option('--length <bytes>', 'only this many bytes of the stream (default: to its end; a longer one stops at the end)', parseSize)
+    .option('--json', 'machine-readable output: JSON Lines, one object per map extent (errors: one {"error": …} object)')
+    .option('-v, --verbose', 'more detail on errors')
     .action(async (o: { archive: string; stream: string; offset: number; length?: number; json?: boolean }) => {
       const archive = await Archive.open(o.archive);
       try {
         const reader = await archive.openStream(o.stream);
         try {
+          // An empty map for a start past the end would look like a valid answer; it is not one.
+          if (o.offset >= reader.size && !(o.offset === 0 && reader.size === 0)) {
+            throw new DiskarcError('ERANGE', `--offset ${o.offset} is past the end of stream ${reader.info.id} (${reader.size} bytes; offsets run from 0 to ${Math.max(0, reader.size - 1)})`, { offset: o.offset, size: reader.size, stream: reader.info.id });
+          }
           if (!o.json) process.stdout.write(`# stream ${reader.info.id} (${reader.info.name}), ${reader.size} bytes\n# offset length type detail\n`);
           const lines: string[] = [];
           const flush = () => {

@@ -2,10 +2,13 @@
 // sparse, mtimes are kept, links become symlinks, hard links stay hard links, and with
 // --streams alternate data streams become `name:stream` files. A file that cannot be read is
 // reported and skipped; the command then fails with EFS after extracting everything else.
-import { link, lstat, lutimes, mkdir, open, symlink, utimes } from 'node:fs/promises';
+// Paths that already exist are found before anything is written: refused (naming them), or
+// with --overwrite replaced, with --skip-existing kept.
+import { link, lstat, lutimes, mkdir, open, readdir, symlink, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { walkTree, type NtfsEntry, type NtfsVolume } from '../../../fs/ntfs/index.js';
+import { presentTarget } from '../../../fs/tree/ntfs-subtree.js';
 import type { BlockSource } from '../../block/source.js';
 import { DiskarcError, isDiskarcError } from '../../errors.js';
 import { withInterrupt } from '../interrupt.js';
@@ -16,9 +19,17 @@ const CHUNK = 1 << 20;
 /** Files written concurrently during a tree extraction (overlaps archive reads with file creation). */
 const FILE_CONCURRENCY = 8;
 
+/** Conflicting paths named in the refusal (and its --json details); the count is always exact. */
+const CONFLICTS_NAMED = 20;
+
 interface ExtractOptions extends NtfsSourceOptions {
   streams?: boolean;
+  overwrite?: boolean;
+  skipExisting?: boolean;
 }
+
+/** What to do with a destination path that already exists (an existing directory is always filled). */
+export type ExistingPolicy = 'refuse' | 'overwrite' | 'skip';
 
 export interface ExtractSummary {
   source: string;
@@ -30,6 +41,10 @@ export interface ExtractSummary {
   hardLinks: number;
   streams: number;
   bytes: number;
+  /** Existing paths left as they were (--skip-existing). */
+  skipped: number;
+  /** Existing files and links replaced (--overwrite). */
+  replaced: number;
   seconds: number;
   errors: Array<{ path: string; code: string; message: string }>;
 }
@@ -40,15 +55,20 @@ export function register(program: Command): void {
       .command('extract')
       .description('copy a file or directory tree out of an NTFS volume (sparse, with mtimes, links as symlinks)')
       .argument('<path>', 'file or directory inside the volume ("/" for everything)')
-      .argument('<dest>', 'destination: for a file, a new file or an existing directory; for a directory, the directory to create or fill')
-      .option('--streams', 'also write alternate data streams, as NAME:STREAM files beside each file'),
+      .argument('<dest>', 'destination: for a file, a new file or an existing directory; for a directory, the directory to create or fill (paths already there are refused unless --overwrite or --skip-existing)')
+      .option('--streams', 'also write alternate data streams, as NAME:STREAM files beside each file')
+      .addOption(new Option('--overwrite', 'replace files and links that already exist at the destination (never directories)').conflicts('skipExisting'))
+      .option('--skip-existing', 'keep paths that already exist at the destination and extract the rest'),
   ).action(async (path: string, dest: string, o: ExtractOptions) => {
     const out = new Output(o);
-    const summary = await withNtfsVolume(o, (volume, label) => withInterrupt((signal) => extract(volume, label, path, dest, { streams: !!o.streams, signal, onError: (e) => out.info(`diskarc: ${e.path}: ${e.message}`) })));
+    const existing: ExistingPolicy = o.overwrite ? 'overwrite' : o.skipExisting ? 'skip' : 'refuse';
+    const summary = await withNtfsVolume(o, (volume, label) => withInterrupt((signal) => extract(volume, label, path, dest, { streams: !!o.streams, existing, signal, onError: (e) => out.info(`diskarc: ${e.path}: ${e.message}`) })));
     out.result(summary, () => {
       const parts = [`${summary.files} files`, `${summary.directories} directories`, `${summary.symlinks} links`];
       if (summary.hardLinks) parts.push(`${summary.hardLinks} hard links`);
       if (o.streams) parts.push(`${summary.streams} streams`);
+      if (summary.replaced) parts.push(`${summary.replaced} replaced`);
+      if (summary.skipped) parts.push(`${summary.skipped} existing paths skipped`);
       return `extracted ${parts.join(', ')} (${formatBytes(summary.bytes)}) to ${summary.destination} in ${summary.seconds.toFixed(2)} s`;
     });
     if (summary.errors.length) {
@@ -59,6 +79,8 @@ export function register(program: Command): void {
 
 export interface ExtractOpts {
   streams: boolean;
+  /** Default 'refuse': any existing path (but a directory where one goes) fails before anything is written. */
+  existing?: ExistingPolicy;
   signal?: AbortSignal;
   onError?: (e: { path: string; message: string }) => void;
 }
@@ -66,22 +88,55 @@ export interface ExtractOpts {
 /** Extracts `path` of `volume` to `dest`; see the module comment for the rules. */
 export async function extract(volume: NtfsVolume, label: string, path: string, dest: string, opts: ExtractOpts): Promise<ExtractSummary> {
   const started = performance.now();
-  const summary: ExtractSummary = { source: label, path, destination: dest, files: 0, directories: 0, symlinks: 0, hardLinks: 0, streams: 0, bytes: 0, seconds: 0, errors: [] };
+  const policy = opts.existing ?? 'refuse';
+  const summary: ExtractSummary = { source: label, path, destination: dest, files: 0, directories: 0, symlinks: 0, hardLinks: 0, streams: 0, bytes: 0, skipped: 0, replaced: 0, seconds: 0, errors: [] };
   const top = await volume.stat(path);
+  /** Where the extracted entries are on the volume (links in `path` followed): link targets are presented from there. */
+  const topAt = await volume.realpath(path);
+  const single = top.type !== 'directory';
+  const singleTarget = single && (await lstat(dest).then((s) => s.isDirectory(), () => false)) ? join(dest, top.name) : dest;
+  // Only a destination that already has something in it can conflict; a new one needs no look.
+  const merging = await hasEntries(single ? singleTarget : dest, single);
+  if (merging) await checkConflicts(volume, path, top, dest, singleTarget, opts.streams, policy);
   /** First extracted path of each multiply-linked record (resolves once written; undefined if that failed). */
   const seenRecords = new Map<number, Promise<string | undefined>>();
   const dirTimes: Array<[string, NtfsEntry]> = [];
+  /** Walk paths of existing non-directories kept in place of a directory (--skip-existing): nothing below them is written. */
+  const skippedDirs = new Set<string>();
 
-  const one = async (rel: string, entry: NtfsEntry, target: string) => {
+  /** Clears the way for writing `target` when merging: false to skip it (kept), true to go on. */
+  const makeRoom = async (target: string, isDirectory: boolean): Promise<boolean> => {
+    if (!merging) return true;
+    const st = await lstat(target).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
+    if (!st || (isDirectory && st.isDirectory())) return true;
+    if (policy === 'skip') {
+      summary.skipped++;
+      return false;
+    }
+    if (policy !== 'overwrite' || st.isDirectory()) throw new DiskarcError('EDEST', `${target} appeared while extracting; it was not overwritten`, { path: target });
+    await unlink(target);
+    summary.replaced++;
+    return true;
+  };
+
+  const one = async (rel: string, entry: NtfsEntry, target: string, volumePath: string, walkPath = '') => {
     if (opts.signal?.aborted) throw new DiskarcError('EINTR', 'extract interrupted; the files written so far are complete, the last one may be partial');
     try {
+      if (!(await makeRoom(target, entry.type === 'directory'))) {
+        if (entry.type === 'directory') skippedDirs.add(walkPath);
+        return;
+      }
       if (entry.type === 'directory') {
         await mkdir(target, { recursive: true });
         dirTimes.push([target, entry]);
         summary.directories++;
-        if (opts.streams) await writeStreams(volume, rel, entry, target, summary);
+        if (opts.streams) await writeStreams(volume, rel, entry, target, summary, makeRoom);
       } else if (entry.type === 'symlink') {
-        await symlink(entry.linkTarget!, target);
+        // The target as the mount presents it, so the link resolves the same in both.
+        await symlink(presentTarget(entry.linkTarget!, volumePath), target);
         await lutimes(target, entry.atime, entry.mtime);
         summary.symlinks++;
       } else {
@@ -103,7 +158,7 @@ export async function extract(volume: NtfsVolume, label: string, path: string, d
           throw e;
         }
         summary.files++;
-        if (opts.streams) await writeStreams(volume, rel, entry, target, summary);
+        if (opts.streams) await writeStreams(volume, rel, entry, target, summary, makeRoom);
       }
     } catch (e) {
       if (!isDiskarcError(e)) {
@@ -119,18 +174,20 @@ export async function extract(volume: NtfsVolume, label: string, path: string, d
     }
   };
 
-  if (top.type === 'directory') {
+  if (!single) {
     await mkdir(dest, { recursive: true }).catch((e) => {
       throw new DiskarcError('EDEST', `cannot create ${dest}: ${(e as Error).message}`, { dest }, { cause: e });
     });
     dirTimes.push([dest, top]);
     const base = path.replace(/\/+$/, '');
+    const at = topAt.replace(/\/$/, '');
     // Directories are created in walk order; files are written up to FILE_CONCURRENCY at a time.
     const inflight = new Set<Promise<void>>();
     try {
       for await (const item of walkTree(volume, path)) {
         checkName(item.entry.name, item.path);
-        const task = one(`${base}/${item.path}`, item.entry, join(dest, ...item.path.split('/')));
+        if (skippedDirs.size && underSkipped(item.path, skippedDirs)) continue;
+        const task = one(`${base}/${item.path}`, item.entry, join(dest, ...item.path.split('/')), `${at}/${item.path}`, item.path);
         if (item.entry.type === 'directory') {
           await task;
           continue;
@@ -144,8 +201,7 @@ export async function extract(volume: NtfsVolume, label: string, path: string, d
       await Promise.allSettled(inflight);
     }
   } else {
-    const isDir = await lstat(dest).then((s) => s.isDirectory(), () => false);
-    await one(path, top, isDir ? join(dest, top.name) : dest);
+    await one(path, top, singleTarget, topAt);
   }
   // Directory mtimes last, deepest first: writing their contents changed them.
   for (const [dir, entry] of dirTimes.reverse()) {
@@ -164,9 +220,62 @@ function checkName(name: string, rel: string): void {
   }
 }
 
-async function writeStreams(volume: NtfsVolume, rel: string, entry: NtfsEntry, target: string, summary: ExtractSummary): Promise<void> {
+function underSkipped(walkPath: string, skipped: Set<string>): boolean {
+  for (let i = walkPath.indexOf('/'); i >= 0; i = walkPath.indexOf('/', i + 1)) if (skipped.has(walkPath.slice(0, i))) return true;
+  return false;
+}
+
+/** Whether `path` exists with something in it: a non-empty directory, or (for a single file) anything. */
+async function hasEntries(path: string, single: boolean): Promise<boolean> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) return false;
+  if (!st.isDirectory()) return true;
+  if (single) return true;
+  return (await readdir(path)).length > 0;
+}
+
+/**
+ * Looks at every destination path before anything is written. Refused (EDEST, nothing written):
+ * any existing path without a policy; a directory where a file or link goes even with --overwrite
+ * (directories are never removed); a non-directory in the way of DEST itself for a tree.
+ */
+async function checkConflicts(volume: NtfsVolume, path: string, top: NtfsEntry, dest: string, singleTarget: string, streams: boolean, policy: ExistingPolicy): Promise<void> {
+  const existing: string[] = [];
+  const blocking: string[] = [];
+  let count = 0;
+  const look = async (target: string, isDirectory: boolean) => {
+    const st = await lstat(target).catch(() => undefined);
+    if (!st || (isDirectory && st.isDirectory())) return;
+    count++;
+    if (existing.length < CONFLICTS_NAMED) existing.push(target);
+    if (st.isDirectory() && blocking.length < CONFLICTS_NAMED) blocking.push(target);
+  };
+  const lookWithStreams = async (target: string, e: NtfsEntry) => {
+    await look(target, e.type === 'directory');
+    if (streams) for (const s of e.streams) await look(`${target}:${s}`, false);
+  };
+  if (top.type !== 'directory') await lookWithStreams(singleTarget, top);
+  else {
+    const st = await lstat(dest);
+    if (!st.isDirectory()) throw new DiskarcError('EDEST', `${dest} exists and is not a directory; nothing was written`, { dest });
+    for await (const item of walkTree(volume, path)) await lookWithStreams(join(dest, ...item.path.split('/')), item.entry);
+  }
+  if (count === 0 || policy === 'skip') return;
+  const more = (n: number, shown: string[]) => shown.join(', ') + (n > shown.length ? `, … (${n - shown.length} more)` : '');
+  if (policy === 'refuse') {
+    throw new DiskarcError('EDEST', `${count} of the paths to extract already exist in ${dest}: ${more(count, existing)}; nothing was written (--overwrite replaces them, --skip-existing keeps them)`, { dest, conflicts: existing, conflictCount: count });
+  }
+  if (blocking.length) {
+    throw new DiskarcError('EDEST', `directories stand where files or links would be written: ${blocking.join(', ')}; --overwrite never removes a directory, nothing was written (--skip-existing keeps them)`, { dest, conflicts: blocking });
+  }
+}
+
+type MakeRoom = (target: string, isDirectory: boolean) => Promise<boolean>;
+
+async function writeStreams(volume: NtfsVolume, rel: string, entry: NtfsEntry, target: string, summary: ExtractSummary, makeRoom: MakeRoom): Promise<void> {
   for (const name of entry.streams) {
     checkName(name, `${rel}:${name}`);
+    if (!(await makeRoom(`${target}:${name}`, false))) continue;
     await writeFile(await volume.openStream(await volume.fileRecordOf(entry.mftRecord), name, `${rel}:${name}`), `${target}:${name}`, entry, summary);
     summary.streams++;
   }

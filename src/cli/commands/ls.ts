@@ -3,6 +3,8 @@
 // `cat` and `extract` share, so all three name their source the same way.
 import { Option, type Command } from 'commander';
 import { NtfsVolume, openNtfsOnSource, walkTree, type NtfsEntry } from '../../../fs/ntfs/index.js';
+import { presentTarget } from '../../../fs/tree/ntfs-subtree.js';
+import { isDiskarcError } from '../../errors.js';
 import { cacheOption, commonOptions } from '../options.js';
 import { Output, formatBytes } from '../output.js';
 import { openSourceRefFromCli, type SourceRefCliOptions } from '../source-ref.js';
@@ -54,7 +56,10 @@ export interface LsRow {
   mftRecord: number;
   attributes: number;
   links: number;
+  /** A link's target as the mount's readlink and extract give it (drive-absolute made relative); `size` is its length. */
   linkTarget?: string;
+  /** A link's target as stored on the volume ('/' for '\\'), when it differs from linkTarget. */
+  storedTarget?: string;
   streams: Array<{ name: string; size: number }>;
   unreadable?: string;
   compression?: string;
@@ -74,20 +79,39 @@ export function register(program: Command): void {
     await withNtfsVolume(o, async (volume, label) => {
       const target = await volume.stat(path);
       const rows: LsRow[] = [];
-      if (target.type !== 'directory') rows.push(row(target.name, target));
-      else if (o.recursive) for await (const item of walkTree(volume, path, { system: o.system })) rows.push(row(item.path, item.entry));
-      else for (const e of await volume.readdir(path, { system: o.system })) rows.push(row(e.name, e));
+      // As ls(1): a link to a directory named on the command line is listed as that directory, unless -l.
+      const listed = target.type === 'symlink' && !o.long ? await followedDirectory(volume, path) : target;
+      if (listed.type !== 'directory') rows.push(row(target.name, target, await volume.realpath(path)));
+      else {
+        const dir = (await volume.realpath(path, { follow: true })).replace(/\/$/, '');
+        if (o.recursive) for await (const item of walkTree(volume, path, { system: o.system })) rows.push(row(item.path, item.entry, `${dir}/${item.path}`));
+        else for (const e of await volume.readdir(path, { system: o.system })) rows.push(row(e.name, e, `${dir}/${e.name}`));
+      }
       out.result({ source: label, path, entries: rows }, () => rows.map((r) => (o.long ? longLine(r) : r.path)).join('\n'));
     });
   });
 }
 
-function row(path: string, e: NtfsEntry): LsRow {
+/** What a link to a directory leads to, or the link itself when its target is not a directory or cannot be followed. */
+async function followedDirectory(volume: NtfsVolume, path: string): Promise<NtfsEntry> {
+  try {
+    const e = await volume.stat(path, { follow: true });
+    if (e.type === 'directory') return e;
+  } catch (e) {
+    if (!isDiskarcError(e, 'ENOTFOUND')) throw e;
+  }
+  return volume.stat(path);
+}
+
+/** `volumePath` is where the entry is on the volume: a drive-absolute link target is presented relative to it. */
+function row(path: string, e: NtfsEntry, volumePath: string): LsRow {
+  const target = e.linkTarget === undefined ? undefined : presentTarget(e.linkTarget, volumePath);
   return {
     path,
     name: e.name,
     type: e.type,
-    size: e.size,
+    // A link's size is its target's length, as the mount (and lstat(2)) report it — not the bytes storing it.
+    size: target !== undefined ? Buffer.byteLength(target) : e.size,
     mtime: e.mtime.toISOString(),
     atime: e.atime.toISOString(),
     ctime: e.ctime.toISOString(),
@@ -95,7 +119,8 @@ function row(path: string, e: NtfsEntry): LsRow {
     mftRecord: e.mftRecord,
     attributes: e.attributes,
     links: e.links,
-    ...(e.linkTarget !== undefined ? { linkTarget: e.linkTarget } : {}),
+    ...(target !== undefined ? { linkTarget: target } : {}),
+    ...(target !== undefined && target !== e.linkTarget ? { storedTarget: e.linkTarget } : {}),
     streams: e.streams.map((name) => ({ name, size: e.streamSizes[name] ?? 0 })),
     ...(e.unreadable ? { unreadable: e.unreadable } : {}),
     ...(e.compression ? { compression: e.compression } : {}),

@@ -110,7 +110,7 @@ test('lookups are case-insensitive through $UpCase and accept DOS 8.3 names; exa
   t.is((await volume.stat('/dosnames/longfi~1.txt')).name, 'Long File Name Number One.txt');
   t.true(isDiskarcError(await t.throwsAsync(volume.stat('/links/original.txt/x')), 'ENOTFOUND'));
   t.true(isDiskarcError(await t.throwsAsync(volume.openFile('/links/original.txt:nostream')), 'ENOTFOUND'));
-  t.true(isDiskarcError(await t.throwsAsync(volume.openFile('/links')), 'EFS'));
+  t.true(isDiskarcError(await t.throwsAsync(volume.openFile('/links')), 'EUSAGE'));
   await src.close();
 });
 
@@ -259,4 +259,26 @@ test('readv (the zero-copy read FUSE and NBD use) tiles every file exactly as th
   } finally {
     await src.close();
   }
+});
+
+test('links are followed inside paths and, when asked, at the end: to the entries the oracle has at their targets', async (t) => {
+  const img = byName('c4k');
+  const { src, volume } = await openImage(img);
+  const record = (p: string) => oracleEntry(img, p).mftRecord;
+  // Relative, parent-relative, drive-absolute (C: names this volume) symlinks and an Interix link.
+  for (const [link, target] of [['links/relative-symlink', 'links/original.txt'], ['links/sub/parent-symlink', 'links/target-dir/file.txt'], ['links/absolute-symlink', 'links/original.txt'], ['links/interix-relative', 'links/original.txt']]) {
+    t.is((await volume.stat('/' + link)).type, 'symlink', link);
+    t.is((await volume.stat('/' + link, { follow: true })).mftRecord, record(target!), link);
+    t.is(await volume.realpath('/' + link, { follow: true }), '/' + target, link);
+  }
+  // Through a junction (C:\links\target-dir) and a directory symlink, as components of a path.
+  for (const via of ['links/junction', 'links/dir-symlink']) {
+    t.is((await volume.stat(`/${via}/file.txt`)).mftRecord, record('links/target-dir/file.txt'), via);
+    t.deepEqual((await volume.readdir('/' + via)).map((e) => e.name), ['file.txt']);
+  }
+  // The Interix link to a host path is not in the volume.
+  const outside = await t.throwsAsync(volume.openFile('/links/sub/interix-absolute'));
+  t.true(isDiskarcError(outside, 'ENOTFOUND'));
+  t.regex(outside!.message, /-> \/var\/tmp\/absolute-target points outside the NTFS volume/);
+  await src.close();
 });
