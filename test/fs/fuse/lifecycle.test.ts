@@ -19,7 +19,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  for (const mp of ['m1', 'm2', 'm3']) {
+  for (const mp of ['m1', 'm2', 'm3', 'm4']) {
     if (await isMounted(join(dir, mp))) await run('fusermount3', ['-u', '-z', join(dir, mp)]);
   }
   await rm(dir, { recursive: true, force: true });
@@ -88,4 +88,27 @@ test('a stale mount left by kill -9 is reported with the command that fixes it',
   const m2 = await startMount(archive, mp);
   t.is((await run('cmp', [join(mp, 'small', 'disk.img'), image])).code, 0);
   t.is(await m2.stop(), 0);
+});
+
+test('a stale mount is recognised even when its attributes were cached (stat, then kill -9)', async (t) => {
+  const mp = join(dir, 'm4');
+  const m = await startMount(archive, mp);
+  // A real stat (and a listing) by another process: the kernel now holds the root's attributes
+  // for an hour (attr_timeout), so stat() of the dead mount will still succeed.
+  t.is((await run('stat', [mp])).code, 0);
+  t.is((await run('ls', ['-l', join(mp, 'small')])).code, 0);
+  m.child.kill('SIGKILL');
+  await m.exited;
+  t.true(await isMounted(mp), 'the kernel keeps the dead mount');
+  t.is((await run('stat', [mp])).code, 0, 'stat is answered from the cache: the case being tested');
+  for (const args of [['--foreground'], []]) {
+    const r = await diskarc('mount', '-a', archive, mp, ...args);
+    t.is(r.code, 11, r.stderr);
+    t.regex(r.stderr, /stale FUSE mount/);
+    t.true(r.stderr.includes(`fusermount3 -u ${mp}`), r.stderr);
+  }
+  const u = await diskarc('umount', mp, '--json');
+  t.is(u.code, 0, u.stderr);
+  t.true(JSON.parse(u.stdout).stale, u.stdout);
+  t.false(await isMounted(mp));
 });
