@@ -100,6 +100,8 @@ export class FuseMount {
       `attr_timeout=${ATTR_TIMEOUT}`,
       // Files never change, so pages cached by one open stay valid for the next.
       'kernel_cache',
+      // st_ino is ours (TreeNode.ino), not libfuse's per-path node id: hard links share one.
+      'use_ino',
       ...(opts.allowOther ? ['allow_other'] : []),
       ...(opts.debug ? ['debug'] : []),
     ];
