@@ -23,10 +23,14 @@ export interface StreamTreeOptions {
   rootRefreshMs?: number;
   /** Bound on cached NTFS directory entries across all volumes. */
   listingCacheEntries?: number;
+  /** Partitions up to this size get st_blocks from a walk of their extents (default 16 GiB). */
+  exactAllocationBytes?: number;
 }
 
 /** Filesystems whose files the tree presents (the others are served as pN.img only). */
 const BROWSABLE = new Set(['ntfs']);
+/** Partitions up to this size get their st_blocks from a walk of their extents (once per mount). */
+const EXACT_ALLOCATION_BYTES = 16 * 1024 ** 3;
 /** Directory of a stream that is itself a filesystem (no partition table). */
 export const BARE_FS_DIR = 'fs';
 
@@ -79,14 +83,13 @@ export class StreamTree implements VirtualTree {
     switch (child.kind) {
       case 'disk':
         if (rest.length > 1) throw notDirectory(path);
-        return this.fileNode(state.stream.size, t, ino(), await this.allocated(state, rest[0], async () => this.source(state)));
+        return this.fileNode(state.stream.size, t, ino(), state.stream.dataBytes ?? (await this.allocated(state, rest[0], async () => this.source(state))));
       case 'info':
         if (rest.length > 1) throw notDirectory(path);
         return this.fileNode(child.data.length, t, ino(), child.data.length);
       case 'partition':
         if (rest.length > 1) throw notDirectory(path);
-        return this.fileNode(this.partitionSize(state, child.partition), t, ino(),
-          await this.allocated(state, rest[0], async () => openPartition(await this.source(state), child.partition)));
+        return this.fileNode(this.partitionSize(state, child.partition), t, ino(), await this.partitionAllocated(state, rest[0], child.partition));
       case 'filesystem':
         // The directory itself is shown without opening the volume; below it the volume is opened.
         if (rest.length === 1) return this.dirNode(t, child.subtree.rootIno);
@@ -270,6 +273,18 @@ export class StreamTree implements VirtualTree {
       const open = this.opts.openNtfs ?? (await defaultNtfsOpener());
       return open(source);
     }, this.listings, this.inodes);
+  }
+
+  /**
+   * A partition's stored bytes: summed from its extents when it is small enough for that to be
+   * quick (the map holds an entry per ~4 KiB chunk); above, an upper bound — the whole stream's
+   * data, if less than the partition — which still shows a sparse partition as sparse.
+   */
+  private async partitionAllocated(state: StreamState, name: string, p: Partition): Promise<number> {
+    const size = this.partitionSize(state, p);
+    const data = state.stream.dataBytes;
+    if (data !== undefined && size > (this.opts.exactAllocationBytes ?? EXACT_ALLOCATION_BYTES)) return Math.min(size, data);
+    return this.allocated(state, name, async () => openPartition(await this.source(state), p));
   }
 
   /**
