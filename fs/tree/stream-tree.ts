@@ -23,14 +23,15 @@ export interface StreamTreeOptions {
   rootRefreshMs?: number;
   /** Bound on cached NTFS directory entries across all volumes. */
   listingCacheEntries?: number;
-  /** Partitions up to this size get st_blocks from a walk of their extents (default 16 GiB). */
+  /** Partitions up to this size get st_blocks from a walk of their extents (default 1 GiB). */
   exactAllocationBytes?: number;
 }
 
 /** Filesystems whose files the tree presents (the others are served as pN.img only). */
 const BROWSABLE = new Set(['ntfs']);
 /** Partitions up to this size get their st_blocks from a walk of their extents (once per mount). */
-const EXACT_ALLOCATION_BYTES = 16 * 1024 ** 3;
+// Measured: a walk takes 15–150 ms per 256 MiB of 4 KiB chunks (warm–cold), so 1 GiB stays < 1 s.
+const EXACT_ALLOCATION_BYTES = 1024 ** 3;
 /** Directory of a stream that is itself a filesystem (no partition table). */
 export const BARE_FS_DIR = 'fs';
 
