@@ -6,6 +6,7 @@ import Fuse from 'fuse-native';
 import { DiskarcError } from '../../src/errors.js';
 import type { VirtualTree } from '../tree/types.js';
 import { directReadHandler, fuseReadBinding, type FuseReadOp } from './direct-read.js';
+import { ensureFusectl, FUSECTL_DIR } from './fusectl.js';
 import { findMount } from './mountpoint.js';
 import { createOperations, HandleTable } from './operations.js';
 import { ReadaheadBudget } from './readahead.js';
@@ -99,6 +100,8 @@ export class FuseMount {
       `attr_timeout=${ATTR_TIMEOUT}`,
       // Files never change, so pages cached by one open stay valid for the next.
       'kernel_cache',
+      // st_ino is ours (TreeNode.ino), not libfuse's per-path node id: hard links share one.
+      'use_ino',
       ...(opts.allowOther ? ['allow_other'] : []),
       ...(opts.debug ? ['debug'] : []),
     ];
@@ -158,7 +161,8 @@ export class FuseMount {
 
 /**
  * Sets the kernel's tunables for the FUSE connection behind `mountPoint` — best effort, since
- * both files need root; each failure is one line to `log`. Readahead goes up: the kernel caps
+ * both files need root; each failure is one line to `log`. fusectl, where max_background lives,
+ * is mounted first when it is missing (root only: see fusectl.ts). Readahead goes up: the kernel caps
  * FUSE readahead at the bdi's read_ahead_kb (128 KiB by default), and a larger window keeps
  * several reads in flight so sequential copies stream. max_background goes down, to keep libfuse's
  * worker pool steady (see DEFAULT_MAX_BACKGROUND).
@@ -186,17 +190,24 @@ export async function tuneFuseConnection(
   } catch (e) {
     log(`could not raise kernel readahead: ${(e as Error).message}`);
   }
+  // Without fusectl the kernel keeps its max_background of 12; say once, plainly, what that costs.
+  const lost = 'this mount keeps the kernel\'s max_background of 12, so libfuse\'s worker pool churns under sequential reads (slower reads, and a handle leaked per worker thread created)';
+  const missing = await ensureFusectl();
+  if (missing) {
+    log(`${missing}: ${lost}; to fix it, run as root: mount -t fusectl fusectl ${FUSECTL_DIR}`);
+    return;
+  }
   try {
     await writeFile(`${fuseConnectionDir(dev)}/max_background`, `${maxBackground}\n`);
   } catch (e) {
-    log(`could not set the FUSE connection's max_background (is fusectl mounted on /sys/fs/fuse/connections?): ${(e as Error).message}`);
+    log(`could not set the FUSE connection's max_background in ${fuseConnectionDir(dev)}: ${(e as Error).message}; ${lost}`);
   }
 }
 
 /** The fusectl directory of the connection behind a FUSE mount's "major:minor" (named by its dev_t). */
 function fuseConnectionDir(dev: string): string {
   const [major, minor] = dev.split(':').map(Number);
-  return `/sys/fs/fuse/connections/${(major! << 20) | minor!}`;
+  return `${FUSECTL_DIR}/${(major! << 20) | minor!}`;
 }
 
 /** "major:minor" of the filesystem mounted at `mountPoint` (its bdi is named after it). */

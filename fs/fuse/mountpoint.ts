@@ -1,6 +1,6 @@
 // Mount-table facts for mount/umount: what is mounted where (/proc/self/mountinfo), whether a
 // directory can take a new mount, and how to recognise a stale FUSE mount whose server died.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, statfs } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DiskarcError } from '../../src/errors.js';
 
@@ -48,8 +48,27 @@ export function shellQuote(s: string): string {
 }
 
 /**
+ * Whether the FUSE mount on `mountPoint` has lost its server (killed, OOM): statfs() always asks
+ * the server, so a dead connection answers ENOTCONN — unlike stat(), which the kernel may answer
+ * from attributes it cached while the server was alive (we grant an hour: attr_timeout).
+ */
+export async function isStaleFuseMount(mountPoint: string): Promise<boolean> {
+  try {
+    await statfs(mountPoint);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOTCONN';
+  }
+}
+
+function staleMountError(mp: string): DiskarcError {
+  return new DiskarcError('ESERVER', `${mp} is a stale FUSE mount left by a process that was killed; clear it with: ${fixCommand(mp)}`, { mountpoint: mp, stale: true, fix: `fusermount3 -u ${mp}` });
+}
+
+/**
  * Checks that `mountPoint` is an existing, empty directory with nothing mounted on it; the error
- * names the exact fix (a stale FUSE mount answers stat() with ENOTCONN).
+ * names the exact fix. A stale FUSE mount answers stat() with ENOTCONN — or, when its root's
+ * attributes were cached, with them; then it is in the mount table and statfs() tells.
  */
 export async function checkMountpoint(mountPoint: string): Promise<string> {
   const mp = resolve(mountPoint);
@@ -58,15 +77,14 @@ export async function checkMountpoint(mountPoint: string): Promise<string> {
     isDir = (await stat(mp)).isDirectory();
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOTCONN') {
-      throw new DiskarcError('ESERVER', `${mp} is a stale FUSE mount left by a process that was killed; clear it with: ${fixCommand(mp)}`, { mountpoint: mp, stale: true, fix: `fusermount3 -u ${mp}` });
-    }
+    if (code === 'ENOTCONN') throw staleMountError(mp);
     if (code === 'ENOENT') throw new DiskarcError('EUSAGE', `mountpoint ${mp} does not exist (create it with: mkdir -p ${shellQuote(mp)})`, { mountpoint: mp });
     throw new DiskarcError('EUSAGE', `cannot use mountpoint ${mp}: ${(e as Error).message}`, { mountpoint: mp }, { cause: e });
   }
   if (!isDir) throw new DiskarcError('EUSAGE', `mountpoint ${mp} is not a directory`, { mountpoint: mp });
   const mounted = await findMount(mp);
   if (mounted) {
+    if (mounted.fsType.startsWith('fuse') && (await isStaleFuseMount(mp))) throw staleMountError(mp);
     throw new DiskarcError('EUSAGE', `${mp} is already a mount point (${mounted.fsType} from ${mounted.source}); unmount it first (diskarc umount ${shellQuote(mp)})`, { mountpoint: mp, fsType: mounted.fsType, source: mounted.source });
   }
   const entries = await readdir(mp);

@@ -29,6 +29,7 @@ export interface FuseStat {
   atime: Date;
   ctime: Date;
   nlink: number;
+  ino: number;
   uid: number;
   gid: number;
   blksize: number;
@@ -44,10 +45,13 @@ export function toStat(node: TreeNode, uid: number, gid: number): FuseStat {
     atime: node.atime,
     ctime: node.ctime,
     nlink: node.nlink,
+    ino: node.ino,
     uid,
     gid,
     blksize: BLKSIZE,
-    blocks: Math.ceil(node.size / 512),
+    // 512-byte units of what is stored: a sparse file shows fewer blocks than its size, which is
+    // how du and cp --sparse=auto find its holes (libfuse 2 has no SEEK_HOLE/SEEK_DATA).
+    blocks: Math.ceil(node.allocated / 512),
   };
 }
 

@@ -17,6 +17,8 @@ export interface CatalogStream {
   time: Date;
   /** Metadata shown in info.json. */
   info: Record<string, unknown>;
+  /** Bytes stored as data (not holes, not fills), when the catalog knows without reading the map. */
+  dataBytes?: number;
 }
 
 export interface StreamCatalog {
@@ -37,7 +39,7 @@ export function archiveCatalog(archive: Archive, only?: string): StreamCatalog {
       const infos = await archive.listStreams();
       return infos
         .filter((s) => only === undefined || s.id === only)
-        .map((s) => ({ id: s.id, name: s.name, size: s.size, time: new Date(s.packTime), info: { ...s } }));
+        .map((s) => ({ id: s.id, name: s.name, size: s.size, time: new Date(s.packTime), info: { ...s }, dataBytes: s.mappedSize - s.fillBytes }));
     },
     open: (id) => archive.openStream(id),
     close: () => archive.close(),

@@ -5,6 +5,7 @@
 import { LRUCache } from 'lru-cache';
 import type { BlockSource } from '../../src/block/source.js';
 import { DiskarcError } from '../../src/errors.js';
+import type { InodeNumbers } from './inode-numbers.js';
 import { safeEntryName, uniqueNames } from './names.js';
 import type { NtfsEntryLike, NtfsVolumeLike } from './ntfs-provider.js';
 import { DIR_MODE, FILE_MODE, LINK_MODE, type DirEntry, type TreeNode } from './types.js';
@@ -17,6 +18,13 @@ interface Child {
   ads?: string;
   /** Size of an ADS, learnt by opening it the first time it is looked at. */
   adsSize?: number;
+  /** Allocation and hard links, read from the file record the first time it is looked at. */
+  storage?: Storage;
+}
+
+interface Storage {
+  allocated: number;
+  nlink: number;
 }
 
 interface Listing {
@@ -34,22 +42,38 @@ function notFound(path: string): DiskarcError {
 
 export class NtfsSubtree {
   private volume?: Promise<NtfsVolumeLike>;
+  /** Inode numbers of the volume's records: inodeBase + record number (hard links share one). */
+  private inodeBase?: number;
+  private recordCount = 0;
   private rootEntry?: Promise<NtfsEntryLike>;
   private readonly pending = new Map<string, Promise<Listing>>();
 
   /**
    * @param key unique prefix of this volume's listings in the shared cache
    * @param openVolume opens the volume; called on the first access below the subtree's root
+   * @param inodes the tree's inode numbers
    */
   constructor(
     private readonly key: string,
     private readonly openVolume: () => Promise<NtfsVolumeLike>,
     private readonly listings: LRUCache<string, Listing>,
+    private readonly inodes: InodeNumbers,
   ) {}
+
+  /** The subtree root's inode number, known without opening the volume. */
+  get rootIno(): number {
+    return this.inodes.of(this.key);
+  }
 
   private vol(): Promise<NtfsVolumeLike> {
     if (!this.volume) {
-      this.volume = this.openVolume();
+      this.volume = this.openVolume().then((v) => {
+        if (this.inodeBase === undefined && v.recordCount) {
+          this.inodeBase = this.inodes.range(v.recordCount);
+          this.recordCount = v.recordCount;
+        }
+        return v;
+      });
       // A failed open (corrupt volume) is retried on the next access rather than cached forever.
       this.volume.catch(() => (this.volume = undefined));
     }
@@ -60,7 +84,8 @@ export class NtfsSubtree {
   async rootNode(): Promise<TreeNode> {
     this.rootEntry ??= this.vol().then((v) => v.stat('/'));
     this.rootEntry.catch(() => (this.rootEntry = undefined));
-    return nodeOf(await this.rootEntry);
+    const entry = await this.rootEntry;
+    return nodeOf(entry, '/', { ino: this.rootIno, ...(await this.storage({ ntfsPath: '/', entry })) });
   }
 
   async lookup(parts: string[]): Promise<TreeNode> {
@@ -103,9 +128,32 @@ export class NtfsSubtree {
       child.adsSize = src.size;
       await src.close();
     }
-    const node = nodeOf(child.entry, child.ntfsPath);
+    const node = nodeOf(child.entry, child.ntfsPath, { ino: this.inoOf(child), ...(await this.storage(child)) });
     if (child.ads !== undefined) return { ...node, type: 'file', mode: FILE_MODE, size: child.adsSize ?? 0 };
     return node;
+  }
+
+  /** One number per MFT record, so every name of a hard-linked file shows the same inode. */
+  private inoOf(child: Child): number {
+    const mft = child.entry.mftRecord;
+    if (child.ads === undefined && mft !== undefined && this.inodeBase !== undefined && mft < this.recordCount) return this.inodeBase + mft;
+    return this.inodes.of(`${this.key}#${mft ?? child.ntfsPath}${child.ads !== undefined ? ':' + child.ads : ''}`);
+  }
+
+  private async storage(child: Child): Promise<Storage> {
+    if (!child.storage) {
+      const vol = await this.vol();
+      if (vol.storageOf && vol.fileRecordOf && child.entry.mftRecord !== undefined) {
+        const s = vol.storageOf(await vol.fileRecordOf(child.entry.mftRecord), child.ads ?? '');
+        // Directories show link count 1 (see docs/mount.md); their blocks are their index blocks.
+        const dir = child.ads === undefined && child.entry.type === 'directory';
+        child.storage = { allocated: s.allocated, nlink: dir ? 1 : s.links };
+      } else {
+        // A reader that cannot tell: shown fully allocated, each name its own file.
+        child.storage = { allocated: child.ads !== undefined ? child.adsSize ?? 0 : child.entry.type === 'directory' ? 0 : child.entry.size, nlink: 1 };
+      }
+    }
+    return child.storage;
   }
 
   private async resolve(parts: string[]): Promise<Child> {
@@ -176,8 +224,8 @@ export function presentTarget(target: string, linkPath: string): string {
   return ('../'.repeat(depth) + m[1]) || '.';
 }
 
-export function nodeOf(e: NtfsEntryLike, path = '/'): TreeNode {
-  const base = { mtime: e.mtime, atime: e.atime ?? e.mtime, ctime: e.ctime ?? e.mtime, nlink: 1 };
+export function nodeOf(e: NtfsEntryLike, path: string, { ino, allocated, nlink }: Storage & { ino: number }): TreeNode {
+  const base = { mtime: e.mtime, atime: e.atime ?? e.mtime, ctime: e.ctime ?? e.mtime, nlink, ino, allocated };
   if (e.type === 'directory') return { ...base, type: 'directory', size: 0, mode: DIR_MODE };
   if (e.type === 'symlink') {
     return { ...base, type: 'symlink', size: Buffer.byteLength(presentTarget(e.linkTarget ?? '', path)), mode: LINK_MODE };

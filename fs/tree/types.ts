@@ -14,7 +14,12 @@ export interface TreeNode {
   ctime: Date;
   /** Permission bits only (0o555 directories, 0o444 files, 0o777 symlinks); the type is `type`. */
   mode: number;
+  /** Hard links: names in the tree of one file (an NTFS record); 1 for directories. */
   nlink: number;
+  /** Inode number, unique in the tree (below 2^32); hard links to one file share it. */
+  ino: number;
+  /** Bytes the content takes where it is stored: sparse holes and unstored runs take none. */
+  allocated: number;
 }
 
 export interface DirEntry {

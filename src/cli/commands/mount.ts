@@ -13,12 +13,14 @@ import { StreamTree, archiveCatalog } from '../../../fs/tree/index.js';
 import { FuseMount, checkMountpoint } from '../../../fs/fuse/index.js';
 import { shellQuote } from '../../../fs/fuse/mountpoint.js';
 import { openArchiveForServing } from '../../../server/archive-disks.js';
+import { watchParentExit } from '../../../server/exit-with-parent.js';
 
 interface MountOptions {
   archive: string;
   stream?: string;
   allowOther?: boolean;
   foreground?: boolean;
+  exitWithParent?: boolean;
   dataCacheSizeMib?: number;
   logFile?: string;
   readyFd?: number;
@@ -35,6 +37,7 @@ export function register(program: Command): void {
     .option('-s, --stream <stream>', 'mount only this stream (id, id prefix or name): its directory becomes the root')
     .option('--allow-other', 'let other users read the mount (FUSE allow_other)')
     .option('-f, --foreground', 'stay in the foreground until unmounted (Ctrl-C or SIGTERM unmounts)')
+    .option('--exit-with-parent', 'unmount and exit when the process that started this one exits (implies --foreground)')
     .option('--log-file <file>', 'when running in the background, append its diagnostics to this file')
     .option('--debug-fuse', 'print every FUSE request (libfuse debug output)')
     .addOption(new Option('--ready-fd <fd>', 'internal: report readiness on this fd').argParser(Number).hideHelp());
@@ -45,7 +48,9 @@ export function register(program: Command): void {
 Tree: /<stream>/disk.img, /<stream>/pN.img, /<stream>/pN/… (NTFS files), /<stream>/fs/… (a bare
 NTFS stream), /<stream>/info.json. Unmount with: diskarc umount MOUNTPOINT (or Ctrl-C with -f).`);
   cmd.action(async (mountpoint: string, opts: MountOptions) => {
-    if (opts.foreground) await runForeground(mountpoint, opts);
+    // The parent to outlive is the program that ran us, so the mount must not hand itself to a
+    // background copy whose parent (this command) exits at once — as nbdkit, it implies -f.
+    if (opts.foreground || opts.exitWithParent) await runForeground(mountpoint, opts);
     else await runBackground(mountpoint, opts);
   });
 }
@@ -99,6 +104,12 @@ async function runForeground(mountpoint: string, opts: MountOptions): Promise<vo
   const readyFd = opts.readyFd;
   let archive: Archive | undefined;
   let mount: FuseMount | undefined;
+  // Watched from the start, so a parent that dies while the archive opens is not missed.
+  let parentExited = false;
+  let onParentExit = (): void => {
+    parentExited = true;
+  };
+  const stopWatching = opts.exitWithParent ? watchParentExit(() => onParentExit()) : undefined;
   try {
     const mp = await checkMountpoint(mountpoint);
     // The slab cache is sized as serve sizes it (the mounted data, at most a quarter of RAM).
@@ -114,7 +125,7 @@ async function runForeground(mountpoint: string, opts: MountOptions): Promise<vo
     });
     const m = mount;
     let signalled = false;
-    const onSignal = (sig: NodeJS.Signals) => {
+    const onSignal = (sig: NodeJS.Signals | 'parent exit') => {
       // A second signal, or an unmount that has not finished in time (a FUSE request the kernel
       // never gets an answer to can hold libfuse's thread), ends the process anyway: the kernel
       // drops the mount with the process's /dev/fuse descriptor.
@@ -127,6 +138,8 @@ async function runForeground(mountpoint: string, opts: MountOptions): Promise<vo
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     process.on('SIGHUP', onSignal);
+    onParentExit = () => onSignal('parent exit');
+    if (parentExited) onParentExit();
     // fuse-native's handles do not keep Node alive; this does, until the mount goes away.
     const keepAlive = setInterval(() => {}, 1 << 30);
     if (readyFd !== undefined) {
@@ -137,6 +150,7 @@ async function runForeground(mountpoint: string, opts: MountOptions): Promise<vo
     }
     await m.closed;
     clearInterval(keepAlive);
+    stopWatching?.();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
@@ -146,6 +160,7 @@ async function runForeground(mountpoint: string, opts: MountOptions): Promise<vo
     // libfuse's thread may linger after the unmount; never let it keep the process alive.
     setTimeout(() => process.exit(), 2000).unref();
   } catch (e) {
+    stopWatching?.();
     if (mount) await mount.unmount().catch(() => {});
     if (archive) await archive.close().catch(() => {});
     if (readyFd !== undefined) {

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { DiskarcError } from '../../errors.js';
 import { commonOptions } from '../options.js';
 import { Output } from '../output.js';
-import { findMount, fixCommand } from '../../../fs/fuse/mountpoint.js';
+import { findMount, fixCommand, isStaleFuseMount } from '../../../fs/fuse/mountpoint.js';
 
 const run = promisify(execFile);
 
@@ -22,19 +22,18 @@ export function register(program: Command): void {
   cmd.action(async (mountpoint: string, opts: { lazy?: boolean; json?: boolean; verbose?: boolean }) => {
     const out = new Output(opts);
     const mp = resolve(mountpoint);
-    let stale = false;
     try {
       await stat(mp);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTCONN') stale = true;
-      else if (code === 'ENOENT') throw new DiskarcError('EUSAGE', `${mp} does not exist`, { mountpoint: mp });
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DiskarcError('EUSAGE', `${mp} does not exist`, { mountpoint: mp });
     }
     const entry = await findMount(mp);
     if (!entry) throw new DiskarcError('EUSAGE', `nothing is mounted on ${mp}`, { mountpoint: mp });
     if (entry.fsType !== 'fuse.diskarc') {
       throw new DiskarcError('EUSAGE', `${mp} is a ${entry.fsType} mount, not a diskarc one; use umount(8) for it`, { mountpoint: mp, fsType: entry.fsType });
     }
+    // Asked of the server (stat() may be answered from cached attributes): a dead one is detached lazily.
+    const stale = await isStaleFuseMount(mp);
     const args = opts.lazy || stale ? ['-u', '-z', mp] : ['-u', mp];
     try {
       await run('fusermount3', args);

@@ -1,10 +1,12 @@
 // Mount lifecycle on real FUSE mounts: SIGTERM unmounts, background mode returns once the mount
 // is ready, umount detaches it, and a stale mount left by kill -9 is detected with its fix.
 import test from 'ava';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { diskarc, isMounted, packArchive, run, seededBytes, startMount } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { CLI, diskarc, isMounted, packArchive, run, seededBytes, startMount } from './helpers.js';
 import { writeFile } from 'node:fs/promises';
 
 let dir: string;
@@ -19,7 +21,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  for (const mp of ['m1', 'm2', 'm3']) {
+  for (const mp of ['m1', 'm2', 'm3', 'm4', 'm5']) {
     if (await isMounted(join(dir, mp))) await run('fusermount3', ['-u', '-z', join(dir, mp)]);
   }
   await rm(dir, { recursive: true, force: true });
@@ -37,7 +39,12 @@ async function waitFor(pred: () => Promise<boolean>, ms = 10_000): Promise<boole
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  // Re-parented to a pid 1 that does not reap, an exited process lingers as a zombie.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
@@ -88,4 +95,50 @@ test('a stale mount left by kill -9 is reported with the command that fixes it',
   const m2 = await startMount(archive, mp);
   t.is((await run('cmp', [join(mp, 'small', 'disk.img'), image])).code, 0);
   t.is(await m2.stop(), 0);
+});
+
+test('a stale mount is recognised even when its attributes were cached (stat, then kill -9)', async (t) => {
+  const mp = join(dir, 'm4');
+  const m = await startMount(archive, mp);
+  // A real stat (and a listing) by another process: the kernel now holds the root's attributes
+  // for an hour (attr_timeout), so stat() of the dead mount will still succeed.
+  t.is((await run('stat', [mp])).code, 0);
+  t.is((await run('ls', ['-l', join(mp, 'small')])).code, 0);
+  m.child.kill('SIGKILL');
+  await m.exited;
+  t.true(await isMounted(mp), 'the kernel keeps the dead mount');
+  t.is((await run('stat', [mp])).code, 0, 'stat is answered from the cache: the case being tested');
+  for (const args of [['--foreground'], []]) {
+    const r = await diskarc('mount', '-a', archive, mp, ...args);
+    t.is(r.code, 11, r.stderr);
+    t.regex(r.stderr, /stale FUSE mount/);
+    t.true(r.stderr.includes(`fusermount3 -u ${mp}`), r.stderr);
+  }
+  const u = await diskarc('umount', mp, '--json');
+  t.is(u.code, 0, u.stderr);
+  t.true(JSON.parse(u.stdout).stale, u.stdout);
+  t.false(await isMounted(mp));
+});
+
+test('--exit-with-parent: when the process that started the mount is killed (SIGKILL), the mount goes and the server exits', async (t) => {
+  const mp = join(dir, 'm5');
+  await mkdir(mp, { recursive: true });
+  // The parent: a shell that starts the mount (no -f: --exit-with-parent keeps it attached), prints
+  // its pid and waits. Its stdout reaches us only through the server's own "mounted" line.
+  const parent = spawn('bash', ['-c', `"$0" "$1" mount -a "$2" "$3" --exit-with-parent --json & echo "server $!"; wait`, process.execPath, CLI, archive, mp], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  parent.stdout.on('data', (d) => (out += d));
+  parent.stderr.on('data', (d) => (err += d));
+  t.true(await waitFor(async () => /"mounted"/.test(out), 20_000), `not mounted: ${out} ${err}`);
+  const pid = Number(/server (\d+)/.exec(out)![1]);
+  t.teardown(() => {
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  t.true(await isMounted(mp));
+  t.is((await run('cmp', [join(mp, 'small', 'disk.img'), image])).code, 0);
+  const killedAt = Date.now();
+  parent.kill('SIGKILL');
+  t.true(await waitFor(async () => !(await isMounted(mp)) && !alive(pid), 5_000), `after the parent's death: mounted ${await isMounted(mp)}, server alive ${alive(pid)}; ${err}`);
+  t.log(`mount gone and server exited ${Date.now() - killedAt} ms after the parent was killed`);
 });

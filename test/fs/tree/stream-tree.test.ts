@@ -8,7 +8,7 @@ import type { BlockSource } from '../../../src/block/source.js';
 import { FileBlockSource } from '../../../src/block/file-source.js';
 import { StreamTree, type StreamCatalog } from '../../../fs/tree/index.js';
 import { imageCatalog } from '../../../fs/tree/catalog.js';
-import { makeFixtureDisk, type FixtureDisk } from '../fuse/helpers.js';
+import { makeFixtureDisk, makeSparseImage, mustSh, type FixtureDisk } from '../fuse/helpers.js';
 
 let dir: string;
 let fx: FixtureDisk;
@@ -90,4 +90,28 @@ test('a single-stream tree shows the stream directory as its root', async (t) =>
   t.is(info.partitionTable, null);
   t.is(info.filesystem, 'vfat');
   await tree.close();
+});
+
+test('allocated bytes: disk.img and pN.img count the data extents (holes take none), or a bound for large partitions', async (t) => {
+  const MiB = 1024 * 1024;
+  const image = await makeSparseImage(join(dir, 'sparse.img'), 64 * MiB, [8 * MiB, 40 * MiB], MiB, 21);
+  await mustSh(`printf 'label: dos\\n32M,16M,83\\n' | sfdisk -q ${image}`);
+  const tree = new StreamTree(imageCatalog([image]));
+  // The filesystem holding the image is the oracle: its allocated blocks.
+  t.is((await tree.lookup('/sparse.img/disk.img')).allocated, (await stat(image)).blocks * 512);
+  t.is((await tree.lookup('/sparse.img/p1.img')).allocated, MiB);
+  t.is((await tree.lookup('/sparse.img/info.json')).allocated, (await tree.lookup('/sparse.img/info.json')).size);
+  t.is((await tree.lookup('/sparse.img')).allocated, 0);
+  await tree.close();
+  // A catalog that knows the stream's data bytes: disk.img uses them; a partition above the
+  // exact-walk limit is bounded by them (the walk of a huge map would stall a listing).
+  const inner = imageCatalog([image]);
+  const known: StreamCatalog = { ...inner, list: async () => (await inner.list()).map((s) => ({ ...s, dataBytes: 3 * MiB })) };
+  const bounded = new StreamTree(known, { exactAllocationBytes: 8 * MiB });
+  t.is((await bounded.lookup('/sparse.img/disk.img')).allocated, 3 * MiB);
+  t.is((await bounded.lookup('/sparse.img/p1.img')).allocated, 3 * MiB);
+  await bounded.close();
+  const exact = new StreamTree(known);
+  t.is((await exact.lookup('/sparse.img/p1.img')).allocated, MiB);
+  await exact.close();
 });
