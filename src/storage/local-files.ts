@@ -6,19 +6,17 @@ import { dirname } from 'node:path';
 import { classifySystemError } from '../errors.js';
 import { keyExists, noSuchKey } from './backend.js';
 
-/** The DiskarcError an errno error means for `key` at `path` while `doing` (e.g. "reading"). */
-export function fileError(e: unknown, key: string, path: string, doing: string): unknown {
-  switch ((e as NodeJS.ErrnoException).code) {
-    case 'ENOENT':
-      return noSuchKey(key, path);
-    case 'EEXIST':
-    case 'ENOTDIR':
-    case 'EISDIR':
-      // ENOTDIR / EISDIR on a write: a key would sit where another key is a folder, or under one that is a file.
-      return keyExists(key, path, (e as NodeJS.ErrnoException).code === 'EEXIST' ? undefined : 'another archive file is in the way of its folder');
-    default:
-      return classifySystemError(e, `${doing} ${path}`);
-  }
+/**
+ * The DiskarcError an errno error means for `key` at `path` while `doing` (e.g. "reading").
+ * ENOTDIR / EISDIR: a folder is where the key would be, or a file where its folder would be —
+ * for a read the key is not there, for a `write` the name is taken.
+ */
+export function fileError(e: unknown, key: string, path: string, doing: string, write = false): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || (!write && (code === 'ENOTDIR' || code === 'EISDIR'))) return noSuchKey(key, path);
+  if (code === 'EEXIST') return keyExists(key, path);
+  if (code === 'ENOTDIR' || code === 'EISDIR') return keyExists(key, path, 'another archive file is in the way of its folder');
+  return classifySystemError(e, `${doing} ${path}`);
 }
 
 /** Writes every byte of `parts` at `position` (writev may write less than asked). */

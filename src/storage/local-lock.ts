@@ -47,9 +47,14 @@ async function acquire(dir: string, name: string, me: LockHolder, depth: number)
       const now = await readHolder(path);
       if (now && now.raw.equals(found.raw)) {
         const tmp = join(dir, `${name}~${me.nonce}.take`);
-        await writeTempFile(tmp, [content]);
-        await rename(tmp, path);
-        await fsyncDir(dir);
+        try {
+          await writeTempFile(tmp, [content]);
+          await rename(tmp, path);
+          await fsyncDir(dir);
+        } catch (e) {
+          await unlink(tmp).catch(() => undefined); // gone once renamed; an error here would hide e
+          throw fileError(e, LOCK_KEY, path, 'taking over the lock', true);
+        }
         return;
       }
       // Someone else took it over (or it was released): look again.

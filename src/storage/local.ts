@@ -39,7 +39,7 @@ export class LocalStorage implements Storage {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOTDIR') throw new DiskarcError('EEXIST', `${root} exists and is not a directory`, { archive: root });
       if (code !== 'ENOENT') throw fileError(e, '', root, 'creating');
-      await makeDirs(root).catch((me: unknown) => Promise.reject(fileError(me, '', root, 'creating')));
+      await makeDirs(root).catch((me: unknown) => Promise.reject(fileError(me, '', root, 'creating', true)));
     }
     return new LocalStorage(root);
   }
@@ -130,7 +130,7 @@ export class LocalStorage implements Storage {
       await makeDirs(dirname(path));
       await writeNewFile(tempName(path), path, parts, opts.replace === true);
     } catch (e) {
-      throw fileError(e, key, path, 'writing');
+      throw fileError(e, key, path, 'writing', true);
     }
   }
 
@@ -155,7 +155,7 @@ export class LocalStorage implements Storage {
       }
       return new LocalAppend(key, path, fh, opts.resumeAt, true);
     } catch (e) {
-      throw e instanceof DiskarcError ? e : fileError(e, key, path, 'writing');
+      throw e instanceof DiskarcError ? e : fileError(e, key, path, 'writing', opts.resumeAt === undefined);
     }
   }
 
@@ -169,7 +169,7 @@ export class LocalStorage implements Storage {
       await link(src, dst);
       await fsyncDir(dirname(dst));
     } catch (e) {
-      throw fileError(e, to, dst, 'renaming to');
+      throw fileError(e, to, dst, 'renaming to', true);
     }
     try {
       await unlink(src);

@@ -139,8 +139,8 @@ export class MemoryStorage implements Storage {
   }
 
   async move(from: string, to: string): Promise<void> {
-    const e = this.get(from);
     checkKey(to);
+    const e = this.get(from);
     if (e.writer !== undefined) throw keyExists(from, this.where(from), 'it is being appended to');
     this.checkFree(to);
     this.objects.delete(from);
