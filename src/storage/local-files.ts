@@ -1,9 +1,9 @@
 // The file operations the local backend and its lock share: errno → DiskarcError for a key,
 // write-everything loops, directory fsyncs and the temp-file-then-link write that makes a file
 // appear whole and only if its name is free.
-import { link, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { classifySystemError } from '../errors.js';
+import { classifySystemError, DiskarcError } from '../errors.js';
 import { keyExists, noSuchKey } from './backend.js';
 
 /**
@@ -12,6 +12,7 @@ import { keyExists, noSuchKey } from './backend.js';
  * for a read the key is not there, for a `write` the name is taken.
  */
 export function fileError(e: unknown, key: string, path: string, doing: string, write = false): unknown {
+  if (e instanceof DiskarcError) return e;
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || (!write && (code === 'ENOTDIR' || code === 'EISDIR'))) return noSuchKey(key, path);
   if (code === 'EEXIST') return keyExists(key, path);
@@ -78,33 +79,21 @@ const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 /**
  * Writes `parts` to the temp file `tmp` (read-only mode, fsynced), then gives it the name `path`:
  * link(2), which fails when the name is taken, so the file appears whole and is never written
- * over; with `replace`, rename(2) over whatever is there. Then fsyncs the directory. Without hard
- * links, a check then rename stands in (no longer atomic against a second writer: the writer lock
- * is what keeps writers apart there).
+ * over; with `replace`, rename(2) over whatever is there. Then fsyncs the directory.
  */
 export async function writeNewFile(tmp: string, path: string, parts: readonly Uint8Array[], replace: boolean): Promise<void> {
-  let named = false;
   try {
     await writeTempFile(tmp, parts);
-    if (replace) {
-      await rename(tmp, path);
-      named = true;
-    } else {
-      try {
-        await link(tmp, path);
-      } catch (e) {
-        if (!NO_LINKS.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
-        await stat(path).then(
-          () => Promise.reject(Object.assign(new Error(`EEXIST: ${path}`), { code: 'EEXIST' })),
-          (se: NodeJS.ErrnoException) => (se.code === 'ENOENT' ? undefined : Promise.reject(se)),
-        );
-        await rename(tmp, path);
-        named = true;
-      }
-    }
+    if (replace) await rename(tmp, path);
+    else await link(tmp, path).catch((e: NodeJS.ErrnoException) => Promise.reject(NO_LINKS.has(e.code ?? '') ? noHardLinks(path, e) : e));
   } finally {
-    // Cleanup of the temp name; an error here would hide the one that matters.
-    if (!named) await unlink(tmp).catch(() => undefined);
+    // The temp name goes in every case (renamed away, linked, or failed); an error removing it
+    // would hide the one that matters.
+    await unlink(tmp).catch(() => undefined);
   }
   await fsyncDir(dirname(path));
+}
+
+function noHardLinks(path: string, cause: NodeJS.ErrnoException): DiskarcError {
+  return new DiskarcError('EPERMISSION', `${dirname(path)}: the filesystem refuses hard links (${cause.code}), which archive files need to be written once and whole; keep the archive on a filesystem that has them (ext4, xfs, btrfs, NFS…)`, { path, errno: cause.code }, { cause });
 }
