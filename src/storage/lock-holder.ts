@@ -8,6 +8,8 @@ import { DiskarcError } from '../errors.js';
 
 export interface LockHolder {
   host: string;
+  /** /etc/machine-id ('' where there is none): two machines may share a host name. */
+  machineId: string;
   /** /proc/sys/kernel/random/boot_id: changes at every boot. */
   bootId: string;
   /** /proc/self/ns/pid: pids are only comparable inside one pid namespace. */
@@ -27,6 +29,15 @@ export type HolderState = 'alive' | 'gone' | 'unknown';
 
 async function bootId(): Promise<string> {
   return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+}
+
+async function machineId(): Promise<string> {
+  return (await readFile('/etc/machine-id', 'utf8').catch(() => '')).trim();
+}
+
+/** '' when it cannot be read (a sandbox hiding /proc/self/ns): pids are then never compared. */
+async function pidNamespace(): Promise<string> {
+  return readlink('/proc/self/ns/pid').catch(() => '');
 }
 
 /** The start time of process `pid`, or undefined when there is no such process. */
@@ -50,8 +61,9 @@ export async function currentHolder(): Promise<LockHolder> {
   if (startTime === undefined) throw new Error('/proc/self/stat is unreadable');
   return {
     host: hostname(),
+    machineId: await machineId(),
     bootId: await bootId(),
-    pidNamespace: await readlink('/proc/self/ns/pid'),
+    pidNamespace: await pidNamespace(),
     pid: process.pid,
     startTime,
     nonce: randomBytes(16).toString('hex'),
@@ -60,15 +72,16 @@ export async function currentHolder(): Promise<LockHolder> {
 }
 
 export async function holderState(h: LockHolder): Promise<HolderState> {
-  if (h.host !== hostname()) return 'unknown';
+  if (h.host !== hostname() || h.machineId !== (await machineId())) return 'unknown';
   if (h.bootId !== (await bootId())) return 'gone';
-  if (h.pidNamespace !== (await readlink('/proc/self/ns/pid'))) return 'unknown';
+  const ns = await pidNamespace();
+  if (ns === '' || h.pidNamespace !== ns) return 'unknown';
   const start = await startTimeOf(h.pid);
   return start === h.startTime ? 'alive' : 'gone';
 }
 
 const FIELDS: Array<[keyof LockHolder, 'string' | 'number']> = [
-  ['host', 'string'], ['bootId', 'string'], ['pidNamespace', 'string'], ['pid', 'number'],
+  ['host', 'string'], ['machineId', 'string'], ['bootId', 'string'], ['pidNamespace', 'string'], ['pid', 'number'],
   ['startTime', 'string'], ['nonce', 'string'], ['since', 'string'],
 ];
 

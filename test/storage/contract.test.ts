@@ -304,6 +304,7 @@ for (const f of fixtures) {
     const unprovable: Array<[string, LockHolder]> = [
       ['a live process', { ...me, nonce: 'f'.repeat(32) }],
       ['another host', { ...me, host: 'elsewhere.example' }],
+      ['another machine of the same name (it may have booted since)', { ...me, machineId: '0'.repeat(32), bootId: '00000000-0000-0000-0000-000000000000' }],
       ['another pid namespace', { ...me, pidNamespace: 'pid:[1]', startTime: '1' }],
     ];
     for (const [why, holder] of unprovable) {
