@@ -184,8 +184,9 @@ export class LocalStorage implements Storage {
     try {
       await unlink(path);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && opts.ifExists) return false;
-      throw fileError(e, key, path, 'removing');
+      const err = fileError(e, key, path, 'removing');
+      if (opts.ifExists && err instanceof DiskarcError && err.code === 'ENOKEY') return false;
+      throw err;
     }
     try {
       await fsyncDir(dirname(path));
