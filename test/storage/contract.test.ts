@@ -417,6 +417,24 @@ test('local: processes racing to take over a stale lock — exactly one takes it
   }
 });
 
+test('local: a taker that died mid-takeover leaves a takeover lock that is itself taken over', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'diskarc-storage-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const storage = await LocalStorage.create(dir);
+  const stale = await exitedHolder();
+  const deadTaker = { ...(await exitedHolder()), nonce: 'e'.repeat(32) };
+  await writeFile(join(dir, LOCK_KEY), encodeHolder(stale));
+  await writeFile(join(dir, `${LOCK_KEY}~break-${stale.nonce}`), encodeHolder(deadTaker));
+  const lock = await storage.lockWriter();
+  t.is((JSON.parse(await readFile(join(dir, LOCK_KEY), 'utf8')) as LockHolder).nonce, lock.holder.nonce);
+  t.deepEqual(await readdir(dir), [LOCK_KEY], 'both takeover locks are gone');
+  // A live taker's takeover lock is respected: the stale lock stays until that taker is done.
+  await lock.release();
+  await writeFile(join(dir, LOCK_KEY), encodeHolder(stale));
+  await writeFile(join(dir, `${LOCK_KEY}~break-${stale.nonce}`), encodeHolder({ ...(await currentHolder()), nonce: 'd'.repeat(32) }));
+  t.is(await code(storage.lockWriter()), 'ELOCKED');
+});
+
 test('local: a lock an older diskarc left (a bare pid) is not guessed at', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'diskarc-storage-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
