@@ -115,27 +115,23 @@ export class MemoryStorage implements Storage {
       if (entry.length < opts.resumeAt) throw new DiskarcError('ECORRUPT', `${this.where(key)} holds ${entry.length} bytes, fewer than the ${opts.resumeAt} committed to it`, { key });
       entry.length = entry.synced = opts.resumeAt;
     }
-    entry.writer = this.generation;
-    return new MemoryAppend(this, key, entry, this.generation);
-  }
-
-  /** @internal MemoryAppend's way back in: false once a crash has orphaned the handle. */
-  live(entry: Entry, generation: number): boolean {
-    return generation === this.generation && entry.writer === generation;
-  }
-
-  /** @internal */
-  sealEntry(key: string, entry: Entry): void {
-    entry.sealed = true;
-    entry.synced = entry.length;
-    entry.writer = undefined;
-    if (this.unsealed.delete(key)) this.objects.set(key, entry);
-  }
-
-  /** @internal */
-  dropEntry(key: string, entry: Entry): void {
-    entry.writer = undefined;
-    if (this.unsealed.get(key) === entry) this.unsealed.delete(key);
+    const generation = (entry.writer = this.generation);
+    return new MemoryAppend(key, entry, {
+      where: this.where(key),
+      live: () => generation === this.generation && entry.writer === generation,
+      seal: () => {
+        entry.sealed = true;
+        entry.synced = entry.length;
+        entry.writer = undefined;
+        if (this.unsealed.delete(key)) this.objects.set(key, entry);
+      },
+      // Closed unsealed: kept for a resume in place; an object store has nothing to keep.
+      drop: () => {
+        entry.writer = undefined;
+        if (this.unsealed.get(key) === entry) this.unsealed.delete(key);
+      },
+      sealOnClose: !this.traits.appendInPlace,
+    });
   }
 
   async move(from: string, to: string): Promise<void> {
@@ -205,18 +201,28 @@ function readEntry(e: Entry, into: Uint8Array, offset: number): number {
   return n;
 }
 
+/** What an append handle may do to its store: no more than this. */
+interface AppendHost {
+  where: string;
+  /** False once a crash has orphaned the handle. */
+  live(): boolean;
+  seal(): void;
+  drop(): void;
+  sealOnClose: boolean;
+}
+
 class MemoryAppend implements AppendHandle {
   private closed = false;
 
-  constructor(private readonly store: MemoryStorage, readonly key: string, private readonly entry: Entry, private readonly generation: number) {}
+  constructor(readonly key: string, private readonly entry: Entry, private readonly host: AppendHost) {}
 
   get length(): number {
     return this.entry.length;
   }
 
   private check(): void {
-    if (this.closed) throw new Error(`write to ${this.store.where(this.key)} after close`);
-    if (!this.store.live(this.entry, this.generation)) throw new DiskarcError('EIO', `${this.store.where(this.key)}: the writer crashed (MemoryStorage.crash)`, { key: this.key });
+    if (this.closed) throw new Error(`write to ${this.host.where} after close`);
+    if (!this.host.live()) throw new DiskarcError('EIO', `${this.host.where}: the writer crashed (MemoryStorage.crash)`, { key: this.key });
   }
 
   async append(parts: readonly Uint8Array[]): Promise<number> {
@@ -246,13 +252,13 @@ class MemoryAppend implements AppendHandle {
   async truncate(length: number): Promise<void> {
     this.check();
     checkOffset(length, 'length');
-    if (length > this.entry.length) throw new DiskarcError('ERANGE', `cannot truncate ${this.store.where(this.key)} to ${length} bytes: it holds ${this.entry.length}`, { key: this.key, length });
+    if (length > this.entry.length) throw new DiskarcError('ERANGE', `cannot truncate ${this.host.where} to ${length} bytes: it holds ${this.entry.length}`, { key: this.key, length });
     this.entry.length = this.entry.synced = length;
   }
 
   async seal(): Promise<void> {
     this.check();
-    this.store.sealEntry(this.key, this.entry);
+    this.host.seal();
     this.closed = true;
   }
 
@@ -260,13 +266,13 @@ class MemoryAppend implements AppendHandle {
     if (this.closed) return;
     await this.sync();
     this.closed = true;
-    if (this.store.traits.appendInPlace) this.store.dropEntry(this.key, this.entry);
-    else this.store.sealEntry(this.key, this.entry);
+    if (this.host.sealOnClose) this.host.seal();
+    else this.host.drop();
   }
 
   async abandon(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.store.dropEntry(this.key, this.entry);
+    this.host.drop();
   }
 }
