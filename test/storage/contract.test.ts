@@ -10,6 +10,9 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { crc32 } from 'node:zlib';
+import { compress } from 'zstd-napi';
+import { native } from '../../native/index.js';
 import { fileURLToPath } from 'node:url';
 import { isDiskarcError, type ErrorCode } from '../../src/errors.js';
 import type { Storage } from '../../src/storage/backend.js';
@@ -463,6 +466,25 @@ test('local: a lent descriptor stays open until the job using it ends', async (t
   const memory = new MemoryStorage();
   await memory.put('data/000000.slab', bytes(10, 1));
   t.is((await memory.open('data/000000.slab')).withDescriptor(async () => 1), undefined, 'no descriptor to lend: callers use read()');
+});
+
+test('local: the one-job native slab read runs on a lent descriptor', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'diskarc-storage-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const storage = await LocalStorage.create(dir);
+  const raw = bytes(64 * 1024, 7);
+  const frame = compress(raw);
+  const HEADER = 24; // stands for a slab header: the job reads it along, the caller checks it
+  const h = await storage.append('data/000000.slab');
+  await h.append([Buffer.alloc(100), Buffer.alloc(HEADER, 0xaa), frame]);
+  await h.seal();
+  const r = await storage.open('data/000000.slab');
+  const scratch = Buffer.alloc(HEADER + frame.length);
+  const dst = Buffer.alloc(raw.length);
+  const [got, crc, decoded] = await r.withDescriptor((fd) => native.readRecordDecoding(fd, 100, HEADER + frame.length, scratch, HEADER, dst))!;
+  await r.close();
+  t.deepEqual([got, crc, decoded], [HEADER + frame.length, crc32(frame), raw.length]);
+  t.deepEqual(dst, raw);
 });
 
 test('local: files are read-only once put or sealed, and no temp file is left', async (t) => {
