@@ -25,6 +25,8 @@ export async function writeAll(fh: FileHandle, parts: readonly Uint8Array[], pos
   let rest = parts.filter((p) => p.length > 0);
   while (rest.length > 0) {
     const { bytesWritten } = await fh.writev(rest as Uint8Array[], position);
+    // A write that makes no progress would otherwise spin here for ever.
+    if (bytesWritten === 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
     position += bytesWritten;
     let skip = bytesWritten;
     while (rest.length > 0 && skip >= rest[0].length) skip -= rest.shift()!.length;
