@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'ECORRUPT'      // archive data fails a checksum, is truncated or malformed
   | 'EFS'           // filesystem / partition table malformed or unsupported
   | 'ENOTFOUND'     // path inside a filesystem not found
+  | 'ENOKEY'        // a file (storage key) of the archive does not exist
   | 'ERANGE'        // read outside a block source
   | 'ESERVER'       // server could not listen / mount
   | 'ELOCKED'      // another diskarc process is writing to the archive
@@ -53,6 +54,9 @@ const exitFor: Record<ErrorCode, number> = {
   ECORRUPT: ExitCode.CORRUPT,
   EFS: ExitCode.FILESYSTEM,
   ENOTFOUND: ExitCode.NOT_FOUND,
+  // A missing archive file is damage to the archive; callers that know better (no diskarc.json:
+  // not an archive) translate it first.
+  ENOKEY: ExitCode.CORRUPT,
   ERANGE: ExitCode.USAGE,
   ESERVER: ExitCode.SERVER,
   ELOCKED: ExitCode.LOCKED,
