@@ -10,6 +10,8 @@ export interface OpenedDisks {
   cacheBytes?: number;
   /** Problems worth a log line (e.g. streams left out because their metadata is damaged). */
   warnings?: string[];
+  /** Lists the disks again (a served archive gains streams as they are committed); absent for a fixed set. */
+  refresh?(): Promise<{ disks: ServedDisk[]; warnings: string[] }>;
   close(): Promise<void>;
 }
 

@@ -48,15 +48,35 @@ export class ServeProcess {
       await closeOpened();
       throw e;
     }
-    for (const warning of opened.flatMap((o) => o.warnings ?? [])) log.warn(warning);
+    const warned = new Set<string>();
+    const warn = (warnings: string[]): void => {
+      for (const w of warnings) if (!warned.has(w)) log.warn(w);
+      for (const w of warnings) warned.add(w);
+    };
+    warn(opened.flatMap((o) => o.warnings ?? []));
     const disks: ServedDisk[] = opened.flatMap((o) => o.disks);
-    if (disks.length === 0) {
+    const growing = opened.some((o) => o.refresh);
+    if (disks.length === 0 && !growing) {
       await closeOpened();
-      throw new DiskarcError('ENOSTREAM', 'nothing to serve: the archive has no streams (pack one first) and no --image was given');
+      throw new DiskarcError('ENOSTREAM', 'nothing to serve: no stream matched and no --image was given');
     }
+    if (disks.length === 0) log.warn('the archive has no streams yet: streams are served as they are packed');
+    const refresh = async (): Promise<ServedDisk[]> => {
+      const lists = await Promise.all(opened.map(async (o) => (o.refresh ? o.refresh() : { disks: o.disks, warnings: [] })));
+      warn(lists.flatMap((l) => l.warnings));
+      return lists.flatMap((l) => l.disks);
+    };
     const catalog = new ExportCatalog(disks, {
       partitions: config.partitions && deps.partitions ? loggedLister(deps.partitions, log) : undefined,
       defaultExport: config.streams.length > 0 ? disks[0]!.id : undefined,
+      ...(growing
+        ? {
+          refresh,
+          onChange: (added: ServedDisk[], removed: ServedDisk[]) =>
+            log.info({ added: added.map((d) => ({ id: d.id, name: d.name })), removed: removed.map((d) => ({ id: d.id, name: d.name })) }, 'exports changed'),
+          onRefreshError: (e: unknown) => log.error({ err: (e as Error).message }, 'cannot re-read the archive\'s streams; serving the last listing'),
+        }
+        : {}),
     });
     const services: ProtocolService[] = [];
     try {

@@ -1,13 +1,16 @@
 // `diskarc serve` as a user runs it: a child process, ready line on stdout, JSON logs on stderr,
-// graceful SIGTERM with a client mid-read, stale and foreign socket files, exit codes.
+// graceful SIGTERM with a client mid-read, stale and foreign socket files, exit codes, streams
+// packed (and removed) while it serves, --exit-with-parent.
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, writeFile } from 'node:fs/promises';
+import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CMD, RawNbd } from '../protocols/nbd/raw-client.js';
 import { diskarc, packArchive } from '../protocols/nbd/fixture-disks.js';
 import { run, tempDir, writeOddImage } from '../protocols/nbd/helpers.js';
+import { writeSampleDisk } from '../../src/sample-disk.js';
+import { REFRESH_MS } from '../../server/catalog.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -175,4 +178,63 @@ test('Ctrl-C delivered twice at once (terminal + npm forwarding) still shuts dow
   t.is(code, 0, `killed by ${signal}: ${s.stderr()}`);
   t.regex(s.stderr(), /"msg":"stopped"/);
   t.false(await exists(sock));
+});
+
+/** Export names `nbdinfo --list` reports. */
+async function listed(uri: string): Promise<string[]> {
+  const r = await run('nbdinfo', ['--list', '--json', uri]);
+  if (r.code !== 0) throw new Error(`nbdinfo --list: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { exports: Array<{ 'export-name': string }> }).exports.map((e) => e['export-name']);
+}
+
+/** Polls `nbdinfo --list` until `ok` holds; resolves with the milliseconds it took. */
+async function listedWithin(uri: string, ok: (names: string[]) => boolean, limitMs: number): Promise<{ ms: number; names: string[] }> {
+  const t0 = Date.now();
+  for (;;) {
+    const names = await listed(uri);
+    if (ok(names) || Date.now() - t0 > limitMs) return { ms: Date.now() - t0, names };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('streams packed by another process while serving are exported (with partitions) within the refresh interval; removed ones go', async (t) => {
+  const tmp = await tempDir('serve-grow');
+  t.teardown(() => tmp.cleanup());
+  const grow = join(tmp.dir, 'archive');
+  t.is((await diskarc(['create', '-a', grow, '--slab-size', '256KiB'])).code, 0);
+  const sock = join(tmp.dir, 'grow.sock');
+  // Started on an empty archive: it waits for streams instead of refusing.
+  const s = await serve(['-a', grow, '--nbd-socket', sock]);
+  t.teardown(() => s.child.kill('SIGKILL'));
+  t.deepEqual(s.ready.exports, []);
+  const uri = `nbd+unix:///?socket=${sock}`;
+  t.deepEqual(await listed(uri), []);
+
+  const image = join(tmp.dir, 'sample.img');
+  await writeSampleDisk(image, 32, 5);
+  const packed = await diskarc(['pack', '-a', grow, image, '--name', 'fresh', '--json']);
+  t.is(packed.code, 0, packed.stderr);
+  const id = (JSON.parse(packed.stdout) as { id: string }).id;
+  // Documented bound: REFRESH_MS after the commit; nbdinfo itself gets a second on a busy machine.
+  const seen = await listedWithin(uri, (n) => n.includes('fresh') && n.includes('fresh/p1'), 10000);
+  t.deepEqual(seen.names, ['fresh', id, 'fresh/p1', 'fresh/p2']);
+  t.true(seen.ms <= REFRESH_MS + 1000, `listed after ${seen.ms} ms`);
+
+  const copy = join(tmp.dir, 'copy.img');
+  const c = await run('nbdcopy', [`nbd+unix:///fresh?socket=${sock}`, copy]);
+  t.is(c.code, 0, c.stderr);
+  const original = await readFile(image);
+  t.true((await readFile(copy)).equals(original), 'the new stream reads back byte for byte');
+  const p1 = join(tmp.dir, 'p1.img');
+  t.is((await run('nbdcopy', [`nbd+unix:///fresh/p1?socket=${sock}`, p1])).code, 0);
+  t.true((await readFile(p1)).equals(original.subarray(1 << 20, 16 << 20)), 'its first partition too');
+  t.regex(s.stderr(), /"msg":"exports changed"/);
+
+  // A stream's removal (its directory deleted) takes it out of the list too.
+  await rm(join(grow, 'streams', id), { recursive: true });
+  const gone = await listedWithin(uri, (n) => n.length === 0, 10000);
+  t.deepEqual(gone.names, []);
+  t.true(gone.ms <= REFRESH_MS + 1000, `removed after ${gone.ms} ms`);
+  s.child.kill('SIGTERM');
+  t.is((await s.exited).code, 0, s.stderr());
 });
