@@ -1,8 +1,10 @@
 // `npm start` (dist/src/demo.js): generates and packs the sample disk, serves it, and prints
 // connection commands — which this test runs verbatim, then stops the demo with Ctrl-C (SIGINT).
+// Run by the real `npm start`, the demo stops with npm, whether npm gets SIGTERM or SIGKILL.
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { access, readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, tempDir } from './protocols/nbd/helpers.js';
@@ -46,3 +48,60 @@ test('the demo serves the packed sample disk and every printed command works', a
     await tmp.cleanup();
   }
 });
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The process's state letter from /proc (Z: a zombie), or undefined once it is gone. */
+async function procState(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat?.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
+const portOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const c = connect({ host: '127.0.0.1', port }, () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.on('error', () => resolve(false));
+  });
+
+for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+  test.serial(`npm start: ${signal} to npm stops the demo within seconds (port and socket gone)`, async (t) => {
+    const tmp = await tempDir('demo-npm');
+    t.teardown(() => tmp.cleanup());
+    const dir = join(tmp.dir, 'demo');
+    // --ignore-scripts skips only prestart (the build, already done): npm still runs "start".
+    const npm = spawn('npm', ['start', '--ignore-scripts', '--', '--dir', dir, '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    npm.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    npm.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    let demoPid = 0;
+    t.teardown(() => {
+      if (demoPid && !t.passed) process.kill(demoPid, 'SIGKILL');
+    });
+    for (let i = 0; i < 1200 && !out.includes('Press Ctrl-C') && npm.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+    t.true(out.includes('Press Ctrl-C'), `demo did not become ready:\n${out}\n${err}`);
+    // The start script execs node: the demo is npm's own child, not a shell's.
+    const children = (await readFile(`/proc/${npm.pid}/task/${npm.pid}/children`, 'utf8')).trim().split(/\s+/).map(Number);
+    for (const pid of children) if ((await readFile(`/proc/${pid}/cmdline`, 'utf8')).includes('demo.js')) demoPid = pid;
+    t.true(demoPid > 0, `npm's children ${children.join(' ')} include the demo`);
+    const port = Number(/127\.0\.0\.1:(\d+):/.exec(out)?.[1]);
+    t.true(await portOpen(port));
+    const socket = join(dir, 'nbd.sock');
+
+    const t0 = Date.now();
+    npm.kill(signal);
+    let state = await procState(demoPid);
+    while (state !== undefined && state !== 'Z' && Date.now() - t0 < 10000) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = await procState(demoPid);
+    }
+    const ms = Date.now() - t0;
+    t.true(state === undefined || state === 'Z', `the demo is still running ${ms} ms after npm got ${signal}`);
+    t.true(ms < 5000, `stopped after ${ms} ms`);
+    t.false(await portOpen(port), 'its port is closed');
+    await t.throwsAsync(access(socket), undefined, 'its socket file is removed (a graceful stop)');
+  });
+}

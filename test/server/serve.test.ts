@@ -238,3 +238,38 @@ test('streams packed by another process while serving are exported (with partiti
   s.child.kill('SIGTERM');
   t.is((await s.exited).code, 0, s.stderr());
 });
+
+test('--exit-with-parent: serve stops gracefully when the process that started it dies', async (t) => {
+  const sock = join(dir, 'orphan.sock');
+  // A parent that starts serve and is then killed outright (no chance to signal its child).
+  const parent = spawn(process.execPath, ['-e', `
+    require('child_process').spawn(process.execPath, ${JSON.stringify([main, 'serve', '--json', '--exit-with-parent', '-a', archive, '--nbd-socket', sock])}, { stdio: 'inherit' });
+    setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  parent.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  parent.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  for (let i = 0; i < 200 && !stdout.includes('\n'); i++) await new Promise((r) => setTimeout(r, 100));
+  const { pid } = JSON.parse(stdout.slice(0, stdout.indexOf('\n'))) as { pid: number };
+  t.teardown(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone, as it should be
+    }
+  });
+  t.true(await exists(sock));
+  const t0 = Date.now();
+  parent.kill('SIGKILL');
+  const alive = async () => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    return stat !== '' && stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  };
+  while ((await alive()) && Date.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 100));
+  const ms = Date.now() - t0;
+  t.false(await alive(), `serve still running ${ms} ms after its parent died`);
+  t.true(ms < 3000, `stopped after ${ms} ms`);
+  t.false(await exists(sock), 'graceful stop: the socket file is removed');
+  t.regex(stderr, /"msg":"parent process exited"/);
+  t.regex(stderr, /"msg":"stopped"/);
+});
