@@ -273,3 +273,32 @@ test('--exit-with-parent: serve stops gracefully when the process that started i
   t.regex(stderr, /"msg":"parent process exited"/);
   t.regex(stderr, /"msg":"stopped"/);
 });
+
+test('an archive serve may not read is a permission error (exit 14), not "missing" nor an internal error', async (t) => {
+  const tmp = await tempDir('serve-perm');
+  t.teardown(() => tmp.cleanup());
+  // As an unprivileged user (root reads everything): a private parent directory, then a private config file.
+  const asNobody = (a: string) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [main, 'serve', '-a', a, '--nbd', '127.0.0.1:0'], { uid: 65534, gid: 65534, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      // Should it start serving after all, stop it: the assertions then say why.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stderr });
+      });
+    });
+  const hidden = await asNobody(archive); // the suite's archive lives in a 0700 temp directory
+  t.is(hidden.code, 14, hidden.stderr);
+  t.regex(hidden.stderr, /permission denied while opening the archive/);
+  const open = join(tmp.dir, 'open');
+  t.is((await diskarc(['create', '-a', open])).code, 0);
+  await run('chmod', ['755', tmp.dir, open]);
+  await run('chmod', ['600', join(open, 'diskarc.json')]);
+  const config = await asNobody(open);
+  t.is(config.code, 14, config.stderr);
+  t.regex(config.stderr, /permission denied while opening the archive .*diskarc\.json/);
+  t.notRegex(hidden.stderr + config.stderr, /internal error|does not exist|not a diskarc archive/);
+});
