@@ -143,6 +143,8 @@ export type StopReason = NodeJS.Signals | 'parent-exit';
 export interface StopOptions {
   /** Also stop, as on SIGTERM, when the parent process exits (qemu-nbd's and nbdkit's --exit-with-parent). */
   exitWithParent?: boolean;
+  /** The parent pid seen at startup (default: the parent now): a parent that died before serving began still counts. */
+  parentPid?: number;
 }
 
 /**
@@ -176,7 +178,7 @@ export function stopOnSignal(proc: ServeProcess, log: Logger, opts: StopOptions 
     const on = (s: NodeJS.Signals): void => begin(s);
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
-    if (opts.exitWithParent) unwatch = watchParentExit(() => begin('parent-exit'));
+    if (opts.exitWithParent) unwatch = watchParentExit(() => begin('parent-exit'), undefined, opts.parentPid);
   });
   return received.then(async (reason) => {
     if (reason === 'parent-exit') log.info({ ppid: process.ppid }, 'parent process exited');

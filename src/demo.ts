@@ -42,6 +42,8 @@ async function hasStream(archiveDir: string): Promise<boolean> {
 }
 
 async function main(): Promise<number> {
+  // Packing comes first and takes a while: a parent that dies meanwhile must still stop the demo.
+  const parentPid = process.ppid;
   const { values } = parseArgs({ options: { dir: { type: 'string', default: 'demo' }, port: { type: 'string', default: '10809' } } });
   const dir = resolve(values.dir!);
   const image = join(dir, 'sample-disk.img');
@@ -82,7 +84,7 @@ async function main(): Promise<number> {
   }
   // Always: npm forwards signals to its child only in some versions, and a demo outliving
   // `npm start` would hold the port and socket (the start script execs node, so npm is the parent).
-  const stopped = stopOnSignal(proc, log, { exitWithParent: true });
+  const stopped = stopOnSignal(proc, log, { exitWithParent: true, parentPid });
   const tcp = proc.listeners.map((l) => l.bound).find((b) => b.kind === 'tcp');
   const port = tcp?.kind === 'tcp' ? tcp.port : 0;
   const unix = (name: string) => `'nbd+unix:///${name}?socket=${socket}'`;

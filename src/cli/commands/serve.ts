@@ -67,6 +67,7 @@ Examples:
 }
 
 async function serve(opts: ServeOptions): Promise<number> {
+  const parentPid = process.ppid;
   const out = new Output(opts);
   const images = opts.image ?? [];
   if (opts.archive === undefined && images.length === 0) {
@@ -90,7 +91,7 @@ async function serve(opts: ServeOptions): Promise<number> {
   };
   const log = createLogger(config.logLevel);
   const proc = await ServeProcess.start(config, log, { openArchive: openArchiveDisks, partitions: listPartitions });
-  const stopped = stopOnSignal(proc, log, { exitWithParent: opts.exitWithParent === true });
+  const stopped = stopOnSignal(proc, log, { exitWithParent: opts.exitWithParent === true, parentPid });
   const exports = await proc.exports();
   out.result(
     {
