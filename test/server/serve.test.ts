@@ -191,7 +191,9 @@ async function listed(uri: string): Promise<string[]> {
 async function listedWithin(uri: string, ok: (names: string[]) => boolean, limitMs: number): Promise<{ ms: number; names: string[] }> {
   const t0 = Date.now();
   for (;;) {
-    const names = await listed(uri);
+    // While a stream is being withdrawn, an export listed a moment ago can be gone by the time
+    // nbdinfo asks for its size, failing that one listing: poll on.
+    const names = await listed(uri).catch((e: Error) => [`(${e.message})`]);
     if (ok(names) || Date.now() - t0 > limitMs) return { ms: Date.now() - t0, names };
     await new Promise((r) => setTimeout(r, 100));
   }
