@@ -6,8 +6,8 @@ import { SlabCache } from '../src/archive/slab-cache.js';
 import type { StreamInfo } from '../src/archive/stream-info.js';
 import type { ServedDisk } from './catalog.js';
 import type { ServeConfig } from './config.js';
-import type { OpenedDisks } from './disks.js';
-import { classifySystemError, DiskarcError, systemError } from '../src/errors.js';
+import { environmentalCause, type OpenedDisks } from './disks.js';
+import { classifySystemError } from '../src/errors.js';
 
 /** Share of physical memory the default cache budget may take. */
 const DEFAULT_CACHE_RAM_SHARE = 0.25;
@@ -80,7 +80,7 @@ export async function openArchiveForServing(dir: string, refs: string[], cacheBy
 export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks> {
   const dir = config.archive!;
   const { archive: opened, streams } = await openArchiveForServing(dir, config.streams, config.cacheBytes).catch((e: unknown) => {
-    throw classifyOpenError(e, dir);
+    throw environmentalCause(e, `opening the archive ${dir}`);
   });
   const toDisk = (s: StreamInfo): ServedDisk => ({
     id: s.id,
@@ -107,11 +107,3 @@ export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks
   };
 }
 
-/**
- * An environmental failure met while opening the archive (EACCES on its files, EIO, EMFILE) gets
- * its own class, even when the archive layer wrapped it as "not an archive".
- */
-function classifyOpenError(e: unknown, dir: string): unknown {
-  const cause = e instanceof DiskarcError && e.code === 'ENOARCHIVE' ? e.cause : e;
-  return systemError(cause, `opening the archive ${dir}`) ?? e;
-}

@@ -279,10 +279,10 @@ test('--exit-with-parent: serve stops gracefully when the process that started i
 test('an archive serve may not read is a permission error (exit 14), not "missing" nor an internal error', async (t) => {
   const tmp = await tempDir('serve-perm');
   t.teardown(() => tmp.cleanup());
-  // As an unprivileged user (root reads everything): a private parent directory, then a private config file.
-  const asNobody = (a: string) =>
+  // As an unprivileged user (root reads everything): a private parent directory, a private config file, a private image.
+  const asNobody = (what: string[]) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [main, 'serve', '-a', a, '--nbd', '127.0.0.1:0'], { uid: 65534, gid: 65534, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [main, 'serve', ...what, '--nbd', '127.0.0.1:0'], { uid: 65534, gid: 65534, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       // Should it start serving after all, stop it: the assertions then say why.
@@ -292,15 +292,21 @@ test('an archive serve may not read is a permission error (exit 14), not "missin
         resolve({ code, stderr });
       });
     });
-  const hidden = await asNobody(archive); // the suite's archive lives in a 0700 temp directory
+  const hidden = await asNobody(['-a', archive]); // the suite's archive lives in a 0700 temp directory
   t.is(hidden.code, 14, hidden.stderr);
   t.regex(hidden.stderr, /permission denied while opening the archive/);
   const open = join(tmp.dir, 'open');
   t.is((await diskarc(['create', '-a', open])).code, 0);
   await run('chmod', ['755', tmp.dir, open]);
   await run('chmod', ['600', join(open, 'diskarc.json')]);
-  const config = await asNobody(open);
+  const config = await asNobody(['-a', open]);
   t.is(config.code, 14, config.stderr);
   t.regex(config.stderr, /permission denied while opening the archive .*diskarc\.json/);
-  t.notRegex(hidden.stderr + config.stderr, /internal error|does not exist|not a diskarc archive/);
+  // A raw image it may not read: the same class.
+  const image = join(open, 'private.img');
+  await writeFile(image, Buffer.alloc(4096), { mode: 0o600 });
+  const img = await asNobody(['--image', image]);
+  t.is(img.code, 14, img.stderr);
+  t.regex(img.stderr, /permission denied while opening the image/);
+  t.notRegex(hidden.stderr + config.stderr + img.stderr, /internal error|does not exist|not a diskarc archive/);
 });
