@@ -248,6 +248,8 @@ export async function unpack(archive: Archive, ref: string, destination: string,
   } catch (e) {
     // Let every write in flight settle before saying what the destination holds.
     await pendingWrite.catch(() => undefined);
+    // The first failure is the one to report; a close failing after it adds nothing the note
+    // below does not already say (the file is removed, or named as restored only so far).
     await dest.fh.close().catch(() => undefined);
     await reader.close();
     if (dest.fresh) throw withFailureNote(e, await removeCreated(destination));
