@@ -186,7 +186,10 @@ export async function unpack(archive: Archive, ref: string, destination: string,
   let pendingWrite: Promise<void> = Promise.resolve();
   const inFlight: Array<Promise<void>> = [];
   let batch: Batch | undefined;
+  const interrupted = () => new DiskarcError('EINTR', 'interrupted', { destination });
   const flushBatch = async () => {
+    // A checkpoint every batch (8 MiB), so Ctrl-C stops promptly even inside a long map window.
+    if (opts.signal?.aborted) throw interrupted();
     if (!batch) return;
     const b = batch;
     batch = undefined;
@@ -234,7 +237,7 @@ export async function unpack(archive: Archive, ref: string, destination: string,
       await pendingWrite;
       if (clearRun) await clear(clearRun.offset, clearRun.length, clearRun.kind);
       offset += window;
-      if (opts.signal?.aborted) throw new DiskarcError('EINTR', 'interrupted', { destination });
+      if (opts.signal?.aborted) throw interrupted();
       const now = performance.now();
       if (now - lastProgress > 200) {
         lastProgress = now;

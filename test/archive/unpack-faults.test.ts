@@ -1,10 +1,11 @@
 // unpack under faults: a full disk (a real 20 MiB tmpfs) and damaged slab data (a payload byte
 // flipped in a copy of the archive). A file --create made is removed; an existing destination is
-// reported restored up to an offset, and is byte-exact below it.
+// reported restored up to an offset, and is byte-exact below it. An interrupted --create removes its file too.
 import test from 'ava';
 import { cp, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { diskarc, diskarcJson, run, seededBytes, tempDir } from './harness.js';
+import { spawn } from 'node:child_process';
+import { CLI, diskarc, diskarcJson, run, seededBytes, tempDir } from './harness.js';
 
 const MiB = 1024 * 1024;
 
@@ -90,4 +91,20 @@ test('unpack onto an existing file that meets damaged data: exit 8, names the of
   const now = await readFile(dest);
   t.true(now.subarray(0, at).equals(input.subarray(0, at)), 'the reported range really is restored');
   t.is(now.length, input.length);
+});
+
+test('unpack --create interrupted (SIGINT): exit 130 and the partial file is removed', async (t) => {
+  const dir = await tempDir(t);
+  const { archive, id } = await packed(dir, seededBytes(64 * MiB, 6));
+  const out = join(dir, 'restored.img');
+  const child = spawn(process.execPath, [CLI, 'unpack', '-a', archive, '-s', id, out, '--create'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // Interrupt as soon as the restore has begun writing.
+  while (!(await stat(out).then((s) => s.blocks > 0, () => false)) && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
+  child.kill('SIGINT');
+  t.is(await exited, 130, stderr);
+  t.regex(stderr, /interrupted; .*restored\.img was removed/);
+  t.false(await exists(out));
 });
