@@ -217,10 +217,10 @@ test('streams packed by another process while serving are exported (with partiti
   const packed = await diskarc(['pack', '-a', grow, image, '--name', 'fresh', '--json']);
   t.is(packed.code, 0, packed.stderr);
   const id = (JSON.parse(packed.stdout) as { id: string }).id;
-  // Documented bound: REFRESH_MS after the commit; nbdinfo itself gets a second on a busy machine.
+  // Documented bound: REFRESH_MS after the commit; starting nbdinfo takes up to ~2 s more on a busy 2-core machine.
   const seen = await listedWithin(uri, (n) => n.includes('fresh') && n.includes('fresh/p1'), 10000);
   t.deepEqual(seen.names, ['fresh', id, 'fresh/p1', 'fresh/p2']);
-  t.true(seen.ms <= REFRESH_MS + 1000, `listed after ${seen.ms} ms`);
+  t.true(seen.ms <= REFRESH_MS + 2000, `listed after ${seen.ms} ms`);
 
   const copy = join(tmp.dir, 'copy.img');
   const c = await run('nbdcopy', [`nbd+unix:///fresh?socket=${sock}`, copy]);
@@ -236,7 +236,7 @@ test('streams packed by another process while serving are exported (with partiti
   await rm(join(grow, 'streams', id), { recursive: true });
   const gone = await listedWithin(uri, (n) => n.length === 0, 10000);
   t.deepEqual(gone.names, []);
-  t.true(gone.ms <= REFRESH_MS + 1000, `removed after ${gone.ms} ms`);
+  t.true(gone.ms <= REFRESH_MS + 2000, `removed after ${gone.ms} ms`);
   s.child.kill('SIGTERM');
   t.is((await s.exited).code, 0, s.stderr());
 });
