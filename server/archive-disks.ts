@@ -6,7 +6,8 @@ import { SlabCache } from '../src/archive/slab-cache.js';
 import type { StreamInfo } from '../src/archive/stream-info.js';
 import type { ServedDisk } from './catalog.js';
 import type { ServeConfig } from './config.js';
-import type { OpenedDisks } from './disks.js';
+import { environmentalCause, type OpenedDisks } from './disks.js';
+import { classifySystemError } from '../src/errors.js';
 
 /** Share of physical memory the default cache budget may take. */
 const DEFAULT_CACHE_RAM_SHARE = 0.25;
@@ -32,7 +33,8 @@ export function defaultServeCacheBytes(all: StreamInfo[], served: StreamInfo[], 
 
 /**
  * Opens an archive for serving (serve, mount): resolves the `refs` streams (every stream when
- * empty) and, unless `cacheBytes` is given, sizes the slab cache for them (defaultServeCacheBytes).
+ * empty) and, unless `cacheBytes` is given, sizes the slab cache for them (defaultServeCacheBytes;
+ * for every stream, at least the archive's dataCacheMiB, as streams packed later are served too).
  */
 export async function openArchiveForServing(dir: string, refs: string[], cacheBytes?: number): Promise<{ archive: Archive; streams: StreamInfo[] }> {
   SlabCache.releaseEvictedMemoryPromptly();
@@ -53,7 +55,11 @@ export async function openArchiveForServing(dir: string, refs: string[], cacheBy
     }
     if (cacheBytes === undefined) {
       // The budget is fixed when the archive opens: reopen with the one sized for what is served.
-      const budget = defaultServeCacheBytes(await archive.listStreams(), streams, archive.config.dataCacheMiB * 1024 * 1024, archive.config.slabSize);
+      const archiveDefault = archive.config.dataCacheMiB * 1024 * 1024;
+      const sized = defaultServeCacheBytes(await archive.listStreams(), streams, archiveDefault, archive.config.slabSize);
+      // Serving every stream, the set grows as streams are packed: those need room too. A budget
+      // is only a bound (slabs are cached as they are read), so a small archive still costs its size.
+      const budget = refs.length === 0 ? Math.max(sized, archiveDefault) : sized;
       if (budget !== archive.cache.budget) {
         await archive.close();
         archive = await Archive.open(dir, { cacheBytes: budget });
@@ -66,15 +72,38 @@ export async function openArchiveForServing(dir: string, refs: string[], cacheBy
   }
 }
 
+/**
+ * The archive's streams as served disks. Without a `-s` selection the set follows the archive:
+ * `refresh` lists the committed streams again (a stream is committed by renaming its directory
+ * into streams/, so a listing never sees one half-written).
+ */
 export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks> {
-  const { archive: opened, streams } = await openArchiveForServing(config.archive!, config.streams, config.cacheBytes);
-  const warnings = opened.damagedStreams.map((e) => `not serving a damaged stream: ${e.message}`);
-  const disks: ServedDisk[] = streams.map((s) => ({
+  const dir = config.archive!;
+  const { archive: opened, streams } = await openArchiveForServing(dir, config.streams, config.cacheBytes).catch((e: unknown) => {
+    throw environmentalCause(e, `opening the archive ${dir}`);
+  });
+  const toDisk = (s: StreamInfo): ServedDisk => ({
     id: s.id,
     name: s.name,
     size: s.size,
     note: `packed ${s.packTime}`,
-    open: () => opened.openStream(s.id),
-  }));
-  return { disks, cacheBytes: opened.cache.budget, warnings, close: () => opened.close() };
+    open: () => opened.openStream(s.id).catch((e: unknown) => {
+      throw classifySystemError(e, `opening stream ${s.id} of ${dir}`);
+    }),
+  });
+  const damaged = (): string[] => opened.damagedStreams.map((e) => `not serving a damaged stream: ${e.message}`);
+  const refresh = async () => {
+    const all = await opened.listStreams().catch((e: unknown) => {
+      throw classifySystemError(e, `listing the streams of ${dir}`);
+    });
+    return { disks: all.map(toDisk), warnings: damaged() };
+  };
+  return {
+    disks: streams.map(toDisk),
+    cacheBytes: opened.cache.budget,
+    warnings: damaged(),
+    ...(config.streams.length === 0 ? { refresh } : {}),
+    close: () => opened.close(),
+  };
 }
+

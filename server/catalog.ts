@@ -2,6 +2,8 @@
 // protocol asks it for a BlockSource by name; sources are opened once, on first use, and shared
 // by all connections and protocols (they read through the archive's one slab cache).
 // Names: a stream answers to its id and its name (the newest stream of a name owns it); partitions join as NAME/pN, ID/pN.
+// A catalog given `refresh` follows a growing archive: the disk list is re-read (at most every
+// refreshMs) when a client lists or opens exports, as the FUSE tree re-reads its top level.
 import type { BlockSource } from '../src/block/source.js';
 import { formatBytes } from '../src/format-bytes.js';
 import type { NbdExport, NbdExportCatalog, NbdExportEntry } from '../protocols/nbd/exports.js';
@@ -43,18 +45,37 @@ export interface CatalogOptions {
   partitions?: PartitionLister;
   /** The export that answers to '' (the default export); by default the only disk, if just one. */
   defaultExport?: string;
+  /** Re-reads the disks served (streams committed or removed since); omit for a fixed set. */
+  refresh?: () => Promise<ServedDisk[]>;
+  /** A listing at most this old is reused (default REFRESH_MS). */
+  refreshMs?: number;
+  /** Told what a refresh changed (disks added and removed, by id). */
+  onChange?: (added: ServedDisk[], removed: ServedDisk[]) => void;
+  /** Told why a refresh failed; the last listing stays in force and the next request retries. */
+  onRefreshError?: (e: unknown) => void;
 }
+
+/** How stale the disk list of a refreshing catalog may be: a new stream is served within this. */
+export const REFRESH_MS = 2000;
 
 export class ExportCatalog implements NbdExportCatalog {
   private readonly sources = new Map<string, Promise<BlockSource>>();
   private readonly partitionLists = new Map<string, Promise<ServedPartition[]>>();
-  private readonly byName = new Map<string, Entry>();
-  private readonly disks: ServedDisk[];
+  private byName = new Map<string, Entry>();
+  private disks: ServedDisk[] = [];
+  /** Sources of removed disks: connections may still read them, so they close with the catalog. */
+  private readonly retired: Array<Promise<BlockSource>> = [];
+  private listedAt = Date.now();
+  private refreshing: Promise<void> | undefined;
   private closed = false;
 
   constructor(disks: ServedDisk[], private readonly opts: CatalogOptions = {}) {
-    this.disks = disks;
-    // A name shared by several disks belongs to the last one (the newest stream, as `-s NAME` resolves it).
+    this.index(disks);
+  }
+
+  /** Builds the name index. A name shared by several disks belongs to the last one (the newest stream, as `-s NAME` resolves it). */
+  private index(disks: ServedDisk[]): void {
+    const byName = new Map<string, Entry>();
     const owner = new Map<string, ServedDisk>();
     for (const d of disks) owner.set(d.name, d);
     for (const d of disks) {
@@ -62,9 +83,46 @@ export class ExportCatalog implements NbdExportCatalog {
       const canonical = unique ? d.name : d.id;
       const description = `${unique ? `stream ${d.id}` : `stream "${d.name}"`}, ${formatBytes(d.size)}${d.note ? `, ${d.note}` : ''}`;
       const entry = { name: canonical, description, disk: d };
-      this.byName.set(d.id, entry);
-      if (unique) this.byName.set(d.name, entry);
+      byName.set(d.id, entry);
+      if (unique) byName.set(d.name, entry);
     }
+    this.disks = disks;
+    this.byName = byName;
+  }
+
+  /** Re-reads the disk list when it is older than refreshMs; concurrent callers share one re-read. */
+  private async current(): Promise<void> {
+    const refresh = this.opts.refresh;
+    if (!refresh || this.closed || Date.now() - this.listedAt < (this.opts.refreshMs ?? REFRESH_MS)) return;
+    this.refreshing ??= (async () => {
+      try {
+        this.apply(await refresh());
+      } catch (e) {
+        this.opts.onRefreshError?.(e);
+      } finally {
+        // A failure is retried after the same interval, not by every request.
+        this.listedAt = Date.now();
+        this.refreshing = undefined;
+      }
+    })();
+    await this.refreshing;
+  }
+
+  private apply(next: ServedDisk[]): void {
+    if (this.closed) return;
+    const before = new Map(this.disks.map((d) => [d.id, d]));
+    const after = new Set(next.map((d) => d.id));
+    const added = next.filter((d) => !before.has(d.id));
+    const removed = this.disks.filter((d) => !after.has(d.id));
+    for (const d of removed) {
+      const source = this.sources.get(d.id);
+      if (source) this.retired.push(source);
+      this.sources.delete(d.id);
+      this.partitionLists.delete(d.id);
+    }
+    // Known disks keep their objects (and so their open sources); new ones join in listing order.
+    this.index(next.map((d) => before.get(d.id) ?? d));
+    if (added.length > 0 || removed.length > 0) this.opts.onChange?.(added, removed);
   }
 
   get diskCount(): number {
@@ -73,6 +131,7 @@ export class ExportCatalog implements NbdExportCatalog {
 
   /** Whole disks first (by name, then by id), then each disk's partitions. */
   async list(): Promise<NbdExportEntry[]> {
+    await this.current();
     const out: NbdExportEntry[] = [];
     for (const d of this.disks) {
       const entry = this.byName.get(d.id)!;
@@ -90,6 +149,7 @@ export class ExportCatalog implements NbdExportCatalog {
 
   async open(name: string): Promise<NbdExport | undefined> {
     if (this.closed) return undefined;
+    await this.current();
     const resolved = name === '' ? this.defaultName() : name;
     if (resolved === undefined) return undefined;
     const whole = this.byName.get(resolved);
@@ -110,7 +170,8 @@ export class ExportCatalog implements NbdExportCatalog {
   /** Closes every opened source; further opens find nothing. */
   async close(): Promise<void> {
     this.closed = true;
-    const opened = [...this.sources.values()];
+    await this.refreshing;
+    const opened = [...this.sources.values(), ...this.retired.splice(0)];
     this.sources.clear();
     await Promise.allSettled(opened.map(async (p) => (await p).close()));
   }

@@ -2,6 +2,7 @@
 // and any raw images. Returns the disks for the export catalog and how to close them all.
 import { basename } from 'node:path';
 import { FileBlockSource } from '../src/block/file-source.js';
+import { DiskarcError, systemError } from '../src/errors.js';
 import type { ServedDisk } from './catalog.js';
 
 export interface OpenedDisks {
@@ -10,6 +11,8 @@ export interface OpenedDisks {
   cacheBytes?: number;
   /** Problems worth a log line (e.g. streams left out because their metadata is damaged). */
   warnings?: string[];
+  /** Lists the disks again (a served archive gains streams as they are committed); absent for a fixed set. */
+  refresh?(): Promise<{ disks: ServedDisk[]; warnings: string[] }>;
   close(): Promise<void>;
 }
 
@@ -18,10 +21,21 @@ export async function openImageDisks(paths: string[]): Promise<OpenedDisks> {
   const disks: ServedDisk[] = [];
   // Probe each file now so a wrong path fails at startup, not at the first client.
   for (const [i, path] of paths.entries()) {
-    const probe = await FileBlockSource.open(path);
+    const probe = await FileBlockSource.open(path).catch((e: unknown) => {
+      throw environmentalCause(e, `opening the image ${path}`);
+    });
     const size = probe.size;
     await probe.close();
     disks.push({ id: `image${i + 1}`, name: basename(path), size, note: path, open: () => FileBlockSource.open(path) });
   }
   return { disks, close: async () => {} };
+}
+
+/**
+ * An environmental failure (EACCES, EIO, EMFILE…) that a lower layer wrapped as bad input or a
+ * missing archive is reported as its own class (exit 14, 15, 16), never as what it is not.
+ */
+export function environmentalCause(e: unknown, doing: string): unknown {
+  const cause = e instanceof DiskarcError && (e.code === 'ENOARCHIVE' || e.code === 'EINPUT') ? e.cause : e;
+  return systemError(cause, doing) ?? e;
 }

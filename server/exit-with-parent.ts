@@ -8,9 +8,10 @@ const POLL_MS = 500;
 /**
  * Calls `onParentExit` once when this process's parent exits (its parent pid changes). The watch
  * does not keep the event loop alive. Returns a function that stops watching.
+ * `parent`: the parent pid as seen at startup, when the watch begins later (a parent that died
+ * in between is then noticed at the first poll).
  */
-export function watchParentExit(onParentExit: () => void, pollMs = POLL_MS): () => void {
-  const parent = process.ppid;
+export function watchParentExit(onParentExit: () => void, pollMs = POLL_MS, parent = process.ppid): () => void {
   const timer = setInterval(() => {
     if (process.ppid === parent) return;
     clearInterval(timer);

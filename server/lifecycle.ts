@@ -11,6 +11,7 @@ import { ExportCatalog, type PartitionLister, type ServedDisk } from './catalog.
 import { checkExposure, type ServeConfig } from './config.js';
 import { openImageDisks, type OpenedDisks } from './disks.js';
 import { DiskarcError } from '../src/errors.js';
+import { watchParentExit } from './exit-with-parent.js';
 
 export type { ServeListener } from './services.js';
 
@@ -48,15 +49,35 @@ export class ServeProcess {
       await closeOpened();
       throw e;
     }
-    for (const warning of opened.flatMap((o) => o.warnings ?? [])) log.warn(warning);
+    const warned = new Set<string>();
+    const warn = (warnings: string[]): void => {
+      for (const w of warnings) if (!warned.has(w)) log.warn(w);
+      for (const w of warnings) warned.add(w);
+    };
+    warn(opened.flatMap((o) => o.warnings ?? []));
     const disks: ServedDisk[] = opened.flatMap((o) => o.disks);
-    if (disks.length === 0) {
+    const growing = opened.some((o) => o.refresh);
+    if (disks.length === 0 && !growing) {
       await closeOpened();
-      throw new DiskarcError('ENOSTREAM', 'nothing to serve: the archive has no streams (pack one first) and no --image was given');
+      throw new DiskarcError('ENOSTREAM', 'nothing to serve: no stream matched and no --image was given');
     }
+    if (disks.length === 0) log.warn('the archive has no streams yet: streams are served as they are packed');
+    const refresh = async (): Promise<ServedDisk[]> => {
+      const lists = await Promise.all(opened.map(async (o) => (o.refresh ? o.refresh() : { disks: o.disks, warnings: [] })));
+      warn(lists.flatMap((l) => l.warnings));
+      return lists.flatMap((l) => l.disks);
+    };
     const catalog = new ExportCatalog(disks, {
       partitions: config.partitions && deps.partitions ? loggedLister(deps.partitions, log) : undefined,
       defaultExport: config.streams.length > 0 ? disks[0]!.id : undefined,
+      ...(growing
+        ? {
+          refresh,
+          onChange: (added: ServedDisk[], removed: ServedDisk[]) =>
+            log.info({ added: added.map((d) => ({ id: d.id, name: d.name })), removed: removed.map((d) => ({ id: d.id, name: d.name })) }, 'exports changed'),
+          onRefreshError: (e: unknown) => log.error({ err: (e as Error).message }, 'cannot re-read the archive\'s streams; serving the last listing'),
+        }
+        : {}),
     });
     const services: ProtocolService[] = [];
     try {
@@ -116,23 +137,34 @@ function loggedLister(lister: PartitionLister, log: Logger): PartitionLister {
 /** Repeats of the first signal within this window are echoes, not a user insisting. */
 const SIGNAL_ECHO_MS = 500;
 
+/** Why a serve process stopped: a signal, or (with exitWithParent) its parent's death. */
+export type StopReason = NodeJS.Signals | 'parent-exit';
+
+export interface StopOptions {
+  /** Also stop, as on SIGTERM, when the parent process exits (qemu-nbd's and nbdkit's --exit-with-parent). */
+  exitWithParent?: boolean;
+  /** The parent pid seen at startup (default: the parent now): a parent that died before serving began still counts. */
+  parentPid?: number;
+}
+
 /**
  * Installs SIGINT/SIGTERM handlers at once — call it before announcing readiness, so that a
  * signal sent the moment the ready line appears is never met by the default action — and
- * resolves with the signal's name once the process has stopped gracefully.
+ * resolves with the reason once the process has stopped gracefully.
  * A second signal during shutdown exits at once (code 130) — unless it comes within
  * SIGNAL_ECHO_MS of the first: Ctrl-C under `npm start` reaches node both from the terminal and
  * forwarded by npm, and that must still shut down gracefully.
  */
-export function stopOnSignal(proc: ServeProcess, log: Logger): Promise<NodeJS.Signals> {
+export function stopOnSignal(proc: ServeProcess, log: Logger, opts: StopOptions = {}): Promise<StopReason> {
   let first = 0;
   const force = (s: NodeJS.Signals): void => {
     if (Date.now() - first < SIGNAL_ECHO_MS) return;
     log.warn({ signal: s }, 'second signal: exiting without waiting');
     process.exit(130);
   };
-  const received = new Promise<NodeJS.Signals>((resolve) => {
-    const on = (s: NodeJS.Signals): void => {
+  const received = new Promise<StopReason>((resolve) => {
+    let unwatch = (): void => {};
+    const begin = (reason: StopReason): void => {
       first = Date.now();
       // Add the follow-up handler before removing this one: with no listener at all, even for an
       // instant, the default action would kill the process.
@@ -140,18 +172,22 @@ export function stopOnSignal(proc: ServeProcess, log: Logger): Promise<NodeJS.Si
       process.on('SIGTERM', force);
       process.off('SIGINT', on);
       process.off('SIGTERM', on);
-      resolve(s);
+      unwatch();
+      resolve(reason);
     };
+    const on = (s: NodeJS.Signals): void => begin(s);
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
+    if (opts.exitWithParent) unwatch = watchParentExit(() => begin('parent-exit'), undefined, opts.parentPid);
   });
-  return received.then(async (signal) => {
-    log.info({ signal }, 'signal received');
+  return received.then(async (reason) => {
+    if (reason === 'parent-exit') log.info({ ppid: process.ppid }, 'parent process exited');
+    else log.info({ signal: reason }, 'signal received');
     await proc.stop();
     // Let the echo window pass with the handlers still installed: an echo arriving while the
     // process tears down would meet the default action and turn exit code 0 into death by signal.
     const left = SIGNAL_ECHO_MS - (Date.now() - first);
     if (left > 0) await new Promise((r) => setTimeout(r, left));
-    return signal;
+    return reason;
   });
 }

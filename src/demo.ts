@@ -1,7 +1,8 @@
 // `npm start`: the main job on a generated sample. Writes a sample MBR disk (random, repeated,
 // zero and 0xFF regions, text, holes) into ./demo/, packs it into ./demo/archive with the CLI,
 // serves the archive over NBD (Unix socket + 127.0.0.1) and prints the commands that connect.
-// Ctrl-C stops it. Options: --dir DIR (default ./demo), --port N (default 10809; 0 = any free).
+// Ctrl-C or SIGTERM stops it, and so does its parent's death (npm's, when run by `npm start`).
+// Options: --dir DIR (default ./demo), --port N (default 10809; 0 = any free).
 import { spawn } from 'node:child_process';
 import { access, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -41,6 +42,8 @@ async function hasStream(archiveDir: string): Promise<boolean> {
 }
 
 async function main(): Promise<number> {
+  // Packing comes first and takes a while: a parent that dies meanwhile must still stop the demo.
+  const parentPid = process.ppid;
   const { values } = parseArgs({ options: { dir: { type: 'string', default: 'demo' }, port: { type: 'string', default: '10809' } } });
   const dir = resolve(values.dir!);
   const image = join(dir, 'sample-disk.img');
@@ -79,7 +82,9 @@ async function main(): Promise<number> {
     process.stdout.write(`port ${values.port} is busy; using a free port instead\n`);
     proc = await ServeProcess.start(config(0), log, deps);
   }
-  const stopped = stopOnSignal(proc, log);
+  // Always: npm forwards signals to its child only in some versions, and a demo outliving
+  // `npm start` would hold the port and socket (the start script execs node, so npm is the parent).
+  const stopped = stopOnSignal(proc, log, { exitWithParent: true, parentPid });
   const tcp = proc.listeners.map((l) => l.bound).find((b) => b.kind === 'tcp');
   const port = tcp?.kind === 'tcp' ? tcp.port : 0;
   const unix = (name: string) => `'nbd+unix:///${name}?socket=${socket}'`;

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DiskarcError } from '../errors.js';
+import { classifySystemError, DiskarcError } from '../errors.js';
 import { CONFIG_FILE, DEFAULTS, FORMAT_NAME, FORMAT_VERSION, readConfig, validateConfig, type ArchiveConfig, type CompressionConfig } from './config.js';
 import { SlabCache } from './slab-cache.js';
 import { createSlabDirs, SlabStore } from './slab-store.js';
@@ -83,11 +83,16 @@ export class Archive {
   }
 
   static async open(dir: string, opts: OpenOptions = {}): Promise<Archive> {
+    let isDir: boolean;
     try {
-      if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
-    } catch {
-      throw new DiskarcError('ENOARCHIVE', `archive ${dir} does not exist (create one with: diskarc create -a ${dir})`, { archive: dir });
+      isDir = (await stat(dir)).isDirectory();
+    } catch (e) {
+      // Only a missing path "does not exist"; EACCES, EIO… are reported as what they are.
+      const errno = (e as NodeJS.ErrnoException).code;
+      if (errno !== 'ENOENT' && errno !== 'ENOTDIR') throw classifySystemError(e, `opening the archive ${dir}`);
+      isDir = false;
     }
+    if (!isDir) throw new DiskarcError('ENOARCHIVE', `archive ${dir} does not exist (create one with: diskarc create -a ${dir})`, { archive: dir });
     const config = await readConfig(dir);
     const store = await SlabStore.open(dir);
     const pool = new ZstdPool();

@@ -2,9 +2,11 @@
 // unmapped and zero ranges; an existing destination must be exactly the stream's size. With
 // minimal writes the destination is read first and only chunks that differ are written.
 // Unmapped ranges are discarded on block devices / punched in files, or written as zeros.
-import { open, type FileHandle } from 'node:fs/promises';
+// A restore that fails removes the file --create made; on an existing destination the error
+// says up to which offset it was restored.
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { native } from '../../native/index.js';
-import { DiskarcError } from '../errors.js';
+import { classifySystemError, DiskarcError } from '../errors.js';
 import type { Archive } from './archive.js';
 import { ExtentType } from './layout.js';
 import type { MapExtent } from './stream-map.js';
@@ -51,7 +53,12 @@ async function openDestination(path: string, size: number, create: boolean): Pro
       const code = (e as NodeJS.ErrnoException).code;
       throw new DiskarcError('EDEST', code === 'EEXIST' ? `${path} already exists; --create makes a new file (omit it to restore onto an existing file or device of the right size)` : `cannot create ${path}: ${(e as Error).message}`, { destination: path }, { cause: e });
     }
-    await fh.truncate(size);
+    try {
+      await fh.truncate(size);
+    } catch (e) {
+      await fh.close();
+      throw withFailureNote(classifySystemError(e, `making ${path} ${size} bytes long`), await removeCreated(path));
+    }
     return { fh, isBlockDevice: false, fresh: true };
   }
   let fh: FileHandle;
@@ -87,10 +94,13 @@ export async function unpack(archive: Archive, ref: string, destination: string,
     throw e;
   });
   const r = { bytesWritten: 0, writes: 0, holeBytes: 0, unchangedBytes: 0 };
+  const writing = `writing ${destination}`;
   const write = async (buf: Buffer, offset: number) => {
     let done = 0;
     while (done < buf.length) {
-      const { bytesWritten } = await dest.fh.write(buf, done, buf.length - done, offset + done);
+      const { bytesWritten } = await dest.fh.write(buf, done, buf.length - done, offset + done).catch((e: unknown) => {
+        throw classifySystemError(e, writing);
+      });
       done += bytesWritten;
     }
     r.bytesWritten += buf.length;
@@ -100,7 +110,9 @@ export async function unpack(archive: Archive, ref: string, destination: string,
     const buf = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
-      const { bytesRead } = await dest.fh.read(buf, done, length - done, offset + done);
+      const { bytesRead } = await dest.fh.read(buf, done, length - done, offset + done).catch((e: unknown) => {
+        throw classifySystemError(e, `reading ${destination}`);
+      });
       if (bytesRead === 0) throw new DiskarcError('EDEST', `${destination}: short read at ${offset + done}`, { destination });
       done += bytesRead;
     }
@@ -110,7 +122,7 @@ export async function unpack(archive: Archive, ref: string, destination: string,
     for (let at = offset; at < offset + length; at += BATCH) await write(ZEROS.subarray(0, Math.min(BATCH, offset + length - at)), at);
   };
   /** Makes [offset, offset+length) read as zeros: a hole where possible, else written zeros. */
-  const clear = async (offset: number, length: number, kind: RunKind) => {
+  const clearRange = async (offset: number, length: number, kind: RunKind) => {
     if (dest.fresh) {
       r.holeBytes += length;
       return;
@@ -140,6 +152,22 @@ export async function unpack(archive: Archive, ref: string, destination: string,
     await zeroRange(offset, length);
   };
 
+  // Writes and clears start in offset order but overlap (reads run ahead): the destination is
+  // restored below the lowest offset of any operation not finished — what a failure reports.
+  const unfinished = new Map<number, number>();
+  let ops = 0;
+  let issuedTo = 0;
+  const tracked = <T>(offset: number, end: number, op: () => Promise<T>): Promise<T> => {
+    const id = ops++;
+    unfinished.set(id, offset);
+    issuedTo = Math.max(issuedTo, end);
+    return op().then((v) => {
+      unfinished.delete(id);
+      return v;
+    });
+  };
+  const restoredTo = () => (unfinished.size > 0 ? Math.min(...unfinished.values()) : issuedTo);
+
   // Batches of data extents, read ahead while the previous batch is written.
   type Batch = { offset: number; length: number; extents: MapExtent[] };
   const writeBatch = async (b: Batch, data: Buffer) => {
@@ -158,14 +186,20 @@ export async function unpack(archive: Archive, ref: string, destination: string,
   let pendingWrite: Promise<void> = Promise.resolve();
   const inFlight: Array<Promise<void>> = [];
   let batch: Batch | undefined;
+  const interrupted = () => new DiskarcError('EINTR', 'interrupted', { destination });
   const flushBatch = async () => {
+    // A checkpoint every batch (8 MiB), so Ctrl-C stops promptly even inside a long map window.
+    if (opts.signal?.aborted) throw interrupted();
     if (!batch) return;
     const b = batch;
     batch = undefined;
     if (inFlight.length >= AHEAD) await inFlight.shift();
-    const data = reader.read(b.offset, b.length);
+    const data = reader.read(b.offset, b.length).catch((e: unknown) => {
+      throw classifySystemError(e, `reading stream ${info.id} from ${archive.dir}`);
+    });
     data.catch(() => undefined);
-    pendingWrite = pendingWrite.then(() => data).then((d) => writeBatch(b, d));
+    const previous = pendingWrite;
+    pendingWrite = tracked(b.offset, b.offset + b.length, () => previous.then(() => data).then((d) => writeBatch(b, d)));
     pendingWrite.catch(() => undefined);
     inFlight.push(pendingWrite);
   };
@@ -176,6 +210,7 @@ export async function unpack(archive: Archive, ref: string, destination: string,
       // Walk the map a window at a time so memory does not grow with the map.
       const window = Math.min(info.size - offset, 1024 * BATCH);
       let clearRun: { offset: number; length: number; kind: RunKind } | undefined;
+      const clear = (o: number, length: number, kind: RunKind) => tracked(o, o + length, () => clearRange(o, length, kind));
       await reader.mapExtents(offset, window, async (e) => {
         const kind = runKind(e);
         const from = Math.max(offset, e.offset);
@@ -202,7 +237,7 @@ export async function unpack(archive: Archive, ref: string, destination: string,
       await pendingWrite;
       if (clearRun) await clear(clearRun.offset, clearRun.length, clearRun.kind);
       offset += window;
-      if (opts.signal?.aborted) throw new DiskarcError('EINTR', `interrupted; ${destination} is partly written`, { destination });
+      if (opts.signal?.aborted) throw interrupted();
       const now = performance.now();
       if (now - lastProgress > 200) {
         lastProgress = now;
@@ -210,12 +245,51 @@ export async function unpack(archive: Archive, ref: string, destination: string,
       }
     }
     await pendingWrite;
-    await dest.fh.sync();
-  } finally {
+    await dest.fh.sync().catch((e: unknown) => {
+      throw classifySystemError(e, writing);
+    });
+  } catch (e) {
+    // Let every write in flight settle before saying what the destination holds.
     await pendingWrite.catch(() => undefined);
-    await dest.fh.close();
+    // The first failure is the one to report; a close failing after it adds nothing the note
+    // below does not already say (the file is removed, or named as restored only so far).
+    await dest.fh.close().catch(() => undefined);
     await reader.close();
+    if (dest.fresh) throw withFailureNote(e, await removeCreated(destination));
+    const at = restoredTo();
+    throw withFailureNote(e, {
+      note: at > 0
+        ? `${destination} is restored up to offset ${at} (bytes 0-${at - 1}); from there on it may hold a mix of its old data and the stream's`
+        : `${destination} may be partly overwritten from its start`,
+      details: { destination, restoredBytes: at },
+    });
   }
+  await dest.fh.close();
+  await reader.close();
   const seconds = (performance.now() - started) / 1000;
   return { stream: info.id, name: info.name, destination, size: info.size, ...r, seconds, mibPerSecond: info.size / 1048576 / Math.max(seconds, 1e-6) };
+}
+
+interface FailureNote {
+  note: string;
+  details: Record<string, unknown>;
+}
+
+/** Removes the file a failed --create made (it never existed before) and says whether that worked. */
+async function removeCreated(path: string): Promise<FailureNote> {
+  try {
+    await rm(path, { force: true });
+    return { note: `${path} was removed (--create made it and the restore did not finish)`, details: { destination: path, removed: true } };
+  } catch (e) {
+    return { note: `${path} is left partly written: it could not be removed (${(e as Error).message})`, details: { destination: path, removed: false } };
+  }
+}
+
+/** The failure, with what became of the destination appended to its message. */
+function withFailureNote(e: unknown, { note, details }: FailureNote): unknown {
+  if (e instanceof DiskarcError) {
+    return new DiskarcError(e.code, `${e.message}; ${note}`, { ...e.details, ...details }, { cause: e.cause ?? e });
+  }
+  if (e instanceof Error) e.message = `${e.message}; ${note}`;
+  return e;
 }

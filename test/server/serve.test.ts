@@ -1,13 +1,16 @@
 // `diskarc serve` as a user runs it: a child process, ready line on stdout, JSON logs on stderr,
-// graceful SIGTERM with a client mid-read, stale and foreign socket files, exit codes.
+// graceful SIGTERM with a client mid-read, stale and foreign socket files, exit codes, streams
+// packed (and removed) while it serves, --exit-with-parent.
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, writeFile } from 'node:fs/promises';
+import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CMD, RawNbd } from '../protocols/nbd/raw-client.js';
 import { diskarc, packArchive } from '../protocols/nbd/fixture-disks.js';
 import { run, tempDir, writeOddImage } from '../protocols/nbd/helpers.js';
+import { writeSampleDisk } from '../../src/sample-disk.js';
+import { REFRESH_MS } from '../../server/catalog.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -175,4 +178,135 @@ test('Ctrl-C delivered twice at once (terminal + npm forwarding) still shuts dow
   t.is(code, 0, `killed by ${signal}: ${s.stderr()}`);
   t.regex(s.stderr(), /"msg":"stopped"/);
   t.false(await exists(sock));
+});
+
+/** Export names `nbdinfo --list` reports. */
+async function listed(uri: string): Promise<string[]> {
+  const r = await run('nbdinfo', ['--list', '--json', uri]);
+  if (r.code !== 0) throw new Error(`nbdinfo --list: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { exports: Array<{ 'export-name': string }> }).exports.map((e) => e['export-name']);
+}
+
+/** Polls `nbdinfo --list` until `ok` holds; resolves with the milliseconds it took. */
+async function listedWithin(uri: string, ok: (names: string[]) => boolean, limitMs: number): Promise<{ ms: number; names: string[] }> {
+  const t0 = Date.now();
+  for (;;) {
+    // While a stream is being withdrawn, an export listed a moment ago can be gone by the time
+    // nbdinfo asks for its size, failing that one listing: poll on.
+    const names = await listed(uri).catch((e: Error) => [`(${e.message})`]);
+    if (ok(names) || Date.now() - t0 > limitMs) return { ms: Date.now() - t0, names };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('streams packed by another process while serving are exported (with partitions) within the refresh interval; removed ones go', async (t) => {
+  const tmp = await tempDir('serve-grow');
+  t.teardown(() => tmp.cleanup());
+  const grow = join(tmp.dir, 'archive');
+  t.is((await diskarc(['create', '-a', grow, '--slab-size', '256KiB'])).code, 0);
+  const sock = join(tmp.dir, 'grow.sock');
+  // Started on an empty archive: it waits for streams instead of refusing.
+  const s = await serve(['-a', grow, '--nbd-socket', sock]);
+  t.teardown(() => s.child.kill('SIGKILL'));
+  t.deepEqual(s.ready.exports, []);
+  const uri = `nbd+unix:///?socket=${sock}`;
+  t.deepEqual(await listed(uri), []);
+
+  const image = join(tmp.dir, 'sample.img');
+  await writeSampleDisk(image, 32, 5);
+  const packed = await diskarc(['pack', '-a', grow, image, '--name', 'fresh', '--json']);
+  t.is(packed.code, 0, packed.stderr);
+  const id = (JSON.parse(packed.stdout) as { id: string }).id;
+  // Documented bound: REFRESH_MS after the commit; starting nbdinfo takes up to ~2 s more on a busy 2-core machine.
+  const seen = await listedWithin(uri, (n) => n.includes('fresh') && n.includes('fresh/p1'), 10000);
+  t.deepEqual(seen.names, ['fresh', id, 'fresh/p1', 'fresh/p2']);
+  t.true(seen.ms <= REFRESH_MS + 2000, `listed after ${seen.ms} ms`);
+
+  const copy = join(tmp.dir, 'copy.img');
+  const c = await run('nbdcopy', [`nbd+unix:///fresh?socket=${sock}`, copy]);
+  t.is(c.code, 0, c.stderr);
+  const original = await readFile(image);
+  t.true((await readFile(copy)).equals(original), 'the new stream reads back byte for byte');
+  const p1 = join(tmp.dir, 'p1.img');
+  t.is((await run('nbdcopy', [`nbd+unix:///fresh/p1?socket=${sock}`, p1])).code, 0);
+  t.true((await readFile(p1)).equals(original.subarray(1 << 20, 16 << 20)), 'its first partition too');
+  t.regex(s.stderr(), /"msg":"exports changed"/);
+
+  // A stream's removal (its directory deleted) takes it out of the list too.
+  await rm(join(grow, 'streams', id), { recursive: true });
+  const gone = await listedWithin(uri, (n) => n.length === 0, 10000);
+  t.deepEqual(gone.names, []);
+  t.true(gone.ms <= REFRESH_MS + 2000, `removed after ${gone.ms} ms`);
+  s.child.kill('SIGTERM');
+  t.is((await s.exited).code, 0, s.stderr());
+});
+
+test('--exit-with-parent: serve stops gracefully when the process that started it dies', async (t) => {
+  const sock = join(dir, 'orphan.sock');
+  // A parent that starts serve and is then killed outright (no chance to signal its child).
+  const parent = spawn(process.execPath, ['-e', `
+    require('child_process').spawn(process.execPath, ${JSON.stringify([main, 'serve', '--json', '--exit-with-parent', '-a', archive, '--nbd-socket', sock])}, { stdio: 'inherit' });
+    setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  parent.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  parent.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  for (let i = 0; i < 200 && !stdout.includes('\n'); i++) await new Promise((r) => setTimeout(r, 100));
+  const { pid } = JSON.parse(stdout.slice(0, stdout.indexOf('\n'))) as { pid: number };
+  t.teardown(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone, as it should be
+    }
+  });
+  t.true(await exists(sock));
+  const t0 = Date.now();
+  parent.kill('SIGKILL');
+  const alive = async () => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    return stat !== '' && stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  };
+  while ((await alive()) && Date.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 100));
+  const ms = Date.now() - t0;
+  t.false(await alive(), `serve still running ${ms} ms after its parent died`);
+  t.true(ms < 3000, `stopped after ${ms} ms`);
+  t.false(await exists(sock), 'graceful stop: the socket file is removed');
+  t.regex(stderr, /"msg":"parent process exited"/);
+  t.regex(stderr, /"msg":"stopped"/);
+});
+
+test('an archive serve may not read is a permission error (exit 14), not "missing" nor an internal error', async (t) => {
+  const tmp = await tempDir('serve-perm');
+  t.teardown(() => tmp.cleanup());
+  // As an unprivileged user (root reads everything): a private parent directory, a private config file, a private image.
+  const asNobody = (what: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [main, 'serve', ...what, '--nbd', '127.0.0.1:0'], { uid: 65534, gid: 65534, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      // Should it start serving after all, stop it: the assertions then say why.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stderr });
+      });
+    });
+  const hidden = await asNobody(['-a', archive]); // the suite's archive lives in a 0700 temp directory
+  t.is(hidden.code, 14, hidden.stderr);
+  t.regex(hidden.stderr, /permission denied while opening the archive/);
+  const open = join(tmp.dir, 'open');
+  t.is((await diskarc(['create', '-a', open])).code, 0);
+  await run('chmod', ['755', tmp.dir, open]);
+  await run('chmod', ['600', join(open, 'diskarc.json')]);
+  const config = await asNobody(['-a', open]);
+  t.is(config.code, 14, config.stderr);
+  t.regex(config.stderr, /permission denied while opening the archive .*diskarc\.json/);
+  // A raw image it may not read: the same class.
+  const image = join(open, 'private.img');
+  await writeFile(image, Buffer.alloc(4096), { mode: 0o600 });
+  const img = await asNobody(['--image', image]);
+  t.is(img.code, 14, img.stderr);
+  t.regex(img.stderr, /permission denied while opening the image/);
+  t.notRegex(hidden.stderr + config.stderr + img.stderr, /internal error|does not exist|not a diskarc archive/);
 });

@@ -20,6 +20,7 @@ interface ServeOptions {
   nbdSocket?: string[];
   partitions: boolean;
   allowRemote?: boolean;
+  exitWithParent?: boolean;
   dataCacheSizeMib?: number;
   logLevel?: LogLevel;
   json?: boolean;
@@ -43,12 +44,14 @@ export function register(program: Command): void {
     .option('--nbd-socket <path>', 'NBD on a Unix socket (repeatable)', collect)
     .option('--no-partitions', 'do not export partitions as NAME/pN')
     .option('--allow-remote', 'allow listening on non-loopback addresses (anyone reaching them can read every served disk)')
+    .option('--exit-with-parent', 'stop (as on SIGTERM) when the process that started serve exits')
     .addOption(new Option('--log-level <level>', 'log level of the JSON logs on stderr').choices(logLevels))
     .addHelpText(
       'after',
       `
 Without --nbd or --nbd-socket, NBD listens on 127.0.0.1:${DEFAULT_NBD_PORT}.
-Exports: every stream by name and by id, and each partition as NAME/pN.
+Exports: every stream by name and by id, and each partition as NAME/pN. Without -s, streams
+packed while serving are exported within 2 s (removed ones withdrawn); -s fixes the set at startup.
 
 Examples:
   diskarc serve -a /backups --nbd 127.0.0.1:10809
@@ -64,6 +67,7 @@ Examples:
 }
 
 async function serve(opts: ServeOptions): Promise<number> {
+  const parentPid = process.ppid;
   const out = new Output(opts);
   const images = opts.image ?? [];
   if (opts.archive === undefined && images.length === 0) {
@@ -87,7 +91,7 @@ async function serve(opts: ServeOptions): Promise<number> {
   };
   const log = createLogger(config.logLevel);
   const proc = await ServeProcess.start(config, log, { openArchive: openArchiveDisks, partitions: listPartitions });
-  const stopped = stopOnSignal(proc, log);
+  const stopped = stopOnSignal(proc, log, { exitWithParent: opts.exitWithParent === true, parentPid });
   const exports = await proc.exports();
   out.result(
     {

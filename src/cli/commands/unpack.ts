@@ -11,7 +11,7 @@ export function register(program: Command): void {
   commonOptions(cacheOption(archiveOption(program.command('unpack').description('restore a stream to a file or block device')), `${SEQUENTIAL_CACHE_MIB}`)
     .requiredOption('-s, --stream <stream>', 'stream id, unique id prefix, or name')
     .argument('<output>', 'destination: an existing file/device of exactly the stream size, or a new file with --create')
-    .option('--create', 'create a new (sparse) file; refuses an existing one')
+    .option('--create', 'create a new (sparse) file; refuses an existing one, and removes it again if the restore fails')
     .option('--minimal-writes', 'read the destination and write only the chunks that differ'),
   ).action(async (output: string, o: { archive: string; stream: string; create?: boolean; minimalWrites?: boolean; dataCacheSizeMib?: number; json?: boolean; verbose?: boolean }) => {
     // A sequential pass reuses nothing: a small cache keeps memory (and GC work) down.
