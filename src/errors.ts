@@ -33,6 +33,8 @@ export type ErrorCode =
   | 'ECORRUPT'      // archive data fails a checksum, is truncated or malformed
   | 'EFS'           // filesystem / partition table malformed or unsupported
   | 'ENOTFOUND'     // path inside a filesystem not found
+  | 'ENOTDIR'       // a path goes through something that is not a directory
+  | 'EISDIR'        // a directory where a file was expected (cat, open of a directory)
   | 'ENOKEY'        // a file (storage key) of the archive does not exist
   | 'ERANGE'        // read outside a block source
   | 'ESERVER'       // server could not listen / mount
@@ -54,6 +56,8 @@ const exitFor: Record<ErrorCode, number> = {
   ECORRUPT: ExitCode.CORRUPT,
   EFS: ExitCode.FILESYSTEM,
   ENOTFOUND: ExitCode.NOT_FOUND,
+  ENOTDIR: ExitCode.NOT_FOUND,
+  EISDIR: ExitCode.USAGE,
   // A missing archive file is damage to the archive; callers that know better (no diskarc.json:
   // not an archive) translate it first.
   ENOKEY: ExitCode.CORRUPT,

@@ -2,7 +2,7 @@
 // and EROFS for every operation that would change anything. Each open file is a handle holding a
 // BlockSource (with readahead); reads are promises, so a slow read never holds up another one.
 import Fuse from 'fuse-native';
-import { isDiskarcError } from '../../src/errors.js';
+import { isDiskarcError, type ErrorCode } from '../../src/errors.js';
 import type { TreeNode, VirtualTree } from '../tree/types.js';
 import { ReadaheadBudget, ReadaheadReader } from './readahead.js';
 
@@ -55,13 +55,23 @@ export function toStat(node: TreeNode, uid: number, gid: number): FuseStat {
   };
 }
 
-/** DiskarcError → negative errno for the kernel; anything unexpected is logged and becomes EIO. */
+/** The errno each class of failure means to a program reading the mount. */
+const errnoByCode: Partial<Record<ErrorCode, number>> = {
+  ENOTFOUND: Fuse.ENOENT,
+  ENOTDIR: Fuse.ENOTDIR,
+  EISDIR: Fuse.EISDIR,
+  ERANGE: Fuse.EINVAL,
+  EPERMISSION: Fuse.EACCES,
+  ERESOURCES: Fuse.ENOMEM,
+};
+
+/**
+ * DiskarcError → negative errno for the kernel. Expected lookups failures (ENOENT, ENOTDIR…)
+ * are not logged; anything else — damage, I/O errors, bugs — is logged and becomes EIO.
+ */
 export function errnoOf(e: unknown, op: string, path: string, log: (msg: string) => void): number {
-  if (isDiskarcError(e)) {
-    if (e.code === 'ENOTFOUND') return e.details.notDirectory ? Fuse.ENOTDIR : Fuse.ENOENT;
-    if (e.details.isDirectory) return Fuse.EISDIR;
-    if (e.code === 'ERANGE') return Fuse.EINVAL;
-  }
+  const errno = isDiskarcError(e) ? errnoByCode[e.code] : undefined;
+  if (errno !== undefined) return errno;
   log(`${op} ${path}: ${(e as Error)?.message ?? String(e)}`);
   return Fuse.EIO;
 }

@@ -212,7 +212,7 @@ export class NtfsVolume {
   async openStream(rec: FileRecord, stream: string, path = `MFT record ${rec.number}`): Promise<AttributeSource | WofSource> {
     const data = findAttribute(rec, AttributeType.DATA, stream);
     if (!data) {
-      if (stream === '' && this.isDirectory(rec)) throw new DiskarcError('EUSAGE', `${path} is a directory, not a file`, { path, directory: true });
+      if (stream === '' && this.isDirectory(rec)) throw new DiskarcError('EISDIR', `${path} is a directory, not a file`, { path });
       throw new DiskarcError('ENOTFOUND', stream ? `${path}: no stream named "${stream}"` : `${path} has no data stream`, { path });
     }
     if (data.flags & AttributeFlags.ENCRYPTED) throw new DiskarcError('EFS', `${path} is encrypted (EFS); its content cannot be read without the user's key`, { path });

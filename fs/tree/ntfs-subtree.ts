@@ -169,7 +169,7 @@ export class NtfsSubtree {
     if (parts.length > 0) {
       dir = await this.resolve(parts);
       if (dir.ads || dir.entry.type !== 'directory') {
-        throw new DiskarcError('ENOTFOUND', `${dir.ntfsPath} is not a directory`, { path: dir.ntfsPath, notDirectory: true });
+        throw new DiskarcError('ENOTDIR', `${dir.ntfsPath} is not a directory`, { path: dir.ntfsPath });
       }
       ntfsPath = dir.ntfsPath;
     }

@@ -54,7 +54,7 @@ function notFound(path: string): DiskarcError {
 }
 
 function notDirectory(path: string): DiskarcError {
-  return new DiskarcError('ENOTFOUND', `${path}: not a directory`, { path, notDirectory: true });
+  return new DiskarcError('ENOTDIR', `${path}: not a directory`, { path });
 }
 
 export class StreamTree implements VirtualTree {
@@ -117,9 +117,9 @@ export class StreamTree implements VirtualTree {
 
   async open(path: string): Promise<BlockSource> {
     const parts = splitPath(path);
-    if (parts.length === 0) throw new DiskarcError('EFS', '/ is a directory', { path, isDirectory: true });
+    if (parts.length === 0) throw new DiskarcError('EISDIR', '/ is a directory', { path });
     const { state, rest } = await this.streamFor(parts, path);
-    if (rest.length === 0) throw new DiskarcError('EFS', `${path} is a directory`, { path, isDirectory: true });
+    if (rest.length === 0) throw new DiskarcError('EISDIR', `${path} is a directory`, { path });
     const child = (await this.layout(state)).get(rest[0]);
     if (!child) throw notFound(path);
     switch (child.kind) {
@@ -134,7 +134,7 @@ export class StreamTree implements VirtualTree {
         // A window never closes its parent, so it is already a per-handle view.
         return openPartition(await this.source(state), child.partition);
       case 'filesystem':
-        if (rest.length === 1) throw new DiskarcError('EFS', `${path} is a directory`, { path, isDirectory: true });
+        if (rest.length === 1) throw new DiskarcError('EISDIR', `${path} is a directory`, { path });
         return child.subtree.open(rest.slice(1));
     }
   }

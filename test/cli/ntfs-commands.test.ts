@@ -208,7 +208,7 @@ test('cat into a closed pipe ends quietly (EPIPE), and errors have distinct exit
   const dir = await diskarc(['cat', '--image', byName('c4k').image, '/links', '--json']);
   t.is(dir.code, 2);
   t.regex(dir.stderr, /\/links is a directory, not a file: list it with diskarc ls/);
-  t.is(JSON.parse(dir.stdout.toString()).error.code, 'EUSAGE');
+  t.is(JSON.parse(dir.stdout.toString()).error.code, 'EISDIR');
 });
 
 test('extract / --streams recreates the tree: content, mtimes, symlinks, hard links, streams, sparseness', async (t) => {

@@ -16,8 +16,8 @@ export function register(program: Command): void {
   ).action(async (path: string, o: NtfsSourceOptions) => {
     await withNtfsVolume(o, async (volume) => {
       const src = await volume.openFile(path).catch((e: unknown) => {
-        if (isDiskarcError(e, 'EUSAGE') && e.details.directory) {
-          throw new DiskarcError('EUSAGE', `${e.message}: list it with diskarc ls, copy it out with diskarc extract`, e.details, { cause: e });
+        if (isDiskarcError(e, 'EISDIR')) {
+          throw new DiskarcError('EISDIR', `${e.message}: list it with diskarc ls, copy it out with diskarc extract`, e.details, { cause: e });
         }
         throw e;
       });

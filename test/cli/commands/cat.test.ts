@@ -81,7 +81,7 @@ test('cat of a directory, or of a link to one, is a usage error (exit 2), not a 
     const r = await diskarc('cat', '--image', image, path, '--json');
     t.is(r.code, 2, `${path}: ${r.stderr}`);
     t.regex(r.stderr, /is a directory, not a file: list it with diskarc ls, copy it out with diskarc extract/);
-    t.is(JSON.parse(r.stdout.toString()).error.code, 'EUSAGE');
+    t.is(JSON.parse(r.stdout.toString()).error.code, 'EISDIR');
   }
 });
 
