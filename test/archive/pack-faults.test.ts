@@ -1,0 +1,144 @@
+// pack under faults: a full disk (a real 20 MiB tmpfs), a torn tail left by a crash or an older
+// writer, and Ctrl-C mid-way. Each must leave the slab files exactly as the last committed pack
+// left them (format.md §7) and later packs working, with earlier streams intact.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { encodeSlabHeader } from '../../src/archive/slab-file.js';
+import { CLI, diskarc, diskarcJson, run, tempDir, writeSparse } from './harness.js';
+
+/** Sizes of every file under data/ and hashes/ (slab files and their offsets indexes). */
+async function slabFileSizes(archive: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const dir of ['data', 'hashes']) {
+    for (const name of (await readdir(join(archive, dir))).sort()) out[`${dir}/${name}`] = (await stat(join(archive, dir, name))).size;
+  }
+  return out;
+}
+
+async function assertNoDebris(t: { deepEqual(a: unknown, b: unknown, m?: string): void }, archive: string): Promise<void> {
+  t.deepEqual((await readdir(join(archive, 'streams'))).filter((n) => n.startsWith('.tmp-')), [], 'no temporary stream directory left');
+  t.deepEqual((await readdir(archive)).filter((n) => n === 'lock'), [], 'lock released');
+}
+
+test.serial('a full disk: exit 13, the slab files cut back, later packs work (real 20 MiB tmpfs)', async (t) => {
+  const dir = await tempDir(t);
+  const mnt = join(dir, 'small');
+  await mkdir(mnt);
+  const m = await run('mount', ['-t', 'tmpfs', '-o', 'size=20m', 'tmpfs', mnt]);
+  t.is(m.code, 0, m.stderr);
+  t.teardown(() => run('umount', [mnt]));
+  const archive = join(mnt, 'arc');
+  await diskarcJson('create', '-a', archive);
+
+  // The issue's sequence: a 64 MiB image that fits, then 100 MiB of random data that does not.
+  const image = join(dir, 'image64');
+  await writeSparse(image, 64 << 20, [{ offset: 0, data: randomBytes(3 << 20) }, { offset: 40 << 20, data: randomBytes(3 << 20) }]);
+  const first = await diskarcJson<{ id: string }>('pack', '-a', archive, image);
+  const big = join(dir, 'random100');
+  await writeFile(big, randomBytes(100 << 20));
+  const committed = await slabFileSizes(archive);
+
+  const full = await diskarc('pack', '-a', archive, big, '--json');
+  t.is(full.code, 13, full.stderr);
+  t.regex(full.stderr, /no space left on the device while writing to archive/);
+  t.regex(full.stderr, /nothing was committed, and the [\d.]+ MiB of slabs this pack had written were cut from the slab files/);
+  const err = JSON.parse(full.stdout).error;
+  t.is(err.code, 'ENOSPACE');
+  t.true(err.slabBytesRemoved > 0);
+  t.deepEqual(await slabFileSizes(archive), committed, 'slab files and indexes are back to their committed lengths');
+  await assertNoDebris(t, archive);
+
+  // Later packs work, dedup against the first stream, and every stream reads back whole.
+  const small = join(dir, 'small1');
+  await writeFile(small, randomBytes(1 << 20));
+  for (let i = 0; i < 2; i++) {
+    const again = await diskarc('pack', '-a', archive, small, '--json');
+    t.is(again.code, 0, again.stderr);
+  }
+  for (const s of [first.id, 'small1']) {
+    const v = await diskarc('verify', '-a', archive, '-s', s);
+    t.is(v.code, 0, v.stderr);
+  }
+  const againImage = await diskarcJson<{ dataWritten: number }>('pack', '-a', archive, image);
+  t.is(againImage.dataWritten, 0, 'the first stream\'s chunks are still found by dedup');
+});
+
+test('a torn tail (unindexed bytes, a torn index entry, an index entry past the end) is cut by the next pack', async (t) => {
+  const dir = await tempDir(t);
+  const archive = join(dir, 'arc');
+  await diskarcJson('create', '-a', archive);
+  const a = join(dir, 'a');
+  await writeFile(a, randomBytes(2 << 20));
+  const first = await diskarcJson<{ id: string }>('pack', '-a', archive, a);
+  const committed = await slabFileSizes(archive);
+
+  // What a crash mid-append leaves: half a slab after the last indexed one, and a torn index
+  // entry; what an older diskarc left after ENOSPC: an index entry for a slab cut short.
+  const data = join(archive, 'data', '000000.slab');
+  const hashes = join(archive, 'hashes', '000000.slab');
+  await appendFile(data, Buffer.concat([encodeSlabHeader(0, 5000, 5000, 0), randomBytes(1200)]));
+  await appendFile(`${data}.offsets`, Buffer.alloc(5, 0xff));
+  const end = committed['hashes/000000.slab'];
+  const entry = Buffer.alloc(8);
+  entry.writeBigUInt64LE(BigInt(end));
+  await appendFile(hashes, Buffer.concat([encodeSlabHeader(0, 4000, 4000, 0), randomBytes(100)]));
+  await appendFile(`${hashes}.offsets`, entry);
+
+  const b = join(dir, 'b');
+  await writeFile(b, randomBytes(1 << 20));
+  const second = await diskarc('pack', '-a', archive, b, '--json');
+  t.is(second.code, 0, second.stderr);
+  const written = JSON.parse(second.stdout) as { dataWritten: number; hashesWritten: number };
+  const now = await slabFileSizes(archive);
+  t.deepEqual(Object.keys(now), Object.keys(committed), 'appended to the same file pair, no new pair started');
+  t.is(now['data/000000.slab'], committed['data/000000.slab'] + written.dataWritten, 'the torn data tail was cut before appending');
+  t.is(now['hashes/000000.slab'], committed['hashes/000000.slab'] + written.hashesWritten, 'the torn hashes tail was cut before appending');
+  for (const s of [first.id, 'b']) {
+    const v = await diskarc('verify', '-a', archive, '-s', s);
+    t.is(v.code, 0, v.stderr);
+  }
+});
+
+test('Ctrl-C mid-way: exit 130, the slabs it wrote are cut, and it says so', async (t) => {
+  const dir = await tempDir(t);
+  const archive = join(dir, 'arc');
+  await diskarcJson('create', '-a', archive);
+  const a = join(dir, 'a');
+  await writeFile(a, randomBytes(1 << 20));
+  await diskarcJson('pack', '-a', archive, a);
+  const committed = await slabFileSizes(archive);
+
+  // A FIFO whose writer sends 24 MiB and then stays open: the pack is surely mid-way when the
+  // data file has grown, and cannot finish before the signal.
+  const fifo = join(dir, 'fifo');
+  t.is((await run('mkfifo', [fifo])).code, 0);
+  const src = join(dir, 'src');
+  await writeFile(src, randomBytes(24 << 20));
+  const writer = spawn('sh', ['-c', `exec 3>"${fifo}"; cat "${src}" >&3; exec sleep 30`], { detached: true, stdio: 'ignore' });
+  t.teardown(() => {
+    try {
+      process.kill(-writer.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  const child = spawn(process.execPath, [CLI, 'pack', '-a', archive, fifo, '--name', 'cut'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const dataFile = join(archive, 'data', '000000.slab');
+  const deadline = Date.now() + 20000;
+  while ((await stat(dataFile)).size < committed['data/000000.slab'] + (8 << 20) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const grownBy = (await stat(dataFile)).size - committed['data/000000.slab'];
+  t.true(grownBy >= 8 << 20, `the pack wrote slabs before the signal (${grownBy} bytes)`);
+  child.kill('SIGINT');
+  t.is(await exited, 130, stderr);
+  t.regex(stderr, /interrupted; nothing was committed, and the [\d.]+ MiB of slabs this pack had written were cut from the slab files/);
+  t.deepEqual(await slabFileSizes(archive), committed, 'slab files trimmed back to their committed lengths');
+  await assertNoDebris(t, archive);
+  const list = await diskarcJson<{ streams: Array<{ name: string }> }>('list', '-a', archive);
+  t.false(JSON.stringify(list).includes('"cut"'), 'the interrupted stream is not listed');
+});
