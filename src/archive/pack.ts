@@ -361,10 +361,13 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
       await rm(tmpDir, { recursive: true, force: true });
       // The snapshot counted the slabs about to be cut; the next pack rebuilds it.
       if (savedDedup) await rm(join(archive.dir, DEDUP_INDEX_FILE), { force: true });
-      const { bytesRemoved } = writer ? await writer.rollback() : { bytesRemoved: 0 };
+      const { bytesRemoved, bytesKept } = await writer.rollback();
       details.slabBytesRemoved = bytesRemoved;
-      outcome = bytesRemoved > 0
-        ? `nothing was committed, and the ${mib(bytesRemoved)} of slabs this pack had written were cut from the slab files (earlier streams intact)`
+      details.slabBytesKept = bytesKept;
+      const cut = bytesRemoved > 0 ? `the ${mib(bytesRemoved)} of slabs this pack had written were cut from the slab files` : '';
+      const kept = bytesKept > 0 ? `${mib(bytesKept)} it had written to slab files it filled stay, for later packs to reuse` : '';
+      outcome = cut || kept
+        ? `nothing was committed; ${[cut, kept].filter(Boolean).join(', and ')} (earlier streams intact)`
         : 'nothing was committed and the archive is unchanged';
     } catch (cleanup) {
       details.rollbackError = (cleanup as Error).message;

@@ -149,25 +149,16 @@ export class SlabFileReader {
   }
 
   /**
-   * Picks up slabs appended since open; falls back to scanning when the offsets file is missing.
-   * A writer may have cut the file back (a failed pack's slabs rolled back, format.md §7): when
-   * the index is now shorter, or its last entry we knew has changed, it is read again whole.
+   * Re-reads the offsets index (a scan when it is missing). Whole, not from where it ended last:
+   * a writer may have cut the file back (a failed pack's slabs rolled back, format.md §7) and
+   * appended other slabs since, so entries we knew may have changed.
    */
   async refresh(): Promise<void> {
     let raw: Buffer;
-    let from = this.offsets.length;
     try {
       const ofh = await open(this.path + OFFSETS_SUFFIX, 'r');
       try {
-        const whole = (await ofh.stat()).size & ~7;
-        const back = from > 0 ? 1 : 0;
-        raw = await readExactly(ofh, Math.max(0, whole - (from - back) * 8), (from - back) * 8);
-        if (whole < from * 8 || (back && Number(raw.readBigUInt64LE(0)) !== this.offsets[from - 1])) {
-          from = 0;
-          raw = await readExactly(ofh, whole, 0);
-        } else if (back) {
-          raw = raw.subarray(8);
-        }
+        raw = await readExactly(ofh, (await ofh.stat()).size & ~7, 0);
       } finally {
         await ofh.close();
       }
@@ -176,8 +167,9 @@ export class SlabFileReader {
       this.offsets = await rebuildOffsets(this.path, this.content);
       return;
     }
-    this.offsets.length = from;
-    for (let i = 0; i + 8 <= raw.length; i += 8) this.offsets.push(Number(raw.readBigUInt64LE(i)));
+    const offsets: number[] = new Array(raw.length / 8);
+    for (let i = 0; i < offsets.length; i++) offsets[i] = Number(raw.readBigUInt64LE(i * 8));
+    this.offsets = offsets;
   }
 
   /** Reads and checks slab `index`; any damage is ECORRUPT naming the file and slab. */

@@ -46,6 +46,8 @@ export class SlabStore {
   }
 
   private refreshing: Promise<void> | undefined;
+  /** When the last refresh began (ms since the epoch): it saw every slab synced before then. */
+  refreshedAt = 0;
 
   /** Re-reads offsets and discovers new files (a pack may have appended since open). Concurrent
    * callers (many reads missing at once) share one refresh. */
@@ -55,6 +57,7 @@ export class SlabStore {
   }
 
   private async doRefresh(): Promise<void> {
+    const began = Date.now();
     let names: string[];
     try {
       names = await readdir(join(this.dir, DATA_DIR));
@@ -81,6 +84,7 @@ export class SlabStore {
       pair.count = Math.min(pair.data.count, pair.hashes.count);
       first += pair.count;
     }
+    this.refreshedAt = began;
   }
 
   private async locate(slab: number): Promise<{ pair: FilePair; index: number }> {
@@ -135,24 +139,32 @@ export class SlabStore {
   }
 }
 
-/** What a rollback did: the bytes it cut from the slab files (0 when nothing had been written). */
+/** What a rollback did with the slabs the writer had appended. */
 export interface RollbackResult {
+  /** Bytes cut from the newest file pair (0 when nothing had been written). */
   bytesRemoved: number;
+  /** Bytes of slabs left in files the writer had filled and rolled over from: a file another
+   * follows is never changed (readers rely on it), so those stay, intact, indexed and found by
+   * dedup, unreferenced until a later stream reuses them. */
+  bytesKept: number;
 }
 
 /**
  * Appends slabs (data + hash list) to the newest file pair, rolling over at the size limit.
  * On open it cuts the newest pair back to the slabs both of its files hold intact (whatever a
- * crash or a full disk left after them was never referenced); `rollback()` cuts every file it
- * touched back to where this writer found it, for a pack that does not commit.
+ * crash or a full disk left after them was never referenced); `rollback()` cuts the newest pair
+ * back to where this writer found it (or to its bare header if it made it), for a pack that does
+ * not commit.
  */
 export class SlabStoreWriter {
   private data!: SlabFileWriter;
   private hashes!: SlabFileWriter;
   private fileNumber = 0;
   private nextId: number;
-  /** Each file this writer appended to or created, with its extent before the first append. */
+  /** The current pair's files, with their extents before this writer's first append. */
   private readonly started = new Map<string, SlabFileExtent>();
+  /** Bytes appended to pairs since rolled over from (kept by a rollback). */
+  private bytesKept = 0;
 
   private constructor(private readonly dir: string, private readonly fileLimit: number, private readonly firstId: number) {
     this.nextId = firstId;
@@ -214,6 +226,8 @@ export class SlabStoreWriter {
   async append(flags: number, payload: Buffer, length: number, hashList: Buffer): Promise<{ dataBytes: number; hashBytes: number }> {
     if (this.data.size >= this.fileLimit) {
       await this.closeFiles();
+      for (const [path, extent] of this.started) this.bytesKept += (await stat(path)).size - extent.end;
+      this.started.clear();
       await this.startPair(this.fileNumber + 1);
     }
     const beforeData = this.data.size;
@@ -234,8 +248,8 @@ export class SlabStoreWriter {
   }
 
   /**
-   * Cuts every file this writer touched back to its extent before the first append (a file it
-   * created keeps only its header, so the numbering readers see stays put) and closes.
+   * Closes, and cuts the current pair back to its extent before this writer's first append (a
+   * pair it created keeps only its headers, so the numbering readers see stays put).
    */
   async rollback(): Promise<RollbackResult> {
     await this.data.discard().catch(() => undefined); // closing only; the cut below decides
@@ -246,7 +260,7 @@ export class SlabStoreWriter {
       if (size > extent.end) bytesRemoved += size - extent.end;
       await cutSlabFile(path, extent);
     }
-    return { bytesRemoved };
+    return { bytesRemoved, bytesKept: this.bytesKept };
   }
 }
 

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeSlabHeader } from '../../src/archive/slab-file.js';
 import { CLI, diskarc, diskarcJson, run, tempDir, writeSparse } from './harness.js';
@@ -44,7 +44,7 @@ test.serial('a full disk: exit 13, the slab files cut back, later packs work (re
   const full = await diskarc('pack', '-a', archive, big, '--json');
   t.is(full.code, 13, full.stderr);
   t.regex(full.stderr, /no space left on the device while writing to archive/);
-  t.regex(full.stderr, /nothing was committed, and the [\d.]+ MiB of slabs this pack had written were cut from the slab files/);
+  t.regex(full.stderr, /nothing was committed; the [\d.]+ MiB of slabs this pack had written were cut from the slab files/);
   const err = JSON.parse(full.stdout).error;
   t.is(err.code, 'ENOSPACE');
   t.true(err.slabBytesRemoved > 0);
@@ -136,9 +136,50 @@ test('Ctrl-C mid-way: exit 130, the slabs it wrote are cut, and it says so', asy
   t.true(grownBy >= 8 << 20, `the pack wrote slabs before the signal (${grownBy} bytes)`);
   child.kill('SIGINT');
   t.is(await exited, 130, stderr);
-  t.regex(stderr, /interrupted; nothing was committed, and the [\d.]+ MiB of slabs this pack had written were cut from the slab files/);
+  t.regex(stderr, /interrupted; nothing was committed; the [\d.]+ MiB of slabs this pack had written were cut from the slab files/);
   t.deepEqual(await slabFileSizes(archive), committed, 'slab files trimmed back to their committed lengths');
   await assertNoDebris(t, archive);
   const list = await diskarcJson<{ streams: Array<{ name: string }> }>('list', '-a', archive);
   t.false(JSON.stringify(list).includes('"cut"'), 'the interrupted stream is not listed');
+});
+
+test.serial('a full disk after rolling over to new slab files: the newest pair is cut, filled files stay and are reused', async (t) => {
+  const dir = await tempDir(t);
+  const mnt = join(dir, 'small');
+  await mkdir(mnt);
+  t.is((await run('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', mnt])).code, 0);
+  t.teardown(() => run('umount', [mnt]));
+  const archive = join(mnt, 'arc');
+  await diskarcJson('create', '-a', archive, '--slab-file-limit', '2MiB');
+  const a = join(dir, 'a');
+  await writeFile(a, randomBytes(1 << 20));
+  const first = await diskarcJson<{ id: string }>('pack', '-a', archive, a);
+  const before = await slabFileSizes(archive);
+
+  const big = join(dir, 'big');
+  await writeFile(big, randomBytes(24 << 20));
+  const full = await diskarc('pack', '-a', archive, big, '--json');
+  t.is(full.code, 13, full.stderr);
+  t.regex(full.stderr, /nothing was committed; the [\d.]+ MiB of slabs this pack had written were cut from the slab files, and [\d.]+ MiB it had written to slab files it filled stay, for later packs to reuse/);
+  const err = JSON.parse(full.stdout).error;
+  t.true(err.slabBytesKept > 0);
+  const after = await slabFileSizes(archive);
+  const files = Object.keys(after).filter((k) => k.startsWith('data/') && !k.endsWith('.offsets'));
+  t.true(files.length >= 3, `rolled over: ${files.join(', ')}`);
+  t.is(after[files[files.length - 1]], 16, 'the newest data file, made by the failed pack, is cut to its header');
+  t.true(after['data/000000.slab'] >= before['data/000000.slab'], 'a file another follows is never cut');
+
+  // The kept slabs are intact and indexed: the next pack dedups against them and all verifies.
+  const again = await diskarc('pack', '-a', archive, a, '--name', 'again', '--json');
+  t.is(again.code, 0, again.stderr);
+  t.is(JSON.parse(again.stdout).dataWritten, 0);
+  const part = join(dir, 'part');
+  await writeFile(part, (await readFile(big)).subarray(0, 2 << 20));
+  const reused = await diskarc('pack', '-a', archive, part, '--json');
+  t.is(reused.code, 0, reused.stderr);
+  t.true(JSON.parse(reused.stdout).duplicateBytes > 1 << 20, 'chunks of the kept slabs are reused');
+  for (const s of [first.id, 'again', 'part']) {
+    const v = await diskarc('verify', '-a', archive, '-s', s);
+    t.is(v.code, 0, v.stderr);
+  }
 });

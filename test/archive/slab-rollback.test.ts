@@ -2,11 +2,14 @@
 // that stays open, as a server's does: after the writer appends anew, the reader's refresh
 // notices its index changed and reads the new slabs, not stale offsets.
 import test from 'ava';
-import { stat, truncate } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Archive } from '../../src/archive/archive.js';
 import { FileContent } from '../../src/archive/layout.js';
+import { SlabStoreWriter } from '../../src/archive/slab-store.js';
 import { committedSlabs, cutSlabFile, SlabFileReader, SlabFileWriter } from '../../src/archive/slab-file.js';
-import { seededBytes, tempDir } from './harness.js';
+import { diskarcJson, seededBytes, tempDir } from './harness.js';
 
 test('a reader open across a cut and new appends reads the new slabs', async (t) => {
   const dir = await tempDir(t);
@@ -51,4 +54,31 @@ test('opening for append cuts an unindexed tail and index entries whose slab is 
   await again.close();
   t.is((await stat(path)).size, size);
   t.is((await stat(path + '.offsets')).size, 8);
+});
+
+test('a reader that saw a failed pack\'s slabs before they were cut reads a later stream right', async (t) => {
+  const dir = await tempDir(t);
+  const arc = join(dir, 'arc');
+  await Archive.create(arc);
+  const reader = await Archive.open(arc);
+  t.teardown(() => reader.close());
+
+  // Another writer appends and indexes slabs, the reader's store looks (as a server's does on
+  // a miss), then that pack fails and rolls back.
+  const other = await Archive.open(arc);
+  const w = await SlabStoreWriter.open(other.store, other.config.slabFileLimit);
+  for (let i = 0; i < 6; i++) await w.append(0, randomBytes(150000 + i * 1000), 150000 + i * 1000, randomBytes(40));
+  await w.sync();
+  await reader.store.refresh();
+  t.is(reader.store.totalSlabs, 6);
+  t.true((await w.rollback()).bytesRemoved > 0);
+  await other.close();
+
+  // A later pack commits other slabs under the same ids.
+  const input = join(dir, 'input');
+  const bytes = randomBytes(3 << 20);
+  await writeFile(input, bytes);
+  const packed = await diskarcJson<{ id: string }>('pack', '-a', arc, input);
+  const stream = await reader.openStream(packed.id);
+  t.true((await stream.read(0, bytes.length)).equals(bytes));
 });
