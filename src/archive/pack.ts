@@ -4,7 +4,7 @@
 // the stream is invisible, and a pack that does not commit cuts the slab files back to where it
 // found them: a failed or interrupted pack leaves the archive as it was, earlier streams intact.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile, open } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile, open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { FileBlockSource } from '../block/file-source.js';
 import type { PipeReader } from '../block/pipe-reader.js';
@@ -157,6 +157,15 @@ async function digestOf(source: BlockSource, signal: AbortSignal | undefined, on
   return `sha256:${hash.digest('hex')}`;
 }
 
+/** Temporary stream directories of packs killed before they could clean up (SIGKILL, a crash):
+ * with the lock held no other pack is writing one. */
+async function removeStaleTempDirs(archive: Archive): Promise<void> {
+  const streams = join(archive.dir, STREAMS_DIR);
+  for (const name of await readdir(streams)) {
+    if (name.startsWith('.tmp-')) await rm(join(streams, name), { recursive: true, force: true });
+  }
+}
+
 const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
 /** The error, with what happened to the archive appended to its message (a DiskarcError's). */
@@ -184,9 +193,10 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
   let savedDedup = false;
   let committed = false;
   try {
+    doing = `opening archive ${archive.dir} for writing`;
+    await removeStaleTempDirs(archive);
     input = await openPackInput(inputPath);
     const source = input;
-    doing = `opening archive ${archive.dir} for writing`;
     const dedup = new DedupIndex(archive.store);
     await dedup.load(archive.dir);
     await dedup.catchUp();

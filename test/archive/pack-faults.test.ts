@@ -102,17 +102,11 @@ test('a torn tail (unindexed bytes, a torn index entry, an index entry past the 
   }
 });
 
-test('Ctrl-C mid-way: exit 130, the slabs it wrote are cut, and it says so', async (t) => {
-  const dir = await tempDir(t);
-  const archive = join(dir, 'arc');
-  await diskarcJson('create', '-a', archive);
-  const a = join(dir, 'a');
-  await writeFile(a, randomBytes(1 << 20));
-  await diskarcJson('pack', '-a', archive, a);
-  const committed = await slabFileSizes(archive);
-
-  // A FIFO whose writer sends 24 MiB and then stays open: the pack is surely mid-way when the
-  // data file has grown, and cannot finish before the signal.
+/**
+ * Starts a pack of a FIFO whose writer sends 24 MiB and then stays open, and returns once the
+ * data file has grown by 8 MiB: the pack is surely mid-way, and cannot finish before a signal.
+ */
+async function packMidway(t: Parameters<typeof tempDir>[0] & { true(v: boolean, m?: string): void; is(a: unknown, b: unknown, m?: string): void }, dir: string, archive: string, committed: Record<string, number>) {
   const fifo = join(dir, 'fifo');
   t.is((await run('mkfifo', [fifo])).code, 0);
   const src = join(dir, 'src');
@@ -134,8 +128,22 @@ test('Ctrl-C mid-way: exit 130, the slabs it wrote are cut, and it says so', asy
   while ((await stat(dataFile)).size < committed['data/000000.slab'] + (8 << 20) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const grownBy = (await stat(dataFile)).size - committed['data/000000.slab'];
   t.true(grownBy >= 8 << 20, `the pack wrote slabs before the signal (${grownBy} bytes)`);
+  return { child, exited, stderr: () => stderr };
+}
+
+test('Ctrl-C mid-way: exit 130, the slabs it wrote are cut, and it says so', async (t) => {
+  const dir = await tempDir(t);
+  const archive = join(dir, 'arc');
+  await diskarcJson('create', '-a', archive);
+  const a = join(dir, 'a');
+  await writeFile(a, randomBytes(1 << 20));
+  await diskarcJson('pack', '-a', archive, a);
+  const committed = await slabFileSizes(archive);
+  const { child, exited, stderr: err } = await packMidway(t, dir, archive, committed);
   child.kill('SIGINT');
-  t.is(await exited, 130, stderr);
+  const code = await exited;
+  const stderr = err();
+  t.is(code, 130, stderr);
   t.regex(stderr, /interrupted; nothing was committed; the [\d.]+ MiB of slabs this pack had written were cut from the slab files/);
   t.deepEqual(await slabFileSizes(archive), committed, 'slab files trimmed back to their committed lengths');
   await assertNoDebris(t, archive);
@@ -182,4 +190,27 @@ test.serial('a full disk after rolling over to new slab files: the newest pair i
     const v = await diskarc('verify', '-a', archive, '-s', s);
     t.is(v.code, 0, v.stderr);
   }
+});
+
+test('a pack killed outright (SIGKILL) leaves a tail and a temporary directory: the next pack removes both', async (t) => {
+  const dir = await tempDir(t);
+  const archive = join(dir, 'arc');
+  await diskarcJson('create', '-a', archive);
+  const a = join(dir, 'a');
+  await writeFile(a, randomBytes(1 << 20));
+  const first = await diskarcJson<{ id: string }>('pack', '-a', archive, a);
+  const committed = await slabFileSizes(archive);
+  const { child, exited } = await packMidway(t, dir, archive, committed);
+  child.kill('SIGKILL');
+  await exited;
+  t.true((await readdir(join(archive, 'streams'))).some((n) => n.startsWith('.tmp-')), 'the killed pack left its temporary directory');
+
+  const b = join(dir, 'b');
+  await writeFile(b, randomBytes(1 << 20));
+  const next = await diskarc('pack', '-a', archive, b, '--json');
+  t.is(next.code, 0, next.stderr);
+  const written = JSON.parse(next.stdout) as { dataWritten: number };
+  t.is((await slabFileSizes(archive))['data/000000.slab'], committed['data/000000.slab'] + written.dataWritten, 'the dead pack\'s slabs were cut before appending');
+  await assertNoDebris(t, archive);
+  for (const s of [first.id, 'b']) t.is((await diskarc('verify', '-a', archive, '-s', s)).code, 0);
 });
