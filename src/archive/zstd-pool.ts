@@ -4,6 +4,7 @@
 // and `close()` terminates them at once (an interrupted pack must not hang on its workers).
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { systemError } from '../errors.js';
 import type { ZstdJob, ZstdResult } from './zstd-worker.js';
 
 interface Pending {
@@ -27,7 +28,7 @@ export class ZstdPool {
       const worker = new Worker(new URL('./zstd-worker.js', import.meta.url));
       worker.unref();
       worker.on('message', (m: ZstdResult) => this.settle(m));
-      worker.on('error', (e) => this.fail(new Error(`zstd worker failed: ${e.message}`)));
+      worker.on('error', (e) => this.fail(workerError(e)));
       worker.on('exit', (code) => {
         if (!this.closed) this.fail(new Error(`zstd worker exited unexpectedly (code ${code})`));
       });
@@ -93,4 +94,16 @@ export class ZstdPool {
     this.failAll(new Error('compression pool closed'));
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
+}
+
+/**
+ * A worker's failure; one the system caused (a worker that cannot start for EMFILE or ENOMEM,
+ * which Node reports only in the message) becomes its environmental class (ERESOURCES…).
+ */
+function workerError(e: Error): Error {
+  const errno = (e as NodeJS.ErrnoException).code?.startsWith('E') && !(e as NodeJS.ErrnoException).code?.startsWith('ERR_')
+    ? (e as NodeJS.ErrnoException).code
+    : /\b(E[A-Z]{2,})\b/.exec(e.message)?.[1];
+  const environmental = errno ? systemError(Object.assign(new Error(e.message), { code: errno }), 'starting the compression workers') : undefined;
+  return environmental ?? new Error(`zstd worker failed: ${e.message}`);
 }

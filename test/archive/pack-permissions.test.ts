@@ -59,3 +59,20 @@ test.serial('an archive on a read-only filesystem (real tmpfs remounted ro): exi
   t.regex(r.stderr, /read-only filesystem while taking the write lock of archive/);
   t.is(JSON.parse(r.stdout).error.code, 'EPERMISSION');
 });
+
+test('too few file descriptors (ulimit -n): exit 16 naming what could not start, never an internal error', async (t) => {
+  const dir = await tempDir(t);
+  const { archive, input } = await archiveWithInput(t, dir);
+  const codes: number[] = [];
+  // Below about 30 Node itself cannot load its modules; from there up, pack runs out somewhere.
+  for (const limit of [32, 36, 40, 48, 64]) {
+    const r = await run('sh', ['-c', `ulimit -n ${limit}; exec "${process.execPath}" "${CLI}" pack -a "${archive}" "${input}" --name n${limit}`]);
+    t.notRegex(r.stderr, /internal error/, `ulimit -n ${limit}`);
+    t.true(r.code === 0 || r.code === 16, `ulimit -n ${limit}: exit ${r.code}: ${r.stderr}`);
+    if (r.code === 16) t.regex(r.stderr, /too many open files while .*: raise the limit \(ulimit -n\)/);
+    codes.push(r.code ?? -1);
+  }
+  t.true(codes.includes(16), `some limit ran out of descriptors (${codes.join(', ')})`);
+  t.true(codes.includes(0), 'and a larger one packed');
+  t.false((await readdir(archive)).includes('lock'), 'lock released');
+});
