@@ -15,8 +15,8 @@ import { ZstdPool } from './zstd-pool.js';
 export const STREAMS_DIR = 'streams';
 export const META_FILE = 'meta.json';
 const STREAM_ID_RE = /^[0-9a-f]{16}$/;
-/** Decompressed-slab budget of pack's read-back verify (it reads each slab about once). */
-const VERIFY_CACHE_BYTES = 32 * 1024 * 1024;
+/** Decompressed-slab budget of pack's read-back verify (it borrows slabs; see openUncommitted). */
+const VERIFY_CACHE_BYTES = 8 * 1024 * 1024;
 
 export interface CreateOptions {
   blockSize?: number;
@@ -167,7 +167,8 @@ export class Archive {
   /**
    * Opens a stream being written (its temp directory) — used by pack's read-back verify. It reads
    * through a cache of its own: its new slabs must not linger in the shared cache if the pack
-   * does not commit (they are cut, and their ids reused), and a read-once pass needs little.
+   * does not commit (they are cut, and their ids reused). The verify borrows its slabs (decoded
+   * into reused buffers, not cached), so this cache stays small.
    */
   async openUncommitted(dir: string, info: StreamInfo): Promise<StreamReader> {
     const cache = new SlabCache(this.store, Math.min(VERIFY_CACHE_BYTES, this.config.dataCacheMiB * 1024 * 1024), { slabBytes: this.config.slabSize });

@@ -8,6 +8,7 @@ import { mkdir, readdir, rename, rm, writeFile, open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { FileBlockSource } from '../block/file-source.js';
 import type { PipeReader } from '../block/pipe-reader.js';
+import { borrowParts } from '../block/parts.js';
 import type { BlockSource } from '../block/source.js';
 import { classifySystemError, DiskarcError } from '../errors.js';
 import { toolVersion } from '../version.js';
@@ -141,18 +142,28 @@ async function readPipeInput(pipe: PipeReader, feed: Feed, signal?: AbortSignal)
   return at + used;
 }
 
-/** The SHA-256 of a source's whole content, read in order (the next read overlaps the hashing). */
+/** The SHA-256 of a source's whole content, read in order and borrowed (the next read overlaps the hashing). */
 async function digestOf(source: BlockSource, signal: AbortSignal | undefined, onProgress: (done: number) => void): Promise<string> {
   const hash = createHash('sha256');
-  const read = (off: number) => (off < source.size ? source.read(off, Math.min(READ_SIZE, source.size - off)) : undefined);
+  const read = (off: number) => (off < source.size ? borrowParts(source, off, Math.min(READ_SIZE, source.size - off)) : undefined);
   let next = read(0);
-  for (let off = 0; off < source.size; off += READ_SIZE) {
-    const buf = await next!;
-    next = read(off + READ_SIZE);
-    next?.catch(() => undefined); // surfaced when awaited
-    checkAbort(signal);
-    hash.update(buf);
-    onProgress(Math.min(source.size, off + READ_SIZE));
+  try {
+    for (let off = 0; off < source.size; off += READ_SIZE) {
+      const current = next!;
+      next = undefined;
+      const lent = await current;
+      try {
+        next = read(off + READ_SIZE);
+        next?.catch(() => undefined); // surfaced when awaited
+        checkAbort(signal);
+        for (const part of lent.parts) hash.update(part);
+      } finally {
+        lent.release();
+      }
+      onProgress(Math.min(source.size, off + READ_SIZE));
+    }
+  } finally {
+    await next?.then((l) => l.release(), () => undefined);
   }
   return `sha256:${hash.digest('hex')}`;
 }
