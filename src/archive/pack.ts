@@ -208,10 +208,11 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
     await removeStaleTempDirs(archive);
     input = await openPackInput(inputPath);
     const source = input;
+    // The writer first: it cuts a torn tail (format.md §7) the dedup catch-up would trip over.
+    writer = await SlabStoreWriter.open(archive.store, archive.config.slabFileLimit);
     const dedup = new DedupIndex(archive.store);
     await dedup.load(archive.dir);
     await dedup.catchUp();
-    writer = await SlabStoreWriter.open(archive.store, archive.config.slabFileLimit);
     doing = `writing to archive ${archive.dir}`;
     const { max } = chunkBounds(archive.config.blockSize);
     const cw = new ChunkWriter(writer, archive.pool, dedup, archive.config.slabSize, max, archive.config.compression);
