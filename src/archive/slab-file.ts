@@ -290,6 +290,25 @@ export async function cutSlabFile(path: string, extent: SlabFileExtent): Promise
   await syncPath(path);
 }
 
+/** Writes the offsets index a reader rebuilt by scanning (it was missing), before appending to it. */
+async function writeMissingIndex(path: string, offsets: number[]): Promise<void> {
+  let ofh: FileHandle;
+  try {
+    ofh = await open(path + OFFSETS_SUFFIX, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw e;
+  }
+  try {
+    const buf = Buffer.alloc(offsets.length * 8);
+    offsets.forEach((o, i) => buf.writeBigUInt64LE(BigInt(o), i * 8));
+    await writeAll(ofh, [buf], 0);
+    await ofh.sync();
+  } finally {
+    await ofh.close();
+  }
+}
+
 async function syncPath(path: string): Promise<void> {
   const fh = await open(path, 'r+');
   try {
@@ -335,6 +354,7 @@ export class SlabFileWriter {
     const { offsets, end } = await committedSlabs(path, content);
     const count = Math.min(keep ?? offsets.length, offsets.length);
     const extent = { count, end: count < offsets.length ? offsets[count] : end };
+    await writeMissingIndex(path, offsets.slice(0, count));
     await cutSlabFile(path, extent);
     const fh = await open(path, 'r+');
     const ofh = await open(path + OFFSETS_SUFFIX, 'r+');

@@ -5,9 +5,8 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiskarcError } from '../errors.js';
-import { FileContent } from './layout.js';
+import { FileContent, fileHeader } from './layout.js';
 import { checksumError, committedSlabs, cutSlabFile, SlabFileReader, SlabFileWriter, type ChecksumMode, type SlabFileExtent, type SlabRecord } from './slab-file.js';
-import { fileHeader } from './layout.js';
 
 const FILE_RE = /^(\d{6})\.slab$/;
 export const DATA_DIR = 'data';
@@ -166,7 +165,7 @@ export class SlabStoreWriter {
   /** Bytes appended to pairs since rolled over from (kept by a rollback). */
   private bytesKept = 0;
 
-  private constructor(private readonly dir: string, private readonly fileLimit: number, private readonly firstId: number) {
+  private constructor(private readonly dir: string, private readonly fileLimit: number, firstId: number) {
     this.nextId = firstId;
   }
 
@@ -215,11 +214,6 @@ export class SlabStoreWriter {
   /** Id the next appended slab will get (known before its bytes exist, so dedup can point at it). */
   get nextSlabId(): number {
     return this.nextId;
-  }
-
-  /** Slabs appended by this writer so far. */
-  get slabsAppended(): number {
-    return this.nextId - this.firstId;
   }
 
   /** Appends one slab; returns the bytes written to data and hashes files. */

@@ -3,7 +3,7 @@
 // notices its index changed and reads the new slabs, not stale offsets.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { stat, truncate, writeFile } from 'node:fs/promises';
+import { rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Archive } from '../../src/archive/archive.js';
 import { FileContent } from '../../src/archive/layout.js';
@@ -81,4 +81,24 @@ test('a reader that saw a failed pack\'s slabs before they were cut reads a late
   const packed = await diskarcJson<{ id: string }>('pack', '-a', arc, input);
   const stream = await reader.openStream(packed.id);
   t.true((await stream.read(0, bytes.length)).equals(bytes));
+});
+
+test('appending to a file whose offsets index is missing rebuilds the index first', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, '000000.slab');
+  const w = await SlabFileWriter.open(path, FileContent.Data, 'create');
+  const payloads = [seededBytes(1000, 1), seededBytes(2000, 2), seededBytes(3000, 3)];
+  for (const p of payloads) await w.append(0, p, p.length);
+  await w.close();
+  await rm(path + '.offsets');
+  const again = await SlabFileWriter.open(path, FileContent.Data, 'append');
+  t.is(again.count, 3);
+  payloads.push(seededBytes(4000, 4));
+  await again.append(0, payloads[3], 4000);
+  await again.close();
+  t.is((await stat(path + '.offsets')).size, 32);
+  const reader = await SlabFileReader.open(path, FileContent.Data);
+  t.is(reader.count, 4);
+  for (let i = 0; i < 4; i++) t.true((await reader.readSlab(i)).payload.equals(payloads[i]));
+  await reader.close();
 });
