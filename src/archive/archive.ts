@@ -185,7 +185,11 @@ export class Archive {
           await rm(path, { force: true });
         };
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+          // Made but not written (a full disk): an empty lock must not outlive this failure.
+          await rm(path, { force: true }).catch(() => undefined);
+          throw e;
+        }
         const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
         let alive = false;
         try {

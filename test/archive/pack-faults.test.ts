@@ -213,3 +213,21 @@ test('a pack killed outright (SIGKILL) leaves a tail and a temporary directory: 
   await assertNoDebris(t, archive);
   for (const s of [first.id, 'b']) t.is((await diskarc('verify', '-a', archive, '-s', s)).code, 0);
 });
+
+test.serial('a disk already full: exit 13 while taking the lock, no empty lock left behind', async (t) => {
+  const dir = await tempDir(t);
+  const mnt = join(dir, 'full');
+  await mkdir(mnt);
+  t.is((await run('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt])).code, 0);
+  t.teardown(() => run('umount', [mnt]));
+  const archive = join(mnt, 'arc');
+  await diskarcJson('create', '-a', archive);
+  const fill = await run('sh', ['-c', `cat /dev/zero > "${join(mnt, 'filler')}"`]);
+  t.not(fill.code, 0, 'the filler ran out of space');
+  const input = join(dir, 'input');
+  await writeFile(input, randomBytes(64 << 10));
+  const r = await diskarc('pack', '-a', archive, input);
+  t.is(r.code, 13, r.stderr);
+  t.regex(r.stderr, /no space left on the device while taking the write lock of archive/);
+  await assertNoDebris(t, archive);
+});
