@@ -128,3 +128,16 @@ test('character devices are refused as bad input (exit 5), pointing at the pipe 
   }
   t.deepEqual(await readdir(join(archive, 'streams')), [], 'nothing was stored');
 });
+
+test('`pack -` with a file redirected to stdin reads it as a file; a character device on stdin is refused', async (t) => {
+  const { dir, archive, bytes, src } = await setup(t);
+  const r = await run('sh', ['-c', `"${process.execPath}" "${CLI}" pack -a "${archive}" - --name redirected --json < "${src}"`]);
+  t.is(r.code, 0, r.stderr);
+  const p = JSON.parse(r.stdout) as Packed;
+  t.is(p.input, 'file');
+  t.is(p.size, bytes.length);
+  t.true((await unpacked(archive, dir, 'redirected')).equals(bytes));
+  const nul = await run('sh', ['-c', `"${process.execPath}" "${CLI}" pack -a "${archive}" - --name nul < /dev/null`]);
+  t.is(nul.code, 5, nul.stderr);
+  t.regex(nul.stderr, /standard input is a terminal or character device/);
+});
