@@ -1,7 +1,7 @@
 // One slab file (format.md §2–3): a file header then append-only slabs, each a checksummed
 // header + payload, with a flat u64 offsets index beside it (`<file>.offsets`, derived data that
 // `rebuildOffsets` can recreate by scanning). Used for data slabs, hash slabs and stream maps.
-import { open, rename, truncate, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { DiskarcError } from '../errors.js';
 import { native } from '../../native/index.js';
@@ -348,6 +348,7 @@ export class SlabFileWriter {
         return new SlabFileWriter(path, fh, ofh, fileHeader.size, 0);
       } catch (e) {
         await fh.close();
+        await rm(tmp, { force: true }).catch(() => undefined); // harmless if it stays: never listed, overwritten next time
         throw e;
       }
     }
