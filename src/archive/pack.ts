@@ -375,25 +375,28 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
     const err = classifySystemError(e, doing);
     if (committed || !writer) throw err; // before the writer opened, nothing was written
     // Nothing references what this pack appended: cut it (format.md §7), and say so.
-    let outcome: string;
+    let outcome = 'nothing was committed and the archive is unchanged';
     const details: Record<string, unknown> = {};
-    try {
-      await chunks?.abandon();
-      await map?.abort();
-      await rm(tmpDir, { recursive: true, force: true });
-      // The snapshot counted the slabs about to be cut; the next pack rebuilds it.
-      if (savedDedup) await rm(join(archive.dir, DEDUP_INDEX_FILE), { force: true });
-      const { bytesRemoved, bytesKept } = await writer.rollback();
+    const failures: string[] = [];
+    const step = async (what: () => Promise<unknown>) => {
+      await what().catch((cleanup: Error) => void failures.push(cleanup.message));
+    };
+    await chunks?.abandon();
+    await step(async () => map?.abort());
+    await step(async () => {
+      const { bytesRemoved, bytesKept } = await writer!.rollback();
       details.slabBytesRemoved = bytesRemoved;
       details.slabBytesKept = bytesKept;
       const cut = bytesRemoved > 0 ? `the ${mib(bytesRemoved)} of slabs this pack had written were cut from the slab files` : '';
       const kept = bytesKept > 0 ? `${mib(bytesKept)} it had written to slab files it filled stay, for later packs to reuse` : '';
-      outcome = cut || kept
-        ? `nothing was committed; ${[cut, kept].filter(Boolean).join(', and ')} (earlier streams intact)`
-        : 'nothing was committed and the archive is unchanged';
-    } catch (cleanup) {
-      details.rollbackError = (cleanup as Error).message;
-      outcome = `nothing was committed; the slabs this pack had written could not be cut (${(cleanup as Error).message}): they are unreferenced, and the next pack cuts them (earlier streams intact)`;
+      if (cut || kept) outcome = `nothing was committed; ${[cut, kept].filter(Boolean).join(', and ')} (earlier streams intact)`;
+    });
+    // The snapshot counted the slabs just cut; the next pack rebuilds it.
+    if (savedDedup) await step(() => rm(join(archive.dir, DEDUP_INDEX_FILE), { force: true }));
+    await step(() => rm(tmpDir, { recursive: true, force: true }));
+    if (failures.length > 0) {
+      details.rollbackError = failures.join('; ');
+      outcome = `nothing was committed, but cleaning up failed (${failures.join('; ')}): what this pack wrote is unreferenced; the next pack removes its temporary stream and cuts any torn slab tail, and reuses intact slabs (earlier streams intact)`;
     }
     throw withOutcome(err, outcome, details);
   } finally {
