@@ -15,6 +15,8 @@ import { ZstdPool } from './zstd-pool.js';
 export const STREAMS_DIR = 'streams';
 export const META_FILE = 'meta.json';
 const STREAM_ID_RE = /^[0-9a-f]{16}$/;
+/** Decompressed-slab budget of pack's read-back verify (it borrows slabs; see openUncommitted). */
+const VERIFY_CACHE_BYTES = 8 * 1024 * 1024;
 
 export interface CreateOptions {
   blockSize?: number;
@@ -161,16 +163,27 @@ export class Archive {
     throw new DiskarcError('ENOSTREAM', `no stream "${ref}" in ${this.dir} (see diskarc list -a ${this.dir})${unsearched}`, { stream: ref, archive: this.dir });
   }
 
-  /** Opens a stream for random access (by id, prefix or name). */
+  /**
+   * Opens a stream for random access (by id, prefix or name). A stream committed after the slab
+   * store last looked at its files makes it look again first: a pack that failed before may have
+   * cut slabs this reader knew of, and the new stream's slabs may sit where they were.
+   */
   async openStream(ref: string): Promise<StreamReader> {
     const info = await this.resolveStream(ref);
+    if (!(this.store.refreshedAt >= Date.parse(info.packTime))) await this.store.refresh();
     const map = await MapReader.open(this.streamDir(info.id), info.size);
     return new StreamReader(info, map, this.cache);
   }
 
-  /** Opens a stream being written (its temp directory) — used by pack's read-back verify. */
+  /**
+   * Opens a stream being written (its temp directory) — used by pack's read-back verify. It reads
+   * through a cache of its own: its new slabs must not linger in the shared cache if the pack
+   * does not commit (they are cut, and their ids reused). The verify borrows its slabs (decoded
+   * into reused buffers, not cached), so this cache stays small.
+   */
   async openUncommitted(dir: string, info: StreamInfo): Promise<StreamReader> {
-    return new StreamReader(info, await MapReader.open(dir, info.size), this.cache);
+    const cache = new SlabCache(this.store, Math.min(VERIFY_CACHE_BYTES, this.config.dataCacheMiB * 1024 * 1024), { slabBytes: this.config.slabSize });
+    return new StreamReader(info, await MapReader.open(dir, info.size), cache);
   }
 
   /** Takes the archive's writer lock (one pack at a time); stale locks of dead processes are broken. */
@@ -183,7 +196,11 @@ export class Archive {
           await rm(path, { force: true });
         };
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+          // Made but not written (a full disk): an empty lock must not outlive this failure.
+          await rm(path, { force: true }).catch(() => undefined);
+          throw e;
+        }
         const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
         let alive = false;
         try {

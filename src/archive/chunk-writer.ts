@@ -1,11 +1,12 @@
 // Packs new chunks into slabs: fills a slab buffer and its hash list, then compresses full slabs
 // on the ZstdPool while the next one fills, appending them to the SlabStore strictly in id order.
-// At most `maxInFlight` slabs are being compressed or written, which bounds pack's memory.
+// Slab buffers (input and compressed output, shared with the workers) are recycled once their
+// slab is written, and about `maxInFlight` slabs are in flight: that bounds pack's memory.
 import { HASH_BYTES, hashRecord, SLAB_FLAG_ZSTD } from './layout.js';
 import type { CompressionConfig } from './config.js';
 import type { DedupIndex, ChunkLocation } from './dedup-index.js';
 import type { SlabStoreWriter } from './slab-store.js';
-import type { ZstdPool } from './zstd-pool.js';
+import { compressBound, sharedBuffer, type ZstdPool } from './zstd-pool.js';
 
 /** Slabs that compress to more than this fraction of their size are stored raw (cheaper to read). */
 const STORE_RAW_ABOVE = 0.97;
@@ -18,8 +19,17 @@ export interface WriteStats {
   newBytes: number;
 }
 
+/** One slab's memory: the uncompressed bytes and the compressed frame (both shared). */
+interface SlabBuffers {
+  data: Buffer;
+  packed: Buffer | undefined;
+}
+
 export class ChunkWriter {
+  private slabBuffers: SlabBuffers;
   private buf: Buffer;
+  /** Slab buffers whose slab is written, ready for reuse. */
+  private readonly free: SlabBuffers[] = [];
   private used = 0;
   private list: Buffer;
   private chunks = 0;
@@ -43,8 +53,16 @@ export class ChunkWriter {
     private readonly maxInFlight = Math.max(pool.size * 4, Math.ceil((8 * 1024 * 1024) / slabSize)),
   ) {
     this.slabId = store.nextSlabId;
-    this.buf = Buffer.allocUnsafeSlow(slabSize);
+    this.slabBuffers = this.takeBuffers();
+    this.buf = this.slabBuffers.data;
     this.list = Buffer.allocUnsafeSlow((slabSize / (maxChunk / 32)) * hashRecord.size + hashRecord.size);
+  }
+
+  private takeBuffers(): SlabBuffers {
+    return this.free.pop() ?? {
+      data: sharedBuffer(this.slabSize),
+      packed: this.compression.algorithm === 'zstd' ? sharedBuffer(compressBound(this.slabSize)) : undefined,
+    };
   }
 
   /** Adds a new chunk; returns where it now lives. Call `drain()` regularly to apply backpressure. */
@@ -76,27 +94,33 @@ export class ChunkWriter {
   private seal(): void {
     if (this.chunks === 0) return;
     const id = this.slabId;
-    const data = this.buf.subarray(0, this.used);
-    const list = this.list.subarray(0, this.chunks * hashRecord.size);
+    const slab = this.slabBuffers;
+    const data = slab.data.subarray(0, this.used);
+    // The list is kept (dedup's cache of hash lists): an exact-size copy, the buffer is reused.
+    const list = Buffer.from(this.list.subarray(0, this.chunks * hashRecord.size));
     this.dedup.addPendingList(id, list);
     this.slabId++;
-    this.buf = Buffer.allocUnsafeSlow(this.slabSize);
-    this.list = Buffer.allocUnsafeSlow(this.list.length);
+    this.slabBuffers = this.takeBuffers();
+    this.buf = this.slabBuffers.data;
     this.used = 0;
     this.chunks = 0;
     this.inFlight++;
-    const compressed = this.compression.algorithm === 'zstd' ? this.pool.compress(data, this.compression.level) : Promise.resolve(data);
+    const compressed = slab.packed
+      ? this.pool.compressInto(data, slab.packed, this.compression.level).then((n) => slab.packed!.subarray(0, n))
+      : Promise.resolve(data);
     compressed.catch(() => undefined); // failure is reported through the ordered tail below
     this.tail = this.tail.then(async () => {
       if (this.failure) return;
       try {
         const c = await compressed;
-        const raw = this.compression.algorithm !== 'zstd' || c.length > data.length * STORE_RAW_ABOVE;
+        const raw = !slab.packed || c.length > data.length * STORE_RAW_ABOVE;
         const w = await this.store.append(raw ? 0 : SLAB_FLAG_ZSTD, raw ? data : c, data.length, list);
         this.stats.dataWritten += w.dataBytes;
         this.stats.hashesWritten += w.hashBytes;
         this.stats.slabsWritten++;
         this.dedup.settlePendingList(id);
+        // Written: its memory is free again (not after a failure: a worker may still hold it).
+        if (this.free.length < this.maxInFlight) this.free.push(slab);
       } catch (e) {
         this.failure ??= e;
       } finally {

@@ -1,18 +1,23 @@
-// pack: reads the mapped regions of a file or block device, splits them into fills and chunks,
-// stores new chunks in slabs, writes the stream map, optionally reads the stream back to compare,
-// then commits the stream (format.md §7 gives the fsync order). Until the final rename the
-// stream is invisible, so an interrupted pack leaves every earlier stream untouched.
+// pack: reads a file, block device or pipe (pack-input.ts), splits its bytes into fills and
+// chunks, stores new chunks in slabs, writes the stream map, optionally reads the stream back to
+// check it, then commits the stream (format.md §7 gives the fsync order). Until the final rename
+// the stream is invisible, and a pack that does not commit cuts the slab files back to where it
+// found them: a failed or interrupted pack leaves the archive as it was, earlier streams intact.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile, open } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
-import { FileBlockSource } from '../block/file-source.js';
-import { DiskarcError } from '../errors.js';
+import { mkdir, readdir, rename, rm, writeFile, open } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { FileBlockSource } from '../block/file-source.js';
+import type { PipeReader } from '../block/pipe-reader.js';
+import { borrowParts } from '../block/parts.js';
+import type { BlockSource } from '../block/source.js';
+import { classifySystemError, DiskarcError } from '../errors.js';
 import { toolVersion } from '../version.js';
 import { fsyncDir, META_FILE, STREAMS_DIR, type Archive } from './archive.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { chunkBounds } from './config.js';
-import { DedupIndex, type ChunkLocation } from './dedup-index.js';
+import { DEDUP_INDEX_FILE, DedupIndex, type ChunkLocation } from './dedup-index.js';
 import { ExtentType } from './layout.js';
+import { openPackInput, STDIN_INPUT, type PackInput } from './pack-input.js';
 import { SlabStoreWriter } from './slab-store.js';
 import { Splitter } from './splitter.js';
 import type { StreamInfo } from './stream-info.js';
@@ -26,7 +31,8 @@ const ZEROS = Buffer.alloc(READ_SIZE);
 export interface PackProgress {
   /** Logical bytes of the input processed so far. */
   done: number;
-  size: number;
+  /** Input size; undefined while a pipe is being read (known at its end). */
+  size: number | undefined;
   /** Bytes read from the input (mapped data only). */
   read: number;
   /** Compressed bytes appended to data slabs. */
@@ -42,11 +48,20 @@ export interface PackOptions {
 }
 
 export interface PackResult extends StreamInfo {
+  /** 'file': a file or block device, verified against itself; 'pipe': read once, verified by digest. */
+  input: 'file' | 'pipe';
   bytesRead: number;
   newChunks: number;
   compressionRatio: number;
   verified: boolean;
+  /** Pack rate: logical MiB per second of the pack phase (`packSeconds`, without the verify). */
   mibPerSecond: number;
+  /** Seconds the read-back verify took (0 when skipped). */
+  verifySeconds: number;
+  /** Verify rate in MiB/s (0 when skipped). */
+  verifyMiBPerSecond: number;
+  /** Wall-clock seconds of the whole command: pack, verify and commit. */
+  seconds: number;
 }
 
 type Op =
@@ -55,34 +70,159 @@ type Op =
   | { kind: 'fill'; offset: number; length: number; byte: number };
 
 function checkAbort(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new DiskarcError('EINTR', 'interrupted; the archive is unchanged (earlier streams intact)');
+  if (signal?.aborted) throw new DiskarcError('EINTR', 'interrupted');
+}
+
+/** Where the bytes a reader yields go: data at a logical offset, or a hole. */
+interface Feed {
+  data(buf: Buffer, at: number): Promise<void>;
+  hole(offset: number, length: number): Promise<void>;
+}
+
+/** Feeds the mapped regions of a file or block device (holes skipped); returns its size. */
+async function readFileInput(input: FileBlockSource, blockSize: number, feed: Feed, signal?: AbortSignal): Promise<number> {
+  // Two buffers: the next read is in flight while the current one is split and hashed.
+  let spare = Buffer.allocUnsafeSlow(READ_SIZE);
+  let current = Buffer.allocUnsafeSlow(READ_SIZE);
+  for (let winStart = 0; winStart < input.size; winStart += EXTENT_WINDOW) {
+    const extents = await input.extents(winStart, Math.min(EXTENT_WINDOW, input.size - winStart));
+    for (const ext of extents) {
+      checkAbort(signal);
+      if (ext.kind !== 'data') {
+        await feed.hole(ext.offset, ext.length);
+        continue;
+      }
+      const end = ext.offset + ext.length;
+      // Reads end on block boundaries so fill runs are seen whole.
+      const nextLen = (pos: number) => Math.min(end - pos, READ_SIZE - (pos % blockSize));
+      let pos = ext.offset;
+      let len = nextLen(pos);
+      let pending: Promise<void> | undefined = input.readInto(current.subarray(0, len), pos);
+      while (pending) {
+        await pending;
+        const buf = current.subarray(0, len);
+        const at = pos;
+        pos += len;
+        [current, spare] = [spare, current];
+        if (pos < end) {
+          len = nextLen(pos);
+          pending = input.readInto(current.subarray(0, len), pos);
+          pending.catch(() => undefined); // surfaced when awaited
+        } else {
+          pending = undefined;
+        }
+        await feed.data(buf, at);
+        checkAbort(signal);
+      }
+    }
+  }
+  return input.size;
+}
+
+/** Feeds a pipe's bytes as they arrive, gathered into block-aligned reads; returns their count. */
+async function readPipeInput(pipe: PipeReader, feed: Feed, signal?: AbortSignal): Promise<number> {
+  const buf = Buffer.allocUnsafeSlow(READ_SIZE);
+  let used = 0;
+  let at = 0;
+  for await (const piece of pipe.chunks(signal)) {
+    for (let p = 0; p < piece.length; ) {
+      const n = Math.min(piece.length - p, buf.length - used);
+      piece.copy(buf, used, p, p + n);
+      used += n;
+      p += n;
+      if (used === buf.length) {
+        await feed.data(buf, at);
+        at += used;
+        used = 0;
+        checkAbort(signal);
+      }
+    }
+  }
+  if (used > 0) await feed.data(buf.subarray(0, used), at);
+  return at + used;
+}
+
+/** The SHA-256 of a source's whole content, read in order and borrowed (the next read overlaps the hashing). */
+async function digestOf(source: BlockSource, signal: AbortSignal | undefined, onProgress: (done: number) => void): Promise<string> {
+  const hash = createHash('sha256');
+  const read = (off: number) => (off < source.size ? borrowParts(source, off, Math.min(READ_SIZE, source.size - off)) : undefined);
+  let next = read(0);
+  try {
+    for (let off = 0; off < source.size; off += READ_SIZE) {
+      const current = next!;
+      next = undefined;
+      const lent = await current;
+      try {
+        next = read(off + READ_SIZE);
+        next?.catch(() => undefined); // surfaced when awaited
+        checkAbort(signal);
+        for (const part of lent.parts) hash.update(part);
+      } finally {
+        lent.release();
+      }
+      onProgress(Math.min(source.size, off + READ_SIZE));
+    }
+  } finally {
+    await next?.then((l) => l.release(), () => undefined);
+  }
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/** Temporary stream directories of packs killed before they could clean up (SIGKILL, a crash):
+ * with the lock held no other pack is writing one. */
+async function removeStaleTempDirs(archive: Archive): Promise<void> {
+  const streams = join(archive.dir, STREAMS_DIR);
+  for (const name of await readdir(streams)) {
+    if (name.startsWith('.tmp-')) await rm(join(streams, name), { recursive: true, force: true });
+  }
+}
+
+const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+
+/** The error, with what happened to the archive appended to its message (a DiskarcError's). */
+function withOutcome(e: unknown, outcome: string, details: Record<string, unknown>): unknown {
+  if (!(e instanceof DiskarcError)) return e;
+  return new DiskarcError(e.code, `${e.message}; ${outcome}`, { ...e.details, ...details }, { cause: e.cause ?? e });
 }
 
 export async function pack(archive: Archive, inputPath: string, opts: PackOptions = {}): Promise<PackResult> {
+  if (inputPath === STDIN_INPUT && !opts.name) throw new DiskarcError('EUSAGE', 'packing standard input (-) needs a stream name: add --name NAME');
   const started = performance.now();
-  const unlock = await archive.lock();
-  const input = await FileBlockSource.open(inputPath).catch(async (e) => {
-    await unlock();
-    throw e;
-  });
+  let doing = `taking the write lock of archive ${archive.dir}`;
+  let unlock: () => Promise<void>;
+  try {
+    unlock = await archive.lock();
+  } catch (e) {
+    throw classifySystemError(e, doing);
+  }
   const id = randomBytes(8).toString('hex');
   const tmpDir = join(archive.dir, STREAMS_DIR, `.tmp-${id}`);
+  let input: PackInput | undefined;
   let writer: SlabStoreWriter | undefined;
   let chunks: ChunkWriter | undefined;
   let map: MapWriter | undefined;
+  let savedDedup = false;
   let committed = false;
   try {
+    doing = `opening archive ${archive.dir} for writing`;
+    await removeStaleTempDirs(archive);
+    input = await openPackInput(inputPath);
+    const source = input;
+    // The writer first: it cuts a torn tail (format.md §7) the dedup catch-up would trip over.
+    writer = await SlabStoreWriter.open(archive.store, archive.config.slabFileLimit);
     const dedup = new DedupIndex(archive.store);
     await dedup.load(archive.dir);
     await dedup.catchUp();
-    writer = await SlabStoreWriter.open(archive.store, archive.config.slabFileLimit);
+    doing = `writing to archive ${archive.dir}`;
     const { max } = chunkBounds(archive.config.blockSize);
     const cw = new ChunkWriter(writer, archive.pool, dedup, archive.config.slabSize, max, archive.config.compression);
     chunks = cw;
     await mkdir(tmpDir);
-    map = await MapWriter.create(tmpDir);
+    const mw = await MapWriter.create(tmpDir);
+    map = mw;
     const digest = createHash('sha256');
     const stats = { read: 0, fill: 0, dup: 0 };
+    const knownSize = source.kind === 'file' ? source.source.size : undefined;
 
     let ops: Op[] = [];
     const splitter = new Splitter(archive.config.blockSize, {
@@ -107,7 +247,7 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
       ops = [];
       for (const op of list) {
         if (op.kind === 'fill') {
-          await map!.add({ offset: op.offset, length: op.length, type: ExtentType.Fill, fillByte: op.byte, slab: 0, slabOffset: 0, chunk: 0 });
+          await mw.add({ offset: op.offset, length: op.length, type: ExtentType.Fill, fillByte: op.byte, slab: 0, slabOffset: 0, chunk: 0 });
           continue;
         }
         let loc: ChunkLocation;
@@ -121,7 +261,7 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
           loc = op.loc;
           length = loc.length;
         }
-        await map!.add({ offset: op.offset, length, type: ExtentType.Data, fillByte: 0, slab: loc.slab, slabOffset: loc.offset, chunk: loc.chunk });
+        await mw.add({ offset: op.offset, length, type: ExtentType.Data, fillByte: 0, slab: loc.slab, slabOffset: loc.offset, chunk: loc.chunk });
       }
     };
 
@@ -130,82 +270,53 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
       const now = performance.now();
       if (opts.onProgress && (force || now - lastProgress > 200)) {
         lastProgress = now;
-        opts.onProgress({ done, size: input.size, read: stats.read, stored: cw.stats.dataWritten, phase: 'pack' });
+        opts.onProgress({ done, size: knownSize, read: stats.read, stored: cw.stats.dataWritten, phase: 'pack' });
       }
     };
-
-    const hole = async (offset: number, length: number) => {
-      splitter.endRun();
-      await flushOps();
-      await map!.add({ offset, length, type: ExtentType.Unmapped, fillByte: 0, slab: 0, slabOffset: 0, chunk: 0 });
-      for (let left = length; left > 0; left -= Math.min(left, ZEROS.length)) digest.update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+    const feed: Feed = {
+      async data(buf, at) {
+        digest.update(buf);
+        stats.read += buf.length;
+        splitter.push(buf, at);
+        await flushOps();
+        await cw.drain();
+        progress(at + buf.length);
+      },
+      async hole(offset, length) {
+        splitter.endRun();
+        await flushOps();
+        await mw.add({ offset, length, type: ExtentType.Unmapped, fillByte: 0, slab: 0, slabOffset: 0, chunk: 0 });
+        for (let left = length; left > 0; left -= Math.min(left, ZEROS.length)) digest.update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+        progress(offset + length);
+      },
     };
 
-    // Two buffers: the next read is in flight while the current one is split and hashed.
-    let spare = Buffer.allocUnsafeSlow(READ_SIZE);
-    let current = Buffer.allocUnsafeSlow(READ_SIZE);
-    const bs = archive.config.blockSize;
-    for (let winStart = 0; winStart < input.size; winStart += EXTENT_WINDOW) {
-      const extents = await input.extents(winStart, Math.min(EXTENT_WINDOW, input.size - winStart));
-      for (const ext of extents) {
-        checkAbort(opts.signal);
-        if (ext.kind !== 'data') {
-          await hole(ext.offset, ext.length);
-          progress(ext.offset + ext.length);
-          continue;
-        }
-        const end = ext.offset + ext.length;
-        // Reads end on block boundaries so fill runs are seen whole.
-        const nextLen = (pos: number) => Math.min(end - pos, READ_SIZE - (pos % bs));
-        let pos = ext.offset;
-        let len = nextLen(pos);
-        let pending: Promise<void> | undefined = input.readInto(current.subarray(0, len), pos);
-        while (pending) {
-          await pending;
-          const buf = current.subarray(0, len);
-          const at = pos;
-          pos += len;
-          if (pos < end) {
-            len = nextLen(pos);
-            [current, spare] = [spare, current];
-            pending = input.readInto(current.subarray(0, len), pos);
-            pending.catch(() => undefined); // surfaced when awaited
-          } else {
-            [current, spare] = [spare, current];
-            pending = undefined;
-          }
-          digest.update(buf);
-          stats.read += buf.length;
-          splitter.push(buf, at);
-          await flushOps();
-          await cw.drain();
-          checkAbort(opts.signal);
-          progress(at + buf.length);
-        }
-      }
-    }
+    const size = source.kind === 'file'
+      ? await readFileInput(source.source, archive.config.blockSize, feed, opts.signal)
+      : await readPipeInput(source.pipe, feed, opts.signal);
+    checkAbort(opts.signal);
     splitter.endRun();
     await flushOps();
     await cw.finish();
     await writer.sync();
-    await map.finish();
-    progress(input.size, true);
+    await mw.finish();
+    progress(size, true);
 
-    const seconds = (performance.now() - started) / 1000;
+    const packSeconds = (performance.now() - started) / 1000;
     const info: StreamInfo = {
       id,
       name: opts.name ?? basename(inputPath),
-      sourcePath: resolve(inputPath),
-      size: input.size,
+      sourcePath: source.sourcePath,
+      size,
       mappedSize: stats.read,
       fillBytes: stats.fill,
       duplicateBytes: stats.dup,
       dataWritten: cw.stats.dataWritten,
       hashesWritten: cw.stats.hashesWritten,
-      mapWritten: map.bytesWritten,
-      extentCount: map.entries,
+      mapWritten: mw.bytesWritten,
+      extentCount: mw.entries,
       packTime: new Date().toISOString(),
-      packSeconds: Math.round(seconds * 1000) / 1000,
+      packSeconds: Math.round(packSeconds * 1000) / 1000,
       toolVersion,
       digest: `sha256:${digest.digest('hex')}`,
     };
@@ -217,46 +328,81 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
     await fsyncDir(tmpDir);
 
     let verified = false;
+    const verifyStarted = performance.now();
     if (opts.verify !== false) {
+      doing = `reading the new stream back from archive ${archive.dir}`;
+      const onProgress = (done: number) => opts.onProgress?.({ done, size, read: stats.read, stored: cw.stats.dataWritten, phase: 'verify' });
       const reader = await archive.openUncommitted(tmpDir, info);
       try {
-        await compareSources(reader, input, {
-          signal: opts.signal,
-          onProgress: (done) => opts.onProgress?.({ done, size: input.size, read: stats.read, stored: cw.stats.dataWritten, phase: 'verify' }),
-          describe: (offset) => `pack verify failed: stream ${id} differs from ${inputPath} at offset ${offset} (input changed while packing?); nothing was committed`,
-        });
+        if (source.kind === 'file') {
+          await compareSources(reader, source.source, {
+            signal: opts.signal,
+            onProgress,
+            describe: (offset) => `pack verify failed: stream ${id} differs from ${inputPath} at offset ${offset} (input changed while packing?)`,
+          });
+        } else {
+          // A pipe cannot be read twice: the stored stream must hash to what was read from it.
+          const stored = await digestOf(reader, opts.signal, onProgress);
+          if (stored !== info.digest) throw new DiskarcError('EMISMATCH', `pack verify failed: stream ${id} read back hashes to ${stored}, the bytes read from ${source.sourcePath} to ${info.digest}`, { stream: id });
+        }
         verified = true;
       } finally {
         await reader.close();
       }
     }
+    const verifySeconds = verified ? (performance.now() - verifyStarted) / 1000 : 0;
     checkAbort(opts.signal);
+    doing = `committing the stream to archive ${archive.dir}`;
     await dedup.save(archive.dir);
+    savedDedup = true;
     await rename(tmpDir, archive.streamDir(id));
-    await fsyncDir(join(archive.dir, STREAMS_DIR));
     committed = true;
-    const total = (performance.now() - started) / 1000;
+    await fsyncDir(join(archive.dir, STREAMS_DIR));
     const newBytes = cw.stats.newBytes;
     return {
       ...info,
+      input: source.kind,
       bytesRead: stats.read,
       newChunks: cw.stats.newChunks,
       compressionRatio: cw.stats.dataWritten > 0 ? newBytes / cw.stats.dataWritten : 1,
       verified,
-      mibPerSecond: input.size / 1024 / 1024 / Math.max(total, 1e-6),
+      mibPerSecond: size / 1048576 / Math.max(packSeconds, 1e-6),
+      verifySeconds: Math.round(verifySeconds * 1000) / 1000,
+      verifyMiBPerSecond: verified ? size / 1048576 / Math.max(verifySeconds, 1e-6) : 0,
+      seconds: Math.round(((performance.now() - started) / 1000) * 1000) / 1000,
     };
-  } finally {
-    if (!committed) {
-      // Slabs already appended stay, unreferenced and harmless; syncing their offsets lets the
-      // next pack append to the same file. Errors here would mask the one being reported.
-      await chunks?.abandon();
-      await map?.abort();
-      await rm(tmpDir, { recursive: true, force: true });
-      await writer?.close().catch(() => undefined);
-    } else {
-      await writer?.close();
+  } catch (e) {
+    const err = classifySystemError(e, doing);
+    if (committed || !writer) throw err; // before the writer opened, nothing was written
+    // Nothing references what this pack appended: cut it (format.md §7), and say so.
+    let outcome = 'nothing was committed and the archive is unchanged';
+    const details: Record<string, unknown> = {};
+    const failures: string[] = [];
+    const step = async (what: () => Promise<unknown>) => {
+      await what().catch((cleanup: Error) => void failures.push(cleanup.message));
+    };
+    await chunks?.abandon();
+    await step(async () => map?.abort());
+    await step(async () => {
+      const { bytesRemoved, bytesKept } = await writer!.rollback();
+      details.slabBytesRemoved = bytesRemoved;
+      details.slabBytesKept = bytesKept;
+      const cut = bytesRemoved > 0 ? `the ${mib(bytesRemoved)} of slabs this pack had written were cut from the slab files` : '';
+      const kept = bytesKept > 0 ? `${mib(bytesKept)} it had written to slab files it filled stay, for later packs to reuse` : '';
+      if (cut || kept) outcome = `nothing was committed; ${[cut, kept].filter(Boolean).join(', and ')} (earlier streams intact)`;
+    });
+    // The snapshot counted the slabs just cut; the next pack rebuilds it.
+    if (savedDedup) await step(() => rm(join(archive.dir, DEDUP_INDEX_FILE), { force: true }));
+    await step(() => rm(tmpDir, { recursive: true, force: true }));
+    if (failures.length > 0) {
+      details.rollbackError = failures.join('; ');
+      outcome = `nothing was committed, but cleaning up failed (${failures.join('; ')}): what this pack wrote is unreferenced; the next pack removes its temporary stream and cuts any torn slab tail, and reuses intact slabs (earlier streams intact)`;
     }
-    await input.close();
+    throw withOutcome(err, outcome, details);
+  } finally {
+    if (committed) await writer?.close();
+    if (input?.kind === 'file') await input.source.close();
+    else input?.pipe.close();
     await unlock();
   }
 }

@@ -1,7 +1,7 @@
 // One slab file (format.md §2–3): a file header then append-only slabs, each a checksummed
 // header + payload, with a flat u64 offsets index beside it (`<file>.offsets`, derived data that
 // `rebuildOffsets` can recreate by scanning). Used for data slabs, hash slabs and stream maps.
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { DiskarcError } from '../errors.js';
 import { native } from '../../native/index.js';
@@ -148,15 +148,17 @@ export class SlabFileReader {
     return this.offsets.length;
   }
 
-  /** Picks up slabs appended since open; falls back to scanning when the offsets file is missing. */
+  /**
+   * Re-reads the offsets index (a scan when it is missing). Whole, not from where it ended last:
+   * a writer may have cut the file back (a failed pack's slabs rolled back, format.md §7) and
+   * appended other slabs since, so entries we knew may have changed.
+   */
   async refresh(): Promise<void> {
     let raw: Buffer;
     try {
       const ofh = await open(this.path + OFFSETS_SUFFIX, 'r');
       try {
-        const size = (await ofh.stat()).size;
-        const known = this.offsets.length * 8;
-        raw = await readExactly(ofh, Math.max(0, (size & ~7) - known), known);
+        raw = await readExactly(ofh, (await ofh.stat()).size & ~7, 0);
       } finally {
         await ofh.close();
       }
@@ -165,7 +167,9 @@ export class SlabFileReader {
       this.offsets = await rebuildOffsets(this.path, this.content);
       return;
     }
-    for (let i = 0; i + 8 <= raw.length; i += 8) this.offsets.push(Number(raw.readBigUInt64LE(i)));
+    const offsets: number[] = new Array(raw.length / 8);
+    for (let i = 0; i < offsets.length; i++) offsets[i] = Number(raw.readBigUInt64LE(i * 8));
+    this.offsets = offsets;
   }
 
   /** Reads and checks slab `index`; any damage is ECORRUPT naming the file and slab. */
@@ -205,6 +209,11 @@ export class SlabFileReader {
     return { record: { flags: h.flags, payload: scratch.subarray(slabHeader.size, span), length: h.length, payloadCrc: h.payloadCrc }, decoded };
   }
 
+  /** The file offset of every indexed slab (a copy). */
+  allOffsets(): number[] {
+    return [...this.offsets];
+  }
+
   /** Where slab `index` starts in the file (for error messages). */
   offsetOf(index: number): number | undefined {
     return this.offsets[index];
@@ -215,6 +224,97 @@ export class SlabFileReader {
     // the read land on whatever file reuses the number.
     await Promise.allSettled([...this.nativeReads]);
     await this.fh.close();
+  }
+}
+
+/** Writes every byte of `buffers` at `position`: a short write (a disk filling up) is retried, so
+ * it either completes or fails with the system's error (ENOSPC…), never silently. */
+async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let bufs = buffers.filter((b) => b.length > 0);
+  let at = position;
+  while (bufs.length > 0) {
+    const { bytesWritten } = await fh.writev(bufs, at);
+    if (bytesWritten === 0) throw Object.assign(new Error(`write to ${at} made no progress`), { code: 'EIO' });
+    at += bytesWritten;
+    let skip = bytesWritten;
+    while (bufs.length > 0 && skip >= bufs[0].length) skip -= bufs.shift()!.length;
+    if (skip > 0) bufs = [bufs[0].subarray(skip), ...bufs.slice(1)];
+  }
+}
+
+/** A slab file's committed extent: its first `count` indexed slabs, ending at byte `end`. */
+export interface SlabFileExtent {
+  count: number;
+  end: number;
+}
+
+/**
+ * The slabs of a file a writer may build on (format.md §7): the indexed ones, minus any at the
+ * end of the index that are not complete and intact in the file (an index made durable before
+ * its data by an older writer, or damage at the tail). Bytes after the last of them — a torn or
+ * unindexed append — are not part of the file. `offsets[i]` is where slab i starts.
+ */
+export async function committedSlabs(path: string, content: FileContent): Promise<{ offsets: number[]; end: number }> {
+  const reader = await SlabFileReader.open(path, content);
+  try {
+    const offsets = reader.allOffsets();
+    const fh = await open(path, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      while (offsets.length > 0) {
+        const at = offsets[offsets.length - 1];
+        const before = offsets.length > 1 ? offsets[offsets.length - 2] : fileHeader.size - 1;
+        if (at > before && at + slabHeader.size <= size) {
+          const h = decodeSlabHeader(await readExactly(fh, slabHeader.size, at));
+          if (h && at + slabHeader.size + h.storedLength <= size) {
+            const payload = await readExactly(fh, h.storedLength, at + slabHeader.size);
+            if (crc32(payload) === h.payloadCrc) return { offsets, end: at + slabHeader.size + h.storedLength };
+          }
+        }
+        offsets.pop();
+      }
+      return { offsets, end: fileHeader.size };
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Cuts a slab file back to `extent`: index first, then data, each made durable (format.md §7). */
+export async function cutSlabFile(path: string, extent: SlabFileExtent): Promise<void> {
+  await truncate(path + OFFSETS_SUFFIX, extent.count * 8);
+  await syncPath(path + OFFSETS_SUFFIX);
+  await truncate(path, extent.end);
+  await syncPath(path);
+}
+
+/** Writes the offsets index a reader rebuilt by scanning (it was missing), before appending to it. */
+async function writeMissingIndex(path: string, offsets: number[]): Promise<void> {
+  let ofh: FileHandle;
+  try {
+    ofh = await open(path + OFFSETS_SUFFIX, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw e;
+  }
+  try {
+    const buf = Buffer.alloc(offsets.length * 8);
+    offsets.forEach((o, i) => buf.writeBigUInt64LE(BigInt(o), i * 8));
+    await writeAll(ofh, [buf], 0);
+    await ofh.sync();
+  } finally {
+    await ofh.close();
+  }
+}
+
+async function syncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
@@ -230,20 +330,36 @@ export class SlabFileWriter {
     private countValue: number,
   ) {}
 
-  /** Creates a new slab file (fails if it exists) or appends to an existing one whose tail is clean. */
-  static async open(path: string, content: FileContent, mode: 'create' | 'append'): Promise<SlabFileWriter> {
+  /**
+   * Creates a new slab file (fails if it exists), or appends to an existing one after cutting it
+   * to `keep` slabs (default: all its committed ones, see committedSlabs). A new file appears
+   * under its name only once its header is durable, so no reader meets a headerless file.
+   */
+  static async open(path: string, content: FileContent, mode: 'create' | 'append', keep?: number): Promise<SlabFileWriter> {
     if (mode === 'create') {
-      const fh = await open(path, 'wx');
-      const ofh = await open(path + OFFSETS_SUFFIX, 'wx');
-      await fh.write(encodeFileHeader(content), 0, fileHeader.size, 0);
-      return new SlabFileWriter(path, fh, ofh, fileHeader.size, 0);
+      const tmp = `${path}.tmp`;
+      const fh = await open(tmp, 'w');
+      try {
+        await writeAll(fh, [encodeFileHeader(content)], 0);
+        await fh.sync();
+        const ofh = await open(path + OFFSETS_SUFFIX, 'w');
+        await ofh.sync();
+        await rename(tmp, path);
+        return new SlabFileWriter(path, fh, ofh, fileHeader.size, 0);
+      } catch (e) {
+        await fh.close();
+        await rm(tmp, { force: true }).catch(() => undefined); // harmless if it stays: never listed, overwritten next time
+        throw e;
+      }
     }
-    const reader = await SlabFileReader.open(path, content);
-    const count = reader.count;
-    await reader.close();
+    const { offsets, end } = await committedSlabs(path, content);
+    const count = Math.min(keep ?? offsets.length, offsets.length);
+    const extent = { count, end: count < offsets.length ? offsets[count] : end };
+    await writeMissingIndex(path, offsets.slice(0, count));
+    await cutSlabFile(path, extent);
     const fh = await open(path, 'r+');
     const ofh = await open(path + OFFSETS_SUFFIX, 'r+');
-    return new SlabFileWriter(path, fh, ofh, (await fh.stat()).size, count);
+    return new SlabFileWriter(path, fh, ofh, extent.end, extent.count);
   }
 
   get size(): number {
@@ -258,7 +374,7 @@ export class SlabFileWriter {
   async append(flags: number, payload: Buffer, length: number): Promise<number> {
     const header = encodeSlabHeader(flags, payload.length, length, crc32(payload));
     const at = this.end;
-    await this.fh.writev([header, payload], at);
+    await writeAll(this.fh, [header, payload], at);
     this.end += header.length + payload.length;
     this.pendingOffsets.push(at);
     return this.countValue++;
@@ -271,7 +387,7 @@ export class SlabFileWriter {
     const buf = Buffer.alloc(this.pendingOffsets.length * 8);
     this.pendingOffsets.forEach((o, i) => buf.writeBigUInt64LE(BigInt(o), i * 8));
     const at = (this.countValue - this.pendingOffsets.length) * 8;
-    await this.ofh.write(buf, 0, buf.length, at);
+    await writeAll(this.ofh, [buf], at);
     await this.ofh.sync();
     this.pendingOffsets = [];
   }
@@ -285,19 +401,14 @@ export class SlabFileWriter {
       await this.ofh.close();
     }
   }
-}
 
-/** True when a slab file ends exactly after its last indexed slab (nothing torn or unindexed). */
-export async function hasCleanTail(path: string, content: FileContent): Promise<boolean> {
-  const reader = await SlabFileReader.open(path, content);
-  try {
-    const offsets = await rebuildOffsets(path, content);
-    if (offsets.length !== reader.count) return false;
-    const size = (await stat(path)).size;
-    if (offsets.length === 0) return size === fileHeader.size;
-    const last = await reader.readSlab(offsets.length - 1);
-    return offsets[offsets.length - 1] + slabHeader.size + last.payload.length === size;
-  } finally {
-    await reader.close();
+  /** Closes without indexing what was appended since the last sync (it is about to be cut). */
+  async discard(): Promise<void> {
+    this.pendingOffsets = [];
+    try {
+      await this.fh.close();
+    } finally {
+      await this.ofh.close();
+    }
   }
 }

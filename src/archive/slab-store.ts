@@ -1,11 +1,12 @@
 // The archive's slab files as one sequence of numbered slabs (format.md §2): data file N and
 // hashes file N hold the same slabs, so slab id → (file pair, index) is a prefix-sum lookup.
-// Files roll over past the configured size limit; a torn tail is never appended to.
-import { mkdir, readdir, access } from 'node:fs/promises';
+// Files roll over past the configured size limit; a writer cuts any torn tail before appending
+// and can roll everything it appended back (format.md §7).
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiskarcError } from '../errors.js';
-import { FileContent } from './layout.js';
-import { checksumError, hasCleanTail, OFFSETS_SUFFIX, SlabFileReader, SlabFileWriter, type ChecksumMode, type SlabRecord } from './slab-file.js';
+import { FileContent, fileHeader } from './layout.js';
+import { checksumError, committedSlabs, cutSlabFile, SlabFileReader, SlabFileWriter, type ChecksumMode, type SlabFileExtent, type SlabRecord } from './slab-file.js';
 
 const FILE_RE = /^(\d{6})\.slab$/;
 export const DATA_DIR = 'data';
@@ -44,6 +45,8 @@ export class SlabStore {
   }
 
   private refreshing: Promise<void> | undefined;
+  /** When the last refresh began (ms since the epoch): it saw every slab synced before then. */
+  refreshedAt = 0;
 
   /** Re-reads offsets and discovers new files (a pack may have appended since open). Concurrent
    * callers (many reads missing at once) share one refresh. */
@@ -53,6 +56,7 @@ export class SlabStore {
   }
 
   private async doRefresh(): Promise<void> {
+    const began = Date.now();
     let names: string[];
     try {
       names = await readdir(join(this.dir, DATA_DIR));
@@ -79,6 +83,7 @@ export class SlabStore {
       pair.count = Math.min(pair.data.count, pair.hashes.count);
       first += pair.count;
     }
+    this.refreshedAt = began;
   }
 
   private async locate(slab: number): Promise<{ pair: FilePair; index: number }> {
@@ -133,12 +138,32 @@ export class SlabStore {
   }
 }
 
-/** Appends slabs (data + hash list) to the newest file pair, rolling over at the size limit. */
+/** What a rollback did with the slabs the writer had appended. */
+export interface RollbackResult {
+  /** Bytes cut from the newest file pair (0 when nothing had been written). */
+  bytesRemoved: number;
+  /** Bytes of slabs left in files the writer had filled and rolled over from: a file another
+   * follows is never changed (readers rely on it), so those stay, intact, indexed and found by
+   * dedup, unreferenced until a later stream reuses them. */
+  bytesKept: number;
+}
+
+/**
+ * Appends slabs (data + hash list) to the newest file pair, rolling over at the size limit.
+ * On open it cuts the newest pair back to the slabs both of its files hold intact (whatever a
+ * crash or a full disk left after them was never referenced); `rollback()` cuts the newest pair
+ * back to where this writer found it (or to its bare header if it made it), for a pack that does
+ * not commit.
+ */
 export class SlabStoreWriter {
   private data!: SlabFileWriter;
   private hashes!: SlabFileWriter;
   private fileNumber = 0;
   private nextId: number;
+  /** The current pair's files, with their extents before this writer's first append. */
+  private readonly started = new Map<string, SlabFileExtent>();
+  /** Bytes appended to pairs since rolled over from (kept by a rollback). */
+  private bytesKept = 0;
 
   private constructor(private readonly dir: string, private readonly fileLimit: number, firstId: number) {
     this.nextId = firstId;
@@ -146,20 +171,26 @@ export class SlabStoreWriter {
 
   static async open(store: SlabStore, fileLimit: number): Promise<SlabStoreWriter> {
     await store.refresh();
-    const w = new SlabStoreWriter(store.dir, fileLimit, store.totalSlabs);
     const numbers = store.fileNumbers;
     const last = numbers[numbers.length - 1];
-    if (last !== undefined && (await w.canAppend(last))) {
-      w.fileNumber = last;
-      w.data = await SlabFileWriter.open(w.path(DATA_DIR, last), FileContent.Data, 'append');
-      w.hashes = await SlabFileWriter.open(w.path(HASHES_DIR, last), FileContent.Hashes, 'append');
-      if (w.data.count !== w.hashes.count) {
-        await w.closeFiles(); // nothing pending: closing only syncs
-        await w.startPair(last + 1);
-      }
-    } else {
-      await w.startPair(last === undefined ? 0 : last + 1);
+    if (last === undefined) {
+      const w = new SlabStoreWriter(store.dir, fileLimit, 0);
+      await w.startPair(0);
+      return w;
     }
+    // The newest pair's usable slabs are those intact in both files; cut both to that count.
+    const dataPath = join(store.dir, DATA_DIR, fileName(last));
+    const hashesPath = join(store.dir, HASHES_DIR, fileName(last));
+    const keep = Math.min((await committedSlabs(dataPath, FileContent.Data)).offsets.length, (await committedSlabs(hashesPath, FileContent.Hashes)).offsets.length);
+    const data = await SlabFileWriter.open(dataPath, FileContent.Data, 'append', keep);
+    const hashes = await SlabFileWriter.open(hashesPath, FileContent.Hashes, 'append', keep);
+    await store.refresh();
+    const w = new SlabStoreWriter(store.dir, fileLimit, store.totalSlabs);
+    w.fileNumber = last;
+    w.data = data;
+    w.hashes = hashes;
+    w.started.set(dataPath, { count: data.count, end: data.size });
+    w.started.set(hashesPath, { count: hashes.count, end: hashes.size });
     return w;
   }
 
@@ -167,22 +198,12 @@ export class SlabStoreWriter {
     return join(this.dir, kind, fileName(n));
   }
 
-  private async canAppend(n: number): Promise<boolean> {
-    for (const [kind, content] of [[DATA_DIR, FileContent.Data], [HASHES_DIR, FileContent.Hashes]] as const) {
-      try {
-        await access(this.path(kind, n) + OFFSETS_SUFFIX);
-        if (!(await hasCleanTail(this.path(kind, n), content))) return false;
-      } catch {
-        return false; // unreadable or missing index: start a fresh pair rather than guess
-      }
-    }
-    return true;
-  }
-
   private async startPair(n: number): Promise<void> {
     this.fileNumber = n;
-    this.data = await SlabFileWriter.open(this.path(DATA_DIR, n), FileContent.Data, 'create');
+    // Hashes first: a data file a reader lists always has its hashes file beside it.
     this.hashes = await SlabFileWriter.open(this.path(HASHES_DIR, n), FileContent.Hashes, 'create');
+    this.data = await SlabFileWriter.open(this.path(DATA_DIR, n), FileContent.Data, 'create');
+    for (const kind of [HASHES_DIR, DATA_DIR]) this.started.set(this.path(kind, n), { count: 0, end: fileHeader.size });
   }
 
   private async closeFiles(): Promise<void> {
@@ -199,6 +220,8 @@ export class SlabStoreWriter {
   async append(flags: number, payload: Buffer, length: number, hashList: Buffer): Promise<{ dataBytes: number; hashBytes: number }> {
     if (this.data.size >= this.fileLimit) {
       await this.closeFiles();
+      for (const [path, extent] of this.started) this.bytesKept += (await stat(path)).size - extent.end;
+      this.started.clear();
       await this.startPair(this.fileNumber + 1);
     }
     const beforeData = this.data.size;
@@ -216,6 +239,22 @@ export class SlabStoreWriter {
 
   async close(): Promise<void> {
     await this.closeFiles();
+  }
+
+  /**
+   * Closes, and cuts the current pair back to its extent before this writer's first append (a
+   * pair it created keeps only its headers, so the numbering readers see stays put).
+   */
+  async rollback(): Promise<RollbackResult> {
+    await this.data.discard().catch(() => undefined); // closing only; the cut below decides
+    await this.hashes.discard().catch(() => undefined);
+    let bytesRemoved = 0;
+    for (const [path, extent] of [...this.started].reverse()) {
+      const size = (await stat(path)).size;
+      if (size > extent.end) bytesRemoved += size - extent.end;
+      await cutSlabFile(path, extent);
+    }
+    return { bytesRemoved, bytesKept: this.bytesKept };
   }
 }
 

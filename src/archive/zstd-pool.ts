@@ -1,14 +1,29 @@
 // A small pool of worker threads doing zstd compression for pack (decompression, which readers
-// need, runs in the native addon on libuv's pool). Jobs go to the least-loaded worker; results
-// are transferred, not copied. Workers are unref'd so they never keep a process alive,
-// and `close()` terminates them at once (an interrupted pack must not hang on its workers).
+// need, runs in the native addon on libuv's pool). Jobs go to the least-loaded worker and work
+// on shared memory the caller owns (sharedBuffer), so no slab is copied or allocated per job.
+// Workers are unref'd so they never keep a process alive, and `close()` terminates them at once
+// (an interrupted pack must not hang on its workers).
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { systemError } from '../errors.js';
 import type { ZstdJob, ZstdResult } from './zstd-worker.js';
 
 interface Pending {
-  resolve: (b: Buffer) => void;
+  resolve: (length: number) => void;
   reject: (e: Error) => void;
+}
+
+const binding = createRequire(import.meta.url)('zstd-napi/binding.js') as { compressBound(n: number): number };
+
+/** The largest zstd frame `length` bytes can compress to (the size of a `compressInto` output). */
+export function compressBound(length: number): number {
+  return binding.compressBound(length);
+}
+
+/** A Buffer over memory the zstd workers can read and write in place. */
+export function sharedBuffer(length: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(length));
 }
 
 export class ZstdPool {
@@ -27,7 +42,7 @@ export class ZstdPool {
       const worker = new Worker(new URL('./zstd-worker.js', import.meta.url));
       worker.unref();
       worker.on('message', (m: ZstdResult) => this.settle(m));
-      worker.on('error', (e) => this.fail(new Error(`zstd worker failed: ${e.message}`)));
+      worker.on('error', (e) => this.fail(workerError(e)));
       worker.on('exit', (code) => {
         if (!this.closed) this.fail(new Error(`zstd worker exited unexpectedly (code ${code})`));
       });
@@ -44,12 +59,18 @@ export class ZstdPool {
     return this.pending.size;
   }
 
-  /** Compresses a copy of `data` (the caller keeps its buffer). */
-  compress(data: Uint8Array, level: number): Promise<Buffer> {
-    return this.run({ data, level });
+  /**
+   * Compresses `src` into `dst` (at least compressBound(src.length) long); resolves to the
+   * frame's length. Both must be sharedBuffer memory, left alone until the promise settles.
+   */
+  compressInto(src: Buffer, dst: Buffer, level: number): Promise<number> {
+    if (!(src.buffer instanceof SharedArrayBuffer) || !(dst.buffer instanceof SharedArrayBuffer)) {
+      return Promise.reject(new Error('compressInto needs sharedBuffer memory'));
+    }
+    return this.run({ src, dst, level });
   }
 
-  private run(job: Omit<ZstdJob, 'id'>): Promise<Buffer> {
+  private run(job: Omit<ZstdJob, 'id'>): Promise<number> {
     if (this.closed) return Promise.reject(new Error('compression pool is closed'));
     if (this.broken) return Promise.reject(this.broken);
     if (this.workers.length === 0) this.start();
@@ -59,11 +80,9 @@ export class ZstdPool {
     const w = this.workers[slot];
     w.load++;
     if (w.load === 1) w.worker.ref(); // keep the process alive only while work is outstanding
-    return new Promise<Buffer>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, slot });
-      // A copy goes to the worker (transferred there), so the caller's buffer stays put.
-      const data = Uint8Array.prototype.slice.call(job.data);
-      w.worker.postMessage({ ...job, id, data } satisfies ZstdJob, [data.buffer as ArrayBuffer]);
+      w.worker.postMessage({ ...job, id } satisfies ZstdJob);
     });
   }
 
@@ -75,7 +94,7 @@ export class ZstdPool {
     w.load--;
     if (w.load === 0) w.worker.unref();
     if ('error' in m) p.reject(new Error(m.error));
-    else p.resolve(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length));
+    else p.resolve(m.length);
   }
 
   private fail(e: Error): void {
@@ -93,4 +112,16 @@ export class ZstdPool {
     this.failAll(new Error('compression pool closed'));
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
+}
+
+/**
+ * A worker's failure; one the system caused (a worker that cannot start for EMFILE or ENOMEM,
+ * which Node reports only in the message) becomes its environmental class (ERESOURCES…).
+ */
+function workerError(e: Error): Error {
+  const errno = (e as NodeJS.ErrnoException).code?.startsWith('E') && !(e as NodeJS.ErrnoException).code?.startsWith('ERR_')
+    ? (e as NodeJS.ErrnoException).code
+    : /\b(E[A-Z]{2,})\b/.exec(e.message)?.[1];
+  const environmental = errno ? systemError(Object.assign(new Error(e.message), { code: errno }), 'starting the compression workers') : undefined;
+  return environmental ?? new Error(`zstd worker failed: ${e.message}`);
 }

@@ -1,36 +1,30 @@
-// Worker-thread side of ZstdPool: compresses one buffer per message, so pack's slab compression
-// runs on other cores.
+// Worker-thread side of ZstdPool: compresses one slab per message, so pack's slab compression
+// runs on other cores. Input and output live in memory shared with the main thread (the pool's
+// callers own both): nothing is copied across threads or allocated per slab here.
+import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
-import { Compressor } from 'zstd-napi';
 
 export interface ZstdJob {
   id: number;
-  data: Uint8Array;
+  /** Bytes to compress and the buffer the frame is written to (≥ compressBound), both shared. */
+  src: Uint8Array;
+  dst: Uint8Array;
   level: number;
 }
 
-export type ZstdResult = { id: number; data: Uint8Array } | { id: number; error: string };
+export type ZstdResult = { id: number; length: number } | { id: number; error: string };
 
-const compressors = new Map<number, Compressor>();
-
-function compressorFor(level: number): Compressor {
-  let c = compressors.get(level);
-  if (!c) {
-    c = new Compressor();
-    c.setParameters({ compressionLevel: level });
-    compressors.set(level, c);
-  }
-  return c;
+interface CCtx {
+  compress(dst: Uint8Array, src: Uint8Array, level: number): number;
 }
+
+// zstd-napi's binding (its high-level Compressor allocates a new output buffer per call).
+const binding = createRequire(import.meta.url)('zstd-napi/binding.js') as { CCtx: new () => CCtx };
+const cctx = new binding.CCtx();
 
 parentPort!.on('message', (job: ZstdJob) => {
   try {
-    const out = compressorFor(job.level).compress(job.data);
-    // Hand the output over when it owns its whole ArrayBuffer; otherwise (a pooled or larger
-    // buffer) copy it into one that can be transferred.
-    const whole = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength && out.buffer instanceof ArrayBuffer;
-    const data = whole ? out : Uint8Array.prototype.slice.call(out);
-    parentPort!.postMessage({ id: job.id, data } satisfies ZstdResult, [data.buffer as ArrayBuffer]);
+    parentPort!.postMessage({ id: job.id, length: cctx.compress(job.dst, job.src, job.level) } satisfies ZstdResult);
   } catch (e) {
     parentPort!.postMessage({ id: job.id, error: (e as Error).message } satisfies ZstdResult);
   }

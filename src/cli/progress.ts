@@ -1,4 +1,5 @@
 // A progress bar on stderr when it is a terminal (ETA, MiB/s, raw vs stored); nothing otherwise.
+// With no total (a pipe being read) it shows a running count and rate instead of a bar.
 import cliProgress from 'cli-progress';
 import { formatBytes } from './output.js';
 
@@ -7,9 +8,10 @@ export interface ProgressBar {
   stop(): void;
 }
 
-export function progressBar(total: number, label: string, enabled = process.stderr.isTTY === true): ProgressBar {
+export function progressBar(total: number | undefined, label: string, enabled = process.stderr.isTTY === true): ProgressBar {
   if (!enabled || total === 0) return { update() {}, stop() {} };
   const started = Date.now();
+  if (total === undefined) return countingLine(label, started);
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
     format: `${label} [{bar}] {percentage}% | {done} of {total_h} | {speed} | ETA {eta_formatted} {extra}`,
@@ -25,6 +27,22 @@ export function progressBar(total: number, label: string, enabled = process.stde
     },
     stop() {
       bar.stop();
+    },
+  };
+}
+
+function countingLine(label: string, started: number): ProgressBar {
+  let shown = false;
+  return {
+    update(done, payload = {}) {
+      const secs = (Date.now() - started) / 1000;
+      const speed = secs > 0 ? ` | ${(done / 1048576 / secs).toFixed(0)} MiB/s` : '';
+      process.stderr.write(`\r${label} ${formatBytes(done)}${speed} ${payload.extra ?? ''}\x1b[K`);
+      shown = true;
+    },
+    stop() {
+      if (shown) process.stderr.write('\r\x1b[K');
+      shown = false;
     },
   };
 }

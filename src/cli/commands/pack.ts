@@ -1,4 +1,4 @@
-// `diskarc pack`: archives a file or block device as a new stream.
+// `diskarc pack`: archives a file, block device or pipe (`-` for stdin) as a new stream.
 import type { Command } from 'commander';
 import { Archive } from '../../archive/archive.js';
 import { pack, type PackResult } from '../../archive/pack.js';
@@ -20,16 +20,19 @@ export function describePack(r: PackResult): string {
     `hashes written:   ${formatBytes(r.hashesWritten)}`,
     `stream map:       ${formatBytes(r.mapWritten)} (${r.extentCount} extents)`,
     `compression:      ${r.compressionRatio.toFixed(2)}x`,
-    `speed:            ${r.mibPerSecond.toFixed(1)} MiB/s (${r.packSeconds.toFixed(2)} s${r.verified ? ', verified' : ', not verified'})`,
+    `speed:            ${r.mibPerSecond.toFixed(1)} MiB/s (${r.packSeconds.toFixed(2)} s)`,
+    r.verified
+      ? `verify:           ${r.verifySeconds.toFixed(2)} s (${r.verifyMiBPerSecond.toFixed(1)} MiB/s${r.input === 'pipe' ? ', digest of the stream read back' : ', compared with the input'})`
+      : 'verify:           skipped (--no-verify)',
     `digest:           ${r.digest}`,
   ].join('\n');
 }
 
 export function register(program: Command): void {
   commonOptions(
-    archiveOption(program.command('pack').description('archive a file or block device as a new stream'))
-      .argument('<input>', 'file, disk image or block device to archive')
-      .option('--name <name>', 'stream name (default: the input file name)')
+    archiveOption(program.command('pack').description('archive a file, block device or pipe as a new stream'))
+      .argument('<input>', 'file, disk image, block device, named pipe, or - for standard input')
+      .option('--name <name>', 'stream name (default: the input file name; required for -)')
       .option('--no-verify', 'skip reading the stream back and comparing it with the input'),
   ).action(async (input: string, o: { archive: string; name?: string; verify: boolean; json?: boolean; verbose?: boolean }) => {
     const out = new Output(o);
