@@ -56,7 +56,7 @@ test('each class of bad input has its own exit code', async (t) => {
   t.is((await diskarc('pack', '-a', archive, join(dir, 'missing-input'))).code, 5);
   t.is((await diskarc('create', '-a', archive)).code, 2, 'create refuses a non-empty directory');
   t.is((await diskarc('pack', '-a', archive)).code, 2, 'missing argument is a usage error');
-  t.is((await diskarc('create', '-a', join(dir, 'x'), '--block-size', '3000')).code, 3, 'invalid settings are refused');
+  t.is((await diskarc('create', '-a', join(dir, 'x'), '--block-size', '3000')).code, 2, 'invalid settings are a usage error');
   // A truncated stream map is reported as corruption, and other streams stay readable.
   const other = await diskarcJson<{ id: string }>('pack', '-a', archive, join(dir, 'in'), '--name', 'second');
   const mapPath = join(archive, 'streams', id, 'map');
