@@ -23,6 +23,7 @@ export const ExitCode = {
 } as const;
 
 export type ErrorCode =
+  | 'EINTERNAL'     // a broken invariant: a bug in diskarc (use after close, writer misuse)
   | 'EUSAGE'        // bad command-line argument or option value
   | 'ENOARCHIVE'    // archive directory missing or not a diskarc archive
   | 'EEXIST'        // refusing to overwrite (create on a non-empty directory)
@@ -46,6 +47,7 @@ export type ErrorCode =
   | 'EINTR';        // interrupted by a signal
 
 const exitFor: Record<ErrorCode, number> = {
+  EINTERNAL: ExitCode.INTERNAL,
   EUSAGE: ExitCode.USAGE,
   ENOARCHIVE: ExitCode.NO_ARCHIVE,
   EEXIST: ExitCode.USAGE,

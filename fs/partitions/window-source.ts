@@ -65,6 +65,6 @@ export class WindowSource implements BlockSource {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new Error('partition window used after close()');
+    if (this.closed) throw new DiskarcError('EINTERNAL', 'partition window used after close()');
   }
 }

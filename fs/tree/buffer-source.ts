@@ -1,5 +1,6 @@
 // Small in-memory and borrowed BlockSources the tree hands out: generated files (info.json)
 // and per-handle views of a shared source that must outlive any one open file.
+import { DiskarcError } from '../../src/errors.js';
 import { checkRange, type BlockSource, type BorrowedParts, type Extent } from '../../src/block/source.js';
 import { borrowParts, readParts } from '../../src/block/parts.js';
 
@@ -35,17 +36,17 @@ export class BorrowedSource implements BlockSource {
   }
 
   read(offset: number, length: number): Promise<Buffer> {
-    if (this.closed) return Promise.reject(new Error('read on a closed source'));
+    if (this.closed) return Promise.reject(new DiskarcError('EINTERNAL', 'read on a closed source'));
     return this.inner.read(offset, length);
   }
 
   readv(offset: number, length: number): Promise<Buffer[]> {
-    if (this.closed) return Promise.reject(new Error('read on a closed source'));
+    if (this.closed) return Promise.reject(new DiskarcError('EINTERNAL', 'read on a closed source'));
     return readParts(this.inner, offset, length);
   }
 
   borrowv(offset: number, length: number): Promise<BorrowedParts> {
-    if (this.closed) return Promise.reject(new Error('read on a closed source'));
+    if (this.closed) return Promise.reject(new DiskarcError('EINTERNAL', 'read on a closed source'));
     return borrowParts(this.inner, offset, length);
   }
 

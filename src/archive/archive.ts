@@ -132,7 +132,7 @@ export class Archive {
     const path = join(this.streamDir(id), META_FILE);
     try {
       const info = JSON.parse(await readFile(path, 'utf8')) as StreamInfo;
-      if (info.id !== id || !Number.isSafeInteger(info.size) || info.size < 0) throw new Error('fields do not match the stream');
+      if (info.id !== id || !Number.isSafeInteger(info.size) || info.size < 0) throw new DiskarcError('ECORRUPT', 'fields do not match the stream');
       return info;
     } catch (e) {
       throw new DiskarcError('ECORRUPT', `stream ${id}: metadata ${path} is unreadable: ${(e as Error).message}`, { stream: id }, { cause: e });

@@ -2,6 +2,7 @@
 // on the ZstdPool while the next one fills, appending them to the SlabStore strictly in id order.
 // Slab buffers (input and compressed output, shared with the workers) are recycled once their
 // slab is written, and about `maxInFlight` slabs are in flight: that bounds pack's memory.
+import { DiskarcError } from '../errors.js';
 import { HASH_BYTES, hashRecord, SLAB_FLAG_ZSTD } from './layout.js';
 import type { CompressionConfig } from './config.js';
 import type { DedupIndex, ChunkLocation } from './dedup-index.js';
@@ -132,7 +133,7 @@ export class ChunkWriter {
 
   /** Stops after the slab being written (pack failed or was interrupted); never throws. */
   async abandon(): Promise<void> {
-    this.failure ??= new Error('abandoned');
+    this.failure ??= new DiskarcError('EINTR', 'the pack was abandoned');
     await this.tail;
   }
 

@@ -234,7 +234,7 @@ async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Pr
   let at = position;
   while (bufs.length > 0) {
     const { bytesWritten } = await fh.writev(bufs, at);
-    if (bytesWritten === 0) throw Object.assign(new Error(`write to ${at} made no progress`), { code: 'EIO' });
+    if (bytesWritten === 0) throw new DiskarcError('EIO', `a write at offset ${at} made no progress`);
     at += bytesWritten;
     let skip = bytesWritten;
     while (bufs.length > 0 && skip >= bufs[0].length) skip -= bufs.shift()!.length;

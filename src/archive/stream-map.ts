@@ -52,7 +52,7 @@ export class MapWriter {
 
   /** Appends an extent at the current end; adjacent holes, and fills of one byte, are merged. */
   async add(e: MapExtent): Promise<void> {
-    if (e.offset !== this.end) throw new Error(`map extent at ${e.offset} does not follow ${this.end}`);
+    if (e.offset !== this.end) throw new DiskarcError('EINTERNAL', `map extent at ${e.offset} does not follow ${this.end}`);
     if (e.length <= 0) return;
     this.end += e.length;
     const l = this.last;

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { systemError } from '../errors.js';
+import { DiskarcError, systemError } from '../errors.js';
 import type { ZstdJob, ZstdResult } from './zstd-worker.js';
 
 interface Pending {
@@ -44,7 +44,7 @@ export class ZstdPool {
       worker.on('message', (m: ZstdResult) => this.settle(m));
       worker.on('error', (e) => this.fail(workerError(e)));
       worker.on('exit', (code) => {
-        if (!this.closed) this.fail(new Error(`zstd worker exited unexpectedly (code ${code})`));
+        if (!this.closed) this.fail(new DiskarcError('EINTERNAL', `zstd worker exited unexpectedly (code ${code})`));
       });
       this.workers.push({ worker, load: 0 });
     }
@@ -65,13 +65,13 @@ export class ZstdPool {
    */
   compressInto(src: Buffer, dst: Buffer, level: number): Promise<number> {
     if (!(src.buffer instanceof SharedArrayBuffer) || !(dst.buffer instanceof SharedArrayBuffer)) {
-      return Promise.reject(new Error('compressInto needs sharedBuffer memory'));
+      return Promise.reject(new DiskarcError('EINTERNAL', 'compressInto needs sharedBuffer memory'));
     }
     return this.run({ src, dst, level });
   }
 
   private run(job: Omit<ZstdJob, 'id'>): Promise<number> {
-    if (this.closed) return Promise.reject(new Error('compression pool is closed'));
+    if (this.closed) return Promise.reject(new DiskarcError('EINTERNAL', 'compression pool is closed'));
     if (this.broken) return Promise.reject(this.broken);
     if (this.workers.length === 0) this.start();
     let slot = 0;
@@ -93,7 +93,7 @@ export class ZstdPool {
     const w = this.workers[p.slot];
     w.load--;
     if (w.load === 0) w.worker.unref();
-    if ('error' in m) p.reject(new Error(m.error));
+    if ('error' in m) p.reject(new DiskarcError('EINTERNAL', `zstd compression failed: ${m.error}`));
     else p.resolve(m.length);
   }
 
@@ -109,7 +109,7 @@ export class ZstdPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.failAll(new Error('compression pool closed'));
+    this.failAll(new DiskarcError('EINTERNAL', 'compression pool closed'));
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 }
@@ -122,6 +122,6 @@ function workerError(e: Error): Error {
   const errno = (e as NodeJS.ErrnoException).code?.startsWith('E') && !(e as NodeJS.ErrnoException).code?.startsWith('ERR_')
     ? (e as NodeJS.ErrnoException).code
     : /\b(E[A-Z]{2,})\b/.exec(e.message)?.[1];
-  const environmental = errno ? systemError(Object.assign(new Error(e.message), { code: errno }), 'starting the compression workers') : undefined;
-  return environmental ?? new Error(`zstd worker failed: ${e.message}`);
+  const environmental = errno ? systemError(Object.assign(e, { code: errno }), 'starting the compression workers') : undefined;
+  return environmental ?? new DiskarcError('EINTERNAL', `zstd worker failed: ${e.message}`, {}, { cause: e });
 }

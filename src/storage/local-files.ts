@@ -1,7 +1,7 @@
 // The file operations the local backend and its lock share: errno → DiskarcError for a key,
 // write-everything loops, directory fsyncs and the temp-file-then-link write that makes a file
 // appear whole and only if its name is free.
-import { link, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, rename, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { classifySystemError, DiskarcError } from '../errors.js';
 import { keyExists, noSuchKey } from './backend.js';
@@ -26,7 +26,7 @@ export async function writeAll(fh: FileHandle, parts: readonly Uint8Array[], pos
   while (rest.length > 0) {
     const { bytesWritten } = await fh.writev(rest as Uint8Array[], position);
     // A write that makes no progress would otherwise spin here for ever.
-    if (bytesWritten === 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+    if (bytesWritten === 0) throw new DiskarcError('EIO', `a write made no progress at offset ${position}`);
     position += bytesWritten;
     let skip = bytesWritten;
     while (rest.length > 0 && skip >= rest[0].length) skip -= rest.shift()!.length;
@@ -62,6 +62,21 @@ export async function makeDirs(dir: string): Promise<void> {
   const created: string[] = [];
   for (let d = dir; d.length >= first.length; d = dirname(d)) created.push(d);
   for (const d of created.reverse()) await fsyncDir(dirname(d));
+}
+
+/**
+ * Makes the folders a new file at `path` needs, and removes an empty folder standing at `path`
+ * itself: keys have no folders (an object store has none), so the folder a removed key leaves
+ * behind must not stop a later key of that name.
+ */
+export async function makeRoomFor(path: string): Promise<void> {
+  await makeDirs(dirname(path));
+  try {
+    await rmdir(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+  }
 }
 
 /** Creates `tmp` (read-only mode: archive files are never written in place) holding `parts`, fsynced. */

@@ -5,10 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { link, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DiskarcError } from '../errors.js';
-import { checkOffset, keyExists, type AppendHandle, type AppendOptions, type KeyInfo, type ObjectReader, type Storage, type StorageTraits, type WriterLock } from './backend.js';
+import { checkOffset, keyExists, noSuchKey, type AppendHandle, type AppendOptions, type KeyInfo, type ObjectReader, type Storage, type StorageTraits, type WriterLock } from './backend.js';
 import { checkKey, checkPrefix, keyProblem, LOCK_KEY } from './keys.js';
 import { currentHolder } from './lock-holder.js';
-import { fileError, fsyncDir, makeDirs, readAllAt, writeAll, writeNewFile } from './local-files.js';
+import { fileError, fsyncDir, makeDirs, makeRoomFor, readAllAt, writeAll, writeNewFile } from './local-files.js';
 import { lockDirectory } from './local-lock.js';
 
 const isSealed = (mode: number) => (mode & 0o222) === 0;
@@ -87,7 +87,7 @@ export class LocalStorage implements Storage {
     const path = this.path(key);
     try {
       const st = await stat(path);
-      if (!st.isFile()) throw Object.assign(new Error(`not a file: ${path}`), { code: 'ENOENT' });
+      if (!st.isFile()) throw noSuchKey(key, path);
       return { key, size: st.size, sealed: isSealed(st.mode) };
     } catch (e) {
       throw fileError(e, key, path, 'reading');
@@ -120,6 +120,15 @@ export class LocalStorage implements Storage {
     } catch (e) {
       throw fileError(e, key, path, 'opening');
     }
+    // A folder opens for reading too (and reads of 0 bytes succeed), but it is no key.
+    const isFile = await fh.stat().then((st) => st.isFile(), async (e: unknown) => {
+      await fh.close();
+      throw fileError(e, key, path, 'opening');
+    });
+    if (!isFile) {
+      await fh.close();
+      throw noSuchKey(key, path);
+    }
     return new LocalReader(key, path, fh);
   }
 
@@ -127,7 +136,7 @@ export class LocalStorage implements Storage {
     const path = this.path(key);
     const parts = data instanceof Uint8Array ? [data] : data;
     try {
-      await makeDirs(dirname(path));
+      await makeRoomFor(path);
       await writeNewFile(tempName(path), path, parts, opts.replace === true);
     } catch (e) {
       throw fileError(e, key, path, 'writing', true);
@@ -138,7 +147,7 @@ export class LocalStorage implements Storage {
     const path = this.path(key);
     try {
       if (opts.resumeAt === undefined) {
-        await makeDirs(dirname(path));
+        await makeRoomFor(path);
         return new LocalAppend(key, path, await open(path, 'wx'), 0, false);
       }
       checkOffset(opts.resumeAt, 'resume length');
@@ -164,7 +173,7 @@ export class LocalStorage implements Storage {
     const dst = this.path(to);
     await this.stat(from);
     try {
-      await makeDirs(dirname(dst));
+      await makeRoomFor(dst);
       // link then unlink: rename(2) would replace an existing `to`.
       await link(src, dst);
       await fsyncDir(dirname(dst));
@@ -224,7 +233,7 @@ class LocalReader implements ObjectReader {
 
   async read(into: Uint8Array, offset: number): Promise<number> {
     checkOffset(offset);
-    if (this.closed) throw new Error(`read of ${this.path} after close`);
+    if (this.closed) throw new DiskarcError('EINTERNAL', `read of ${this.path} after close`);
     try {
       return await readAllAt(this.fh, into, offset);
     } catch (e) {
@@ -233,7 +242,7 @@ class LocalReader implements ObjectReader {
   }
 
   withDescriptor<T>(job: (fd: number) => Promise<T>): Promise<T> {
-    if (this.closed) throw new Error(`read of ${this.path} after close`);
+    if (this.closed) throw new DiskarcError('EINTERNAL', `read of ${this.path} after close`);
     const p = job(this.fh.fd);
     this.jobs.add(p);
     const untrack = () => this.jobs.delete(p);
@@ -260,7 +269,7 @@ class LocalAppend implements AppendHandle {
   constructor(readonly key: string, private readonly path: string, private readonly fh: FileHandle, public length: number, private nameDurable: boolean) {}
 
   private check(): void {
-    if (this.closed) throw new Error(`write to ${this.path} after close`);
+    if (this.closed) throw new DiskarcError('EINTERNAL', `write to ${this.path} after close`);
   }
 
   private fail(e: unknown, doing: string): unknown {

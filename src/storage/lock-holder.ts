@@ -58,7 +58,7 @@ async function startTimeOf(pid: number | 'self'): Promise<string | undefined> {
 /** This process, as a lock holder (a fresh nonce each call). */
 export async function currentHolder(): Promise<LockHolder> {
   const startTime = await startTimeOf('self');
-  if (startTime === undefined) throw new Error('/proc/self/stat is unreadable');
+  if (startTime === undefined) throw new DiskarcError('EIO', '/proc/self/stat is unreadable: cannot tell this process\'s start time for the lock');
   return {
     host: hostname(),
     machineId: await machineId(),

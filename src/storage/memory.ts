@@ -81,7 +81,7 @@ export class MemoryStorage implements Storage {
       key,
       size: async () => entry.length,
       read: async (into, offset) => {
-        if (closed) throw new Error(`read of ${this.where(key)} after close`);
+        if (closed) throw new DiskarcError('EINTERNAL', `read of ${this.where(key)} after close`);
         return readEntry(entry, into, offset);
       },
       withDescriptor: () => undefined,
@@ -221,7 +221,7 @@ class MemoryAppend implements AppendHandle {
   }
 
   private check(): void {
-    if (this.closed) throw new Error(`write to ${this.host.where} after close`);
+    if (this.closed) throw new DiskarcError('EINTERNAL', `write to ${this.host.where} after close`);
     if (!this.host.live()) throw new DiskarcError('EIO', `${this.host.where}: the writer crashed (MemoryStorage.crash)`, { key: this.key });
   }
 
