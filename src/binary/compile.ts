@@ -2,7 +2,7 @@
 // functions (generated once per table): one bounds check, then each field read or written at its
 // constant offset, the record built as one object literal of fixed shape — as fast as
 // hand-written code on the hot paths (NBD requests, NTFS records, slab headers).
-import { FIXED_WIDTHS, isFixedType, type FieldType } from './field-types.js';
+import { fieldWidth, isFixedType, type FieldType } from './field-types.js';
 import { FILETIME_MAX_MS, FILETIME_MIN_MS, filetimeToUnixMs, writeFiletime } from './filetime.js';
 import { readGuid, writeGuid, isGuidText } from './guid.js';
 import { readLatin1, readUtf16, writeLatin1, writeUtf16 } from './strings.js';
@@ -107,11 +107,6 @@ function encodeField(f: ResolvedField): string {
     case 'ascii': return `if (!writeLatin1(x, b, ${at(o)}, ${f.size})) ${bad};`;
     case 'utf16le': return `if (!writeUtf16(x, b, ${at(o)}, ${f.size})) ${bad};`;
   }
-}
-
-/** Bytes a field covers. */
-export function fieldWidth(type: FieldType, size: number | undefined): number {
-  return isFixedType(type) ? FIXED_WIDTHS[type] : (size as number);
 }
 
 // `at` must be a whole, non-negative offset with `end` bytes after it inside the buffer.

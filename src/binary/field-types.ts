@@ -56,3 +56,8 @@ export type Values<F> = { -readonly [K in keyof F]: ValueOf<TypeOf<F[K]>> };
 export function isFixedType(type: string): type is FixedType {
   return Object.hasOwn(FIXED_WIDTHS, type);
 }
+
+/** Bytes a field covers: its type's width, or the size a sized type declares. */
+export function fieldWidth(type: FieldType, size: number | undefined): number {
+  return isFixedType(type) ? FIXED_WIDTHS[type] : (size as number);
+}

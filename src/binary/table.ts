@@ -2,8 +2,8 @@
 // or in sequence with no padding (wire messages) — compiled into one bounds-checked decoder and
 // one encoder shared by readers and writers. What a table cannot decode is reported through the
 // `fail` hook its domain gives it, so each domain keeps its own error class.
-import { compile, fieldWidth, type Compiled, type ResolvedField } from './compile.js';
-import type { FieldType, PlacedField, SequencedField, Values } from './field-types.js';
+import { compile, type Compiled, type ResolvedField } from './compile.js';
+import { fieldWidth, type FieldType, type PlacedField, type SequencedField, type Values } from './field-types.js';
 
 export type { FieldType, FixedType, PlacedField, SequencedField, SizedType, ValueOf, Values } from './field-types.js';
 export { FILETIME_UNIX_EPOCH_MS } from './filetime.js';
