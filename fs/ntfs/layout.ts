@@ -4,6 +4,9 @@
 import { DiskarcError } from '../../src/errors.js';
 import { BinaryTable, placed, type DecodeFailure, type PlacedField, type Values } from '../../src/binary/table.js';
 
+/** 1601-01-01 → 1970-01-01 in milliseconds (`filetime` fields are decoded with it). */
+export { FILETIME_UNIX_EPOCH_MS } from '../../src/binary/filetime.js';
+
 /** The table of an NTFS structure; `name` is what errors call it when decode is not told. */
 export function ntfsLayout<const F extends Readonly<Record<string, PlacedField>>>(name: string, fields: F): BinaryTable<Values<F>> {
   return new BinaryTable(name, placed(fields), efsFailure);

@@ -6,7 +6,6 @@ import { compile, type Compiled, type ResolvedField } from './compile.js';
 import { fieldWidth, type FieldType, type PlacedField, type SequencedField, type Values } from './field-types.js';
 
 export type { FieldType, FixedType, PlacedField, SequencedField, SizedType, ValueOf, Values } from './field-types.js';
-export { FILETIME_UNIX_EPOCH_MS } from './filetime.js';
 
 /** Why a decode failed; `structure` is the name given to decode (or the table's). */
 export type DecodeFailure =
