@@ -2,7 +2,7 @@
 // and the layers below it, never one above. `npm test` runs this check (test/architecture).
 const layers = [
   ['native', '^native/'],
-  ['base', '^src/(block|storage)/|^src/(errors|version|format-bytes)\\.ts$'],
+  ['base', '^src/(binary|block|storage)/|^src/(errors|version|format-bytes)\\.ts$'],
   ['archive', '^src/archive/'],
   ['catalog', '^src/catalog/'],
   ['fs', '^fs/'],

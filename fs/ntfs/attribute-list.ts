@@ -1,17 +1,17 @@
 // $ATTRIBUTE_LIST entries (libfsntfs "Attribute list"): where each attribute of a file that
 // overflowed its base record lives — which extension record, and from which VCN on.
-import { corrupt, decode, readName } from './layout.js';
+import { corrupt, decode, ntfsLayout, readName } from './layout.js';
 
-export const AttributeListEntryLayout = {
-  type: { offset: 0, type: 'u32' },
-  length: { offset: 4, type: 'u16' },
+export const AttributeListEntryLayout = ntfsLayout('$ATTRIBUTE_LIST entry', {
+  type: { offset: 0, type: 'u32le' },
+  length: { offset: 4, type: 'u16le' },
   nameLength: { offset: 6, type: 'u8' },
   nameOffset: { offset: 7, type: 'u8' },
-  firstVcn: { offset: 8, type: 'u64' },
-  record: { offset: 16, type: 'u48' },
-  sequence: { offset: 22, type: 'u16' },
-  id: { offset: 24, type: 'u16' },
-} as const;
+  firstVcn: { offset: 8, type: 'u64le' },
+  record: { offset: 16, type: 'u48le' },
+  sequence: { offset: 22, type: 'u16le' },
+  id: { offset: 24, type: 'u16le' },
+});
 
 export interface AttributeListEntry {
   type: number;

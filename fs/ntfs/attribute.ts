@@ -1,6 +1,6 @@
 // Attribute headers (libfsntfs "MFT attribute"): walks the attributes of one MFT record and
 // decodes each header, resident value or non-resident runlist, bounds-checked against the record.
-import { corrupt, decode, readName, requireBytes } from './layout.js';
+import { corrupt, decode, ntfsLayout, readName, requireBytes } from './layout.js';
 import { decodeRunlist, type Run } from './runlist.js';
 
 export const AttributeType = {
@@ -22,30 +22,30 @@ export const AttributeType = {
 export const AttributeFlags = { COMPRESSED: 0x0001, ENCRYPTED: 0x4000, SPARSE: 0x8000 } as const;
 
 /** Header common to all attributes. */
-export const AttributeHeaderLayout = {
-  type: { offset: 0, type: 'u32' },
-  length: { offset: 4, type: 'u32' },
+export const AttributeHeaderLayout = ntfsLayout('attribute header', {
+  type: { offset: 0, type: 'u32le' },
+  length: { offset: 4, type: 'u32le' },
   nonResident: { offset: 8, type: 'u8' },
   nameLength: { offset: 9, type: 'u8' },
-  nameOffset: { offset: 10, type: 'u16' },
-  flags: { offset: 12, type: 'u16' },
-  id: { offset: 14, type: 'u16' },
-} as const;
+  nameOffset: { offset: 10, type: 'u16le' },
+  flags: { offset: 12, type: 'u16le' },
+  id: { offset: 14, type: 'u16le' },
+});
 
-export const ResidentLayout = {
-  valueLength: { offset: 16, type: 'u32' },
-  valueOffset: { offset: 20, type: 'u16' },
-} as const;
+export const ResidentLayout = ntfsLayout('resident attribute header', {
+  valueLength: { offset: 16, type: 'u32le' },
+  valueOffset: { offset: 20, type: 'u16le' },
+});
 
-export const NonResidentLayout = {
-  firstVcn: { offset: 16, type: 'u64' },
-  lastVcn: { offset: 24, type: 'i64' },
-  runlistOffset: { offset: 32, type: 'u16' },
-  compressionUnit: { offset: 34, type: 'u16' },
-  allocatedSize: { offset: 40, type: 'u64' },
-  dataSize: { offset: 48, type: 'u64' },
-  validDataSize: { offset: 56, type: 'u64' },
-} as const;
+export const NonResidentLayout = ntfsLayout('non-resident attribute header', {
+  firstVcn: { offset: 16, type: 'u64le' },
+  lastVcn: { offset: 24, type: 'i64le' },
+  runlistOffset: { offset: 32, type: 'u16le' },
+  compressionUnit: { offset: 34, type: 'u16le' },
+  allocatedSize: { offset: 40, type: 'u64le' },
+  dataSize: { offset: 48, type: 'u64le' },
+  validDataSize: { offset: 56, type: 'u64le' },
+});
 
 export interface Attribute {
   type: number;

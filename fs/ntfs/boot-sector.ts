@@ -1,21 +1,21 @@
 // The NTFS boot sector (libfsntfs "Volume header"): volume geometry and where $MFT starts.
 // Validates every field the reader depends on, so later code can trust the geometry.
-import { corrupt, decode, requireBytes } from './layout.js';
+import { corrupt, decode, ntfsLayout, requireBytes } from './layout.js';
 import { DiskarcError } from '../../src/errors.js';
 
 /** Boot sector fields (all little-endian; reference/ntfs.md "Boot sector"). */
-export const BootSectorLayout = {
-  bytesPerSector: { offset: 11, type: 'u16' },
+export const BootSectorLayout = ntfsLayout('boot sector', {
+  bytesPerSector: { offset: 11, type: 'u16le' },
   sectorsPerCluster: { offset: 13, type: 'u8' },
-  totalSectors: { offset: 40, type: 'u64' },
-  mftCluster: { offset: 48, type: 'u64' },
-  mftMirrCluster: { offset: 56, type: 'u64' },
+  totalSectors: { offset: 40, type: 'u64le' },
+  mftCluster: { offset: 48, type: 'u64le' },
+  mftMirrCluster: { offset: 56, type: 'u64le' },
   mftRecordSizeCode: { offset: 64, type: 'i8' },
   indexRecordSizeCode: { offset: 68, type: 'i8' },
-  serialLow: { offset: 72, type: 'u32' },
-  serialHigh: { offset: 76, type: 'u32' },
-  endMarker: { offset: 510, type: 'u16' },
-} as const;
+  serialLow: { offset: 72, type: 'u32le' },
+  serialHigh: { offset: 76, type: 'u32le' },
+  endMarker: { offset: 510, type: 'u16le' },
+});
 
 export const OEM_ID = 'NTFS    ';
 export const MAX_CLUSTER_SIZE = 2 * 1024 * 1024;

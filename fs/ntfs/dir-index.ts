@@ -1,38 +1,38 @@
 // Directory index structures (libfsntfs "Index root", "Index allocation", "Index entry"):
 // $INDEX_ROOT header, INDX blocks (with fixups) and the B-tree node entries they hold.
 import { applyFixups } from './fixups.js';
-import { corrupt, decode, requireBytes } from './layout.js';
+import { corrupt, decode, ntfsLayout, requireBytes } from './layout.js';
 import { parseFileName, type FileName } from './file-name.js';
 
-export const IndexRootLayout = {
-  attributeType: { offset: 0, type: 'u32' },
-  collationRule: { offset: 4, type: 'u32' },
-  indexRecordSize: { offset: 8, type: 'u32' },
+export const IndexRootLayout = ntfsLayout('$INDEX_ROOT header', {
+  attributeType: { offset: 0, type: 'u32le' },
+  collationRule: { offset: 4, type: 'u32le' },
+  indexRecordSize: { offset: 8, type: 'u32le' },
   clustersPerIndexRecord: { offset: 12, type: 'u8' },
-} as const;
+});
 /** The node header follows the 16-byte root header. */
 export const INDEX_ROOT_NODE_OFFSET = 16;
 
-export const IndexRecordLayout = {
-  vcn: { offset: 16, type: 'u64' },
-} as const;
+export const IndexRecordLayout = ntfsLayout('INDX record header', {
+  vcn: { offset: 16, type: 'u64le' },
+});
 /** The node header in an INDX record starts at 24. */
 export const INDEX_RECORD_NODE_OFFSET = 24;
 
-export const IndexNodeHeaderLayout = {
-  entriesOffset: { offset: 0, type: 'u32' },
-  indexLength: { offset: 4, type: 'u32' },
-  allocatedLength: { offset: 8, type: 'u32' },
+export const IndexNodeHeaderLayout = ntfsLayout('index node header', {
+  entriesOffset: { offset: 0, type: 'u32le' },
+  indexLength: { offset: 4, type: 'u32le' },
+  allocatedLength: { offset: 8, type: 'u32le' },
   flags: { offset: 12, type: 'u8' },
-} as const;
+});
 
-export const IndexEntryLayout = {
-  record: { offset: 0, type: 'u48' },
-  sequence: { offset: 6, type: 'u16' },
-  length: { offset: 8, type: 'u16' },
-  keyLength: { offset: 10, type: 'u16' },
-  flags: { offset: 12, type: 'u16' },
-} as const;
+export const IndexEntryLayout = ntfsLayout('index entry', {
+  record: { offset: 0, type: 'u48le' },
+  sequence: { offset: 6, type: 'u16le' },
+  length: { offset: 8, type: 'u16le' },
+  keyLength: { offset: 10, type: 'u16le' },
+  flags: { offset: 12, type: 'u16le' },
+});
 
 export const IndexEntryFlags = { HAS_SUBNODE: 1, LAST: 2 } as const;
 export const COLLATION_FILENAME = 1;

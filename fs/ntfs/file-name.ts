@@ -1,29 +1,29 @@
 // $FILE_NAME and $STANDARD_INFORMATION values (libfsntfs "File name attribute" / "Standard
 // information attribute"): names with their namespace, parent reference, timestamps, DOS attributes.
-import { decode, readName } from './layout.js';
+import { decode, ntfsLayout, readName } from './layout.js';
 
-export const FileNameLayout = {
-  parentRecord: { offset: 0, type: 'u48' },
-  parentSequence: { offset: 6, type: 'u16' },
+export const FileNameLayout = ntfsLayout('$FILE_NAME', {
+  parentRecord: { offset: 0, type: 'u48le' },
+  parentSequence: { offset: 6, type: 'u16le' },
   created: { offset: 8, type: 'filetime' },
   modified: { offset: 16, type: 'filetime' },
   changed: { offset: 24, type: 'filetime' },
   accessed: { offset: 32, type: 'filetime' },
-  allocatedSize: { offset: 40, type: 'u64' },
-  realSize: { offset: 48, type: 'u64' },
-  flags: { offset: 56, type: 'u32' },
-  reparseTag: { offset: 60, type: 'u32' },
+  allocatedSize: { offset: 40, type: 'u64le' },
+  realSize: { offset: 48, type: 'u64le' },
+  flags: { offset: 56, type: 'u32le' },
+  reparseTag: { offset: 60, type: 'u32le' },
   nameLength: { offset: 64, type: 'u8' },
   namespace: { offset: 65, type: 'u8' },
-} as const;
+});
 
-export const StandardInformationLayout = {
+export const StandardInformationLayout = ntfsLayout('$STANDARD_INFORMATION', {
   created: { offset: 0, type: 'filetime' },
   modified: { offset: 8, type: 'filetime' },
   changed: { offset: 16, type: 'filetime' },
   accessed: { offset: 24, type: 'filetime' },
-  attributes: { offset: 32, type: 'u32' },
-} as const;
+  attributes: { offset: 32, type: 'u32le' },
+});
 
 export const Namespace = { POSIX: 0, WIN32: 1, DOS: 2, WIN32_AND_DOS: 3 } as const;
 

@@ -1,16 +1,16 @@
 // Update-sequence fixups (libfsntfs "Fix-up values"): the last two bytes of every 512-byte
 // stride of an MFT or INDX record were replaced on disk by a check value; the originals live
 // in the update-sequence array. A stride whose tail differs from the check value is a torn write.
-import { corrupt, decode } from './layout.js';
+import { corrupt, decode, ntfsLayout } from './layout.js';
 
 export const FIXUP_STRIDE = 512;
 
 /** The multi-sector header that MFT ("FILE") and index ("INDX") records begin with. */
-export const MultiSectorHeaderLayout = {
-  signature: { offset: 0, type: 'u32' },
-  usaOffset: { offset: 4, type: 'u16' },
-  usaCount: { offset: 6, type: 'u16' },
-} as const;
+export const MultiSectorHeaderLayout = ntfsLayout('multi-sector header', {
+  signature: { offset: 0, type: 'u32le' },
+  usaOffset: { offset: 4, type: 'u16le' },
+  usaCount: { offset: 6, type: 'u16le' },
+});
 
 /** Checks the signature and applies fixups to `buf` in place. `what` names the record in errors. */
 export function applyFixups(buf: Buffer, signature: string, what: string): void {

@@ -1,20 +1,20 @@
 // One MFT record ("FILE" entry, libfsntfs "MFT entry"): header, fixups and its attributes.
 // Pure: takes the raw record bytes, returns the decoded record or an EFS error naming it.
 import { applyFixups } from './fixups.js';
-import { corrupt, decode } from './layout.js';
+import { corrupt, decode, ntfsLayout } from './layout.js';
 import { parseAttributes, type Attribute } from './attribute.js';
 
-export const MftRecordLayout = {
-  sequence: { offset: 16, type: 'u16' },
-  linkCount: { offset: 18, type: 'u16' },
-  firstAttributeOffset: { offset: 20, type: 'u16' },
-  flags: { offset: 22, type: 'u16' },
-  usedSize: { offset: 24, type: 'u32' },
-  allocatedSize: { offset: 28, type: 'u32' },
-  baseRecord: { offset: 32, type: 'u48' },
-  baseSequence: { offset: 38, type: 'u16' },
-  nextAttributeId: { offset: 40, type: 'u16' },
-} as const;
+export const MftRecordLayout = ntfsLayout('MFT record header', {
+  sequence: { offset: 16, type: 'u16le' },
+  linkCount: { offset: 18, type: 'u16le' },
+  firstAttributeOffset: { offset: 20, type: 'u16le' },
+  flags: { offset: 22, type: 'u16le' },
+  usedSize: { offset: 24, type: 'u32le' },
+  allocatedSize: { offset: 28, type: 'u32le' },
+  baseRecord: { offset: 32, type: 'u48le' },
+  baseSequence: { offset: 38, type: 'u16le' },
+  nextAttributeId: { offset: 40, type: 'u16le' },
+});
 
 export const MftRecordFlags = { IN_USE: 0x1, DIRECTORY: 0x2 } as const;
 

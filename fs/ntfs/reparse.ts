@@ -1,6 +1,6 @@
 // $REPARSE_POINT values (libfsntfs "Reparse point attribute"): symbolic links and junctions
 // (mount points) give a link target; WOF ("compact") files name their compression algorithm.
-import { corrupt, decode, readName, requireBytes } from './layout.js';
+import { corrupt, decode, ntfsLayout, readName, requireBytes } from './layout.js';
 
 export const ReparseTag = {
   MOUNT_POINT: 0xa0000003,
@@ -8,27 +8,27 @@ export const ReparseTag = {
   WOF: 0x80000017,
 } as const;
 
-export const ReparseHeaderLayout = {
-  tag: { offset: 0, type: 'u32' },
-  dataLength: { offset: 4, type: 'u16' },
-} as const;
+export const ReparseHeaderLayout = ntfsLayout('reparse point header', {
+  tag: { offset: 0, type: 'u32le' },
+  dataLength: { offset: 4, type: 'u16le' },
+});
 
 /** Symlink / mount point buffer after the 8-byte header (mount points have no flags field). */
-export const LinkReparseLayout = {
-  substituteOffset: { offset: 0, type: 'u16' },
-  substituteLength: { offset: 2, type: 'u16' },
-  printOffset: { offset: 4, type: 'u16' },
-  printLength: { offset: 6, type: 'u16' },
-  flags: { offset: 8, type: 'u32' },
-} as const;
+export const LinkReparseLayout = ntfsLayout('link reparse buffer', {
+  substituteOffset: { offset: 0, type: 'u16le' },
+  substituteLength: { offset: 2, type: 'u16le' },
+  printOffset: { offset: 4, type: 'u16le' },
+  printLength: { offset: 6, type: 'u16le' },
+  flags: { offset: 8, type: 'u32le' },
+});
 
 /** WOF_EXTERNAL_INFO followed by FILE_PROVIDER_EXTERNAL_INFO_V1. */
-export const WofReparseLayout = {
-  wofVersion: { offset: 8, type: 'u32' },
-  provider: { offset: 12, type: 'u32' },
-  fileVersion: { offset: 16, type: 'u32' },
-  algorithm: { offset: 20, type: 'u32' },
-} as const;
+export const WofReparseLayout = ntfsLayout('WOF reparse buffer', {
+  wofVersion: { offset: 8, type: 'u32le' },
+  provider: { offset: 12, type: 'u32le' },
+  fileVersion: { offset: 16, type: 'u32le' },
+  algorithm: { offset: 20, type: 'u32le' },
+});
 
 export const WofAlgorithms = ['XPRESS4K', 'LZX', 'XPRESS8K', 'XPRESS16K'] as const;
 

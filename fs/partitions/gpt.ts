@@ -5,36 +5,36 @@
 import { crc32 } from 'node:zlib';
 import { DiskarcError } from '../../src/errors.js';
 import type { BlockSource } from '../../src/block/source.js';
-import { decode, layoutSize, lbaToBytes, type Decoded, type Layout } from './fields.js';
+import { decode, layoutSize, lbaToBytes, partitionLayout, type Decoded } from './fields.js';
 import { isZeroGuid } from './guid.js';
 import { gptTypeName } from './type-names.js';
 import type { Partition, PartitionTable } from './types.js';
 
-export const gptHeaderLayout = {
-  signature: { offset: 0, size: 8, type: 'ascii' },
-  revision: { offset: 8, size: 4, type: 'u32le' },
-  headerSize: { offset: 12, size: 4, type: 'u32le' },
-  headerCrc32: { offset: 16, size: 4, type: 'u32le' },
-  reserved: { offset: 20, size: 4, type: 'u32le' },
-  myLba: { offset: 24, size: 8, type: 'u64le' },
-  alternateLba: { offset: 32, size: 8, type: 'u64le' },
-  firstUsableLba: { offset: 40, size: 8, type: 'u64le' },
-  lastUsableLba: { offset: 48, size: 8, type: 'u64le' },
-  diskGuid: { offset: 56, size: 16, type: 'guid' },
-  partitionEntryLba: { offset: 72, size: 8, type: 'u64le' },
-  numberOfPartitionEntries: { offset: 80, size: 4, type: 'u32le' },
-  sizeOfPartitionEntry: { offset: 84, size: 4, type: 'u32le' },
-  partitionEntryArrayCrc32: { offset: 88, size: 4, type: 'u32le' },
-} as const satisfies Layout;
+export const gptHeaderLayout = partitionLayout('GPT header', {
+  signature: { offset: 0, type: 'ascii', size: 8 },
+  revision: { offset: 8, type: 'u32le' },
+  headerSize: { offset: 12, type: 'u32le' },
+  headerCrc32: { offset: 16, type: 'u32le' },
+  reserved: { offset: 20, type: 'u32le' },
+  myLba: { offset: 24, type: 'bigu64le' },
+  alternateLba: { offset: 32, type: 'bigu64le' },
+  firstUsableLba: { offset: 40, type: 'bigu64le' },
+  lastUsableLba: { offset: 48, type: 'bigu64le' },
+  diskGuid: { offset: 56, type: 'guid' },
+  partitionEntryLba: { offset: 72, type: 'bigu64le' },
+  numberOfPartitionEntries: { offset: 80, type: 'u32le' },
+  sizeOfPartitionEntry: { offset: 84, type: 'u32le' },
+  partitionEntryArrayCrc32: { offset: 88, type: 'u32le' },
+});
 
-export const gptEntryLayout = {
-  partitionTypeGuid: { offset: 0, size: 16, type: 'guid' },
-  uniquePartitionGuid: { offset: 16, size: 16, type: 'guid' },
-  startingLba: { offset: 32, size: 8, type: 'u64le' },
-  endingLba: { offset: 40, size: 8, type: 'u64le' },
-  attributes: { offset: 48, size: 8, type: 'u64le' },
-  partitionName: { offset: 56, size: 72, type: 'utf16le' },
-} as const satisfies Layout;
+export const gptEntryLayout = partitionLayout('GPT partition entry', {
+  partitionTypeGuid: { offset: 0, type: 'guid' },
+  uniquePartitionGuid: { offset: 16, type: 'guid' },
+  startingLba: { offset: 32, type: 'bigu64le' },
+  endingLba: { offset: 40, type: 'bigu64le' },
+  attributes: { offset: 48, type: 'bigu64le' },
+  partitionName: { offset: 56, type: 'utf16le', size: 72 },
+});
 
 export const GPT_SIGNATURE = 'EFI PART';
 export const GPT_HEADER_MIN_SIZE = layoutSize(gptHeaderLayout); // 92

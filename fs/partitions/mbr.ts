@@ -3,25 +3,25 @@
 // Layout: the classic IBM PC partition table (UEFI spec 5.2.1 "Legacy MBR"; EBR per the same entry format).
 import { DiskarcError } from '../../src/errors.js';
 import type { BlockSource } from '../../src/block/source.js';
-import { decode, type Decoded, type Layout } from './fields.js';
+import { decode, partitionLayout, type Decoded } from './fields.js';
 import { mbrTypeName } from './type-names.js';
 import type { Partition, PartitionTable } from './types.js';
 
 /** Sector 0 (and each EBR): where the table and signatures sit. */
-export const mbrSectorLayout = {
-  diskSignature: { offset: 440, size: 4, type: 'u32le' },
-  bootSignature: { offset: 510, size: 2, type: 'u16le' },
-} as const satisfies Layout;
+export const mbrSectorLayout = partitionLayout('MBR sector', {
+  diskSignature: { offset: 440, type: 'u32le' },
+  bootSignature: { offset: 510, type: 'u16le' },
+});
 
 /** One 16-byte partition entry; four of them start at byte 446. */
-export const mbrEntryLayout = {
-  status: { offset: 0, size: 1, type: 'u8' },
-  chsFirst: { offset: 1, size: 3, type: 'bytes' },
-  type: { offset: 4, size: 1, type: 'u8' },
-  chsLast: { offset: 5, size: 3, type: 'bytes' },
-  firstLba: { offset: 8, size: 4, type: 'u32le' },
-  sectors: { offset: 12, size: 4, type: 'u32le' },
-} as const satisfies Layout;
+export const mbrEntryLayout = partitionLayout('MBR partition entry', {
+  status: { offset: 0, type: 'u8' },
+  chsFirst: { offset: 1, type: 'bytes', size: 3 },
+  type: { offset: 4, type: 'u8' },
+  chsLast: { offset: 5, type: 'bytes', size: 3 },
+  firstLba: { offset: 8, type: 'u32le' },
+  sectors: { offset: 12, type: 'u32le' },
+});
 
 export const MBR_ENTRY_TABLE = 446;
 export const MBR_ENTRY_SIZE = 16;

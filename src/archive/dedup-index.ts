@@ -15,11 +15,11 @@ export const DEDUP_INDEX_FILE = join('index', 'dedup.idx');
 
 /** format.md §8 — header of index/dedup.idx, followed by the table's four typed arrays. */
 const indexHeader = new RecordLayout('dedup index header', 32, {
-  magic: { offset: 0, size: 4 }, // "DDIX"
-  version: { offset: 4, size: 4 },
-  slabsCovered: { offset: 8, size: 8 },
-  capacity: { offset: 16, size: 8 },
-  entries: { offset: 24, size: 8 },
+  magic: { offset: 0, type: 'u32le' }, // "DDIX"
+  version: { offset: 4, type: 'u32le' },
+  slabsCovered: { offset: 8, type: 'u64le' },
+  capacity: { offset: 16, type: 'u64le' },
+  entries: { offset: 24, type: 'u64le' },
 });
 const INDEX_MAGIC = 0x58494444;
 
