@@ -4,6 +4,7 @@
 // part and are handled by the callers.
 import { BinaryTable, sequenced, type DecodeFailure, type SequencedField, type Values } from '../../src/binary/table.js';
 import { TruncatedError } from './socket-reader.js';
+import { DiskarcError } from '../../src/errors.js';
 
 /** A message's fixed part: fields in declaration order with no padding; 64-bit ones are bigint. */
 export class Layout<const F extends Readonly<Record<string, SequencedField>>> extends BinaryTable<Values<F>> {
@@ -25,7 +26,7 @@ export class Layout<const F extends Readonly<Record<string, SequencedField>>> ex
 // peer cut off, handled as such; NBD has no 64-bit field a number must hold (they are bigint).
 function truncatedMessage(f: DecodeFailure): Error {
   if (f.kind === 'bounds') return new TruncatedError(f.needed, Math.max(0, Math.min(f.needed, f.length - f.at)));
-  return new RangeError(`${f.structure}: field ${f.field} (${f.hex}) is out of range`);
+  return new DiskarcError('EINTERNAL', `${f.structure}: field ${f.field} (${f.hex}) is out of range`);
 }
 
 // --- Handshake ("Newstyle negotiation", "Fixed newstyle negotiation") ---

@@ -2,6 +2,7 @@
 // functions (generated once per table): one bounds check, then each field read or written at its
 // constant offset, the record built as one object literal of fixed shape — as fast as
 // hand-written code on the hot paths (NBD requests, NTFS records, slab headers).
+import { DiskarcError } from '../errors.js';
 import { fieldWidth, isFixedType, type FieldType } from './field-types.js';
 import { FILETIME_MAX_MS, FILETIME_MIN_MS, filetimeToUnixMs, writeFiletime } from './filetime.js';
 import { readGuid, writeGuid, isGuidText } from './guid.js';
@@ -20,9 +21,9 @@ export interface CompileHooks {
   outOfBounds(what: string, at: number, needed: number, length: number): never;
   /** Throws: a 64-bit field (`hi`·2^32 + `lo`) is beyond ±2^53. */
   outOfRange(what: string, field: string, hi: number, lo: number): never;
-  /** Throws (RangeError): `value` cannot be encoded as the field. */
+  /** Throws (EINTERNAL): `value` cannot be encoded as the field. */
   badValue(field: string, type: string, value: unknown): never;
-  /** Throws (RangeError): the record does not fit the buffer it is encoded into. */
+  /** Throws (EINTERNAL): the record does not fit the buffer it is encoded into. */
   badTarget(at: number, length: number): never;
 }
 
@@ -113,7 +114,7 @@ function encodeField(f: ResolvedField): string {
 const inside = (end: number): string => `Number.isSafeInteger(at) && at >= 0 && at <= b.length - ${end}`;
 
 export function compile(fields: readonly ResolvedField[], size: number, hooks: CompileHooks): Compiled {
-  for (const f of fields) if (!IDENTIFIER.test(f.name)) throw new Error(`field name ${JSON.stringify(f.name)} is not an identifier`);
+  for (const f of fields) if (!IDENTIFIER.test(f.name)) throw new DiskarcError('EINTERNAL', `field name ${JSON.stringify(f.name)} is not an identifier`);
   const decoded = fields.map(decodeField);
   const decodeBody =
     `if (!(${inside(size)})) hooks.outOfBounds(what, at, ${size}, b.length);\n` +

@@ -1,5 +1,6 @@
 // FILETIME (100 ns ticks since 1601-01-01 UTC, unsigned 64-bit little-endian) to and from Unix
 // milliseconds, in exact integer arithmetic on safe numbers (no BigInt on the decode path).
+import { DiskarcError } from '../errors.js';
 
 /** 1601-01-01 → 1970-01-01 in milliseconds. */
 export const FILETIME_UNIX_EPOCH_MS = 11644473600000;
@@ -14,9 +15,9 @@ export function filetimeToUnixMs(hi: number, lo: number): number {
   return hi * 429496 + Math.floor((hi * 7296 + lo) / 10000) - FILETIME_UNIX_EPOCH_MS;
 }
 
-/** Writes the FILETIME of whole milliseconds `ms`; a RangeError when no FILETIME holds it. */
+/** Writes the FILETIME of whole milliseconds `ms`; EINTERNAL when no FILETIME holds it. */
 export function writeFiletime(ms: number, buf: Buffer, at: number): void {
-  if (!Number.isInteger(ms) || ms < FILETIME_MIN_MS || ms > FILETIME_MAX_MS) throw new RangeError(`${ms} is not a whole number of milliseconds a FILETIME can hold`);
+  if (!Number.isInteger(ms) || ms < FILETIME_MIN_MS || ms > FILETIME_MAX_MS) throw new DiskarcError('EINTERNAL', `${ms} is not a whole number of milliseconds a FILETIME can hold`);
   // m·10^4 may exceed 2^53: split m = q·2^32 + r, so that every partial product stays safe.
   const m = ms + FILETIME_UNIX_EPOCH_MS;
   const r = m % TWO32;

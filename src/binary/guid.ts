@@ -1,5 +1,6 @@
 // GUIDs as stored on disk (UEFI spec appendix A): the first three groups little-endian, the last
 // two big-endian. The text form is upper case, as sfdisk, sgdisk and Windows print it.
+import { DiskarcError } from '../errors.js';
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0').toUpperCase());
 // Byte index of each hex pair of the text form, in text order.
@@ -14,9 +15,9 @@ export function readGuid(buf: Buffer, at: number): string {
 // Where each byte's two hex digits start in the text form.
 const TEXT_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
 
-/** Writes the GUID of text form `text` (either case); a RangeError when it is not one. */
+/** Writes the GUID of text form `text` (either case); EINTERNAL when it is not one. */
 export function writeGuid(text: string, buf: Buffer, at: number): void {
-  if (!isGuidText(text)) throw new RangeError(`${JSON.stringify(text)} is not a GUID (XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX)`);
+  if (!isGuidText(text)) throw new DiskarcError('EINTERNAL', `${JSON.stringify(text)} is not a GUID (XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX)`);
   for (let i = 0; i < 16; i++) buf[at + TEXT_ORDER[i]] = (hexDigit(text.charCodeAt(TEXT_AT[i])) << 4) | hexDigit(text.charCodeAt(TEXT_AT[i] + 1));
 }
 

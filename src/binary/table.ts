@@ -2,6 +2,7 @@
 // or in sequence with no padding (wire messages) — compiled into one bounds-checked decoder and
 // one encoder shared by readers and writers. What a table cannot decode is reported through the
 // `fail` hook its domain gives it, so each domain keeps its own error class.
+import { DiskarcError } from '../errors.js';
 import { compile, type Compiled, type ResolvedField } from './compile.js';
 import { fieldWidth, type FieldType, type PlacedField, type SequencedField, type Values } from './field-types.js';
 
@@ -56,8 +57,8 @@ export class BinaryTable<V extends Record<string, unknown>> {
   constructor(readonly name: string, layout: TableLayout<V>, fail: FailureHandler) {
     const { fields, size } = layout;
     for (const f of fields) {
-      if (!Number.isSafeInteger(f.offset) || f.offset < 0 || !Number.isSafeInteger(f.size) || f.size <= 0) throw new Error(`${name}: field ${f.name} has a bad offset or size`);
-      if (f.offset + f.size > size) throw new Error(`${name}: field ${f.name} ends past the record's ${size} bytes`);
+      if (!Number.isSafeInteger(f.offset) || f.offset < 0 || !Number.isSafeInteger(f.size) || f.size <= 0) throw new DiskarcError('EINTERNAL', `${name}: field ${f.name} has a bad offset or size`);
+      if (f.offset + f.size > size) throw new DiskarcError('EINTERNAL', `${name}: field ${f.name} ends past the record's ${size} bytes`);
     }
     this.size = size;
     this.fields = Object.fromEntries(fields.map((f) => [f.name, { offset: f.offset, type: f.type, size: f.size }])) as BinaryTable<V>['fields'];
@@ -69,10 +70,10 @@ export class BinaryTable<V extends Record<string, unknown>> {
         throw fail({ kind: 'range', structure, field, hex: `0x${(hi >>> 0).toString(16)}${lo.toString(16).padStart(8, '0')}` });
       },
       badValue: (field, type, value) => {
-        throw new RangeError(`${name}: field ${field} (${type}) cannot hold ${typeof value === 'bigint' ? `${value}n` : (JSON.stringify(value) ?? String(value))}`);
+        throw new DiskarcError('EINTERNAL', `${name}: field ${field} (${type}) cannot hold ${typeof value === 'bigint' ? `${value}n` : (JSON.stringify(value) ?? String(value))}`);
       },
       badTarget: (at, length) => {
-        throw new RangeError(`${name}: ${size} bytes at ${at} do not fit in a ${length}-byte buffer`);
+        throw new DiskarcError('EINTERNAL', `${name}: ${size} bytes at ${at} do not fit in a ${length}-byte buffer`);
       },
     });
   }
