@@ -120,7 +120,7 @@ export function systemError(e: unknown, doing?: string): DiskarcError | undefine
   const cls = errno === undefined ? undefined : systemClasses[errno];
   if (!cls) return undefined;
   const path = (e as NodeJS.ErrnoException).path;
-  const where = [doing && `while ${doing}`, path && `(${path})`].filter(Boolean).join(' ');
+  const where = [doing && `while ${doing}`, path && !doing?.includes(path) && `(${path})`].filter(Boolean).join(' ');
   return new DiskarcError(cls.code, `${cls.says}${where ? ' ' + where : ''}: ${cls.fix}`, { errno, ...(path ? { path } : {}), ...(doing ? { doing } : {}) }, { cause: e });
 }
 
