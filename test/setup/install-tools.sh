@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the real peers the tests run against are installed (Debian packages).
+# Makes sure the real peers the tests (and, with `bench`, the benchmarks) run against are
+# installed (Debian packages).
 # As root, missing packages are installed with apt-get; otherwise it fails naming them,
 # because a test that silently skips its oracle proves nothing.
 set -euo pipefail
@@ -18,6 +19,10 @@ declare -A need=(
   [ewfacquire]=ewf-tools [ewfmount]=ewf-tools [squashfuse]=squashfuse [mtype]=mtools
   [wimcapture]=wimtools
 )
+# `install-tools.sh bench`: also the peers `npm run bench` measures against.
+if [ "${1:-}" = bench ]; then
+  need+=([borg]=borgbackup [restic]=restic [squashfuse]=squashfuse [ewfmount]=ewf-tools [qemu-nbd]=qemu-utils [hyperfine]=hyperfine)
+fi
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
