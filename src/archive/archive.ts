@@ -31,14 +31,9 @@ export interface OpenOptions {
   cacheBytes?: number;
 }
 
-export async function fsyncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+// Until the archive moves onto src/storage (docs/storage.md), its files use local storage's helper.
+import { fsyncDir } from '../storage/local-files.js';
+export { fsyncDir };
 
 export class Archive {
   private constructor(
