@@ -1,0 +1,35 @@
+// Tunable bounds of the IMDPROXY server: what one request may ask for or carry, how many reply
+// bytes all connections may be producing at once, and how long shutdown waits for a reply.
+
+export interface ProxyLimits {
+  /** Largest READ; a longer one is answered EINVAL (length 0) and the session goes on. */
+  maxRead: number;
+  /** Largest WRITE (or SCSI) payload consumed before refusing; a longer one closes the connection. */
+  maxPayload: number;
+  /** Largest CONNECT text (the driver sends at most 520 UTF-16 characters); longer closes. */
+  maxConnectText: number;
+  /** Largest UNMAP / ZERO range list; longer closes. */
+  maxRangeList: number;
+  /** Reply bytes being produced (read, not yet handed to the kernel) across all connections. */
+  maxServerReplyBytes: number;
+  /** Simultaneous connections; further ones are closed at once (and logged). */
+  maxConnections: number;
+  /** At shutdown, how long a reply being sent may take before connections are cut. */
+  shutdownGraceMs: number;
+}
+
+export const defaultProxyLimits: ProxyLimits = {
+  maxRead: 32 * 1024 * 1024,
+  maxPayload: 32 * 1024 * 1024,
+  maxConnectText: 4096,
+  maxRangeList: 1024 * 1024,
+  maxServerReplyBytes: 64 * 1024 * 1024,
+  maxConnections: 256,
+  shutdownGraceMs: 5_000,
+};
+
+/**
+ * INFO's req_alignment: reads are served at any offset and length, as ImDisk's devio says with 1
+ * (the driver accepts 1..512; Arsenal's own server sends the sector size).
+ */
+export const REQUIRED_ALIGNMENT = 1n;
