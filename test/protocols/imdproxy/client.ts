@@ -66,10 +66,25 @@ export class ProxyClient {
       if (this.ended) throw new Error(`connection closed with ${this.total} of ${n} bytes received`);
       await new Promise<void>((r) => (this.waiter = r));
     }
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-    const out = all.subarray(0, n);
-    this.chunks = all.length > n ? [all.subarray(n)] : [];
     this.total -= n;
+    const first = this.chunks[0];
+    if (n === 0) return Buffer.alloc(0);
+    if (first!.length >= n) {
+      // Within one received chunk: a view, no copy.
+      if (first!.length === n) this.chunks.shift();
+      else this.chunks[0] = first!.subarray(n);
+      return first!.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - filled);
+      c.copy(out, filled, 0, k);
+      filled += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
     return out;
   }
 
@@ -95,7 +110,7 @@ export class ProxyClient {
     const errorno = h.readBigUInt64LE(0);
     const n = h.readBigUInt64LE(8);
     if (n > BigInt(length)) throw new Error(`reply of ${n} bytes to a ${length}-byte read (fatal to the driver)`);
-    return { errorno, data: Buffer.from(await this.recv(Number(n))) };
+    return { errorno, data: await this.recv(Number(n)) };
   }
 
   /** As the driver reads: asks again for the rest after a short reply, stops at length 0 or an error. */
