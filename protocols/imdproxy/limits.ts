@@ -14,6 +14,12 @@ export interface ProxyLimits {
   maxServerReplyBytes: number;
   /** Simultaneous connections; further ones are closed at once (and logged). */
   maxConnections: number;
+  /**
+   * How long the rest of a request may take to arrive once its code has: the driver sends a
+   * request whole, so one stalled half-way is a broken client (the connection closes). Idle time
+   * between requests is not limited — an attached disk may sit idle for days.
+   */
+  requestTimeoutMs: number;
   /** At shutdown, how long a reply being sent may take before connections are cut. */
   shutdownGraceMs: number;
 }
@@ -25,6 +31,7 @@ export const defaultProxyLimits: ProxyLimits = {
   maxRangeList: 1024 * 1024,
   maxServerReplyBytes: 64 * 1024 * 1024,
   maxConnections: 256,
+  requestTimeoutMs: 30_000,
   shutdownGraceMs: 5_000,
 };
 

@@ -51,6 +51,8 @@ export class ProxySession {
   private requests = 0;
   private bytesSent = 0;
   private warnedUnknown = false;
+  /** Armed while a request's fixed part and payload arrive; a reply being sent is not timed. */
+  private stalled: NodeJS.Timeout | undefined;
   /** Resolves when the socket is fully closed. */
   readonly closed: Promise<void>;
 
@@ -106,9 +108,14 @@ export class ProxySession {
       if (code === RequestCode.CLOSE) return 'close';
       this.busy = true;
       this.requests++;
+      this.stalled = setTimeout(() => {
+        this.log.warn({ code: code.toString(), timeoutMs: this.limits.requestTimeoutMs }, 'request not received whole in time; closing connection');
+        this.socket.destroy();
+      }, this.limits.requestTimeoutMs);
       try {
         await this.handle(code);
       } finally {
+        clearTimeout(this.stalled);
         this.busy = false;
       }
     }
@@ -166,6 +173,8 @@ export class ProxySession {
 
   private async read(): Promise<void> {
     const req = await this.fixed(RangeRequest);
+    // Received whole: a slow source read is not the client's stall.
+    clearTimeout(this.stalled);
     if (req.length > BigInt(this.limits.maxRead)) {
       this.log.debug({ offset: req.offset.toString(), length: req.length.toString() }, `READ over the maximum ${this.limits.maxRead} answered EINVAL`);
       return this.send([LengthResponse.write({ errorno: Errno.EINVAL, length: 0n })]);
@@ -218,6 +227,7 @@ export class ProxySession {
 
   /** Writes one reply whole, then waits until the kernel has taken it: one reply in memory per connection. */
   private async send(parts: Buffer[]): Promise<void> {
+    clearTimeout(this.stalled);
     if (this.socket.destroyed || !this.socket.writable) return;
     this.socket.cork();
     for (const p of parts) {
