@@ -88,6 +88,34 @@ export class ProxyClient {
     return out;
   }
 
+  /** Discards exactly n received bytes without assembling them (benchmarks count, not compare). */
+  async skip(n: number): Promise<void> {
+    let left = n;
+    while (left > 0) {
+      if (this.total === 0) {
+        if (this.ended) throw new Error(`connection closed with ${n - left} of ${n} bytes received`);
+        await new Promise<void>((r) => (this.waiter = r));
+        continue;
+      }
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, left);
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+      this.total -= k;
+      left -= k;
+    }
+  }
+
+  /** A READ whose data is discarded: resolves with {errorno, length}. */
+  async readDiscarding(offset: number, length: number): Promise<{ errorno: bigint; length: number }> {
+    this.send(u64s(REQ.READ, offset, length));
+    const h = await this.recv(16);
+    const n = Number(h.readBigUInt64LE(8));
+    if (n > length) throw new Error(`reply of ${n} bytes to a ${length}-byte read`);
+    await this.skip(n);
+    return { errorno: h.readBigUInt64LE(0), length: n };
+  }
+
   async u64(): Promise<bigint> {
     return (await this.recv(8)).readBigUInt64LE(0);
   }
