@@ -73,9 +73,9 @@ export async function packProxyFixture(dir: string): Promise<{ disk: ProxyDisk; 
   return { disk, other, archive };
 }
 
-/** Runs `diskarc serve --json … ` as its own process (as a user does) and waits for its ready line. */
+/** Runs `diskarc serve --json …` as its own process (as a user does; it dies with this one) and waits for its ready line. */
 export async function serveChild(args: string[]): Promise<ServeChild> {
-  const child = spawn(process.execPath, [main, 'serve', '--json', '--log-level', 'debug', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [main, 'serve', '--json', '--exit-with-parent', '--log-level', 'debug', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
