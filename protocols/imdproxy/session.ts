@@ -51,7 +51,7 @@ export class ProxySession {
   private requests = 0;
   private bytesSent = 0;
   private warnedUnknown = false;
-  /** Armed while a request's fixed part and payload arrive; a reply being sent is not timed. */
+  /** Armed while a request's fixed part and payload arrive (undefined otherwise); a reply being sent is not timed. */
   private stalled: NodeJS.Timeout | undefined;
   /** Resolves when the socket is fully closed. */
   readonly closed: Promise<void>;
@@ -75,7 +75,9 @@ export class ProxySession {
     try {
       how = await this.serve();
     } catch (e) {
-      if (e instanceof ProtocolViolation) this.log.warn({ reason: e.message }, 'protocol violation; closing connection');
+      // Shutdown cuts a request still arriving: that is the server leaving, not the client misbehaving.
+      if (e instanceof ProtocolViolation && this.stopping) how = 'shutdown';
+      else if (e instanceof ProtocolViolation) this.log.warn({ reason: e.message }, 'protocol violation; closing connection');
       else this.log.error({ err: e }, 'session failed');
     }
     this.log.info({ export: this.exp.name, how, requests: this.requests, bytesSent: this.bytesSent, seconds: (Date.now() - started) / 1000 }, 'client session ended');
@@ -83,10 +85,10 @@ export class ProxySession {
     else this.end();
   }
 
-  /** Graceful stop: an idle session closes now, a busy one after its current reply. */
+  /** Graceful stop: a session idle or still receiving a request closes now, one answering after its reply. */
   shutdown(): void {
     this.stopping = true;
-    if (!this.busy) this.reader.abort();
+    if (!this.busy || this.stalled !== undefined) this.reader.abort();
   }
 
   destroy(): void {
@@ -115,7 +117,7 @@ export class ProxySession {
       try {
         await this.handle(code);
       } finally {
-        clearTimeout(this.stalled);
+        this.received();
         this.busy = false;
       }
     }
@@ -174,7 +176,7 @@ export class ProxySession {
   private async read(): Promise<void> {
     const req = await this.fixed(RangeRequest);
     // Received whole: a slow source read is not the client's stall.
-    clearTimeout(this.stalled);
+    this.received();
     if (req.length > BigInt(this.limits.maxRead)) {
       this.log.debug({ offset: req.offset.toString(), length: req.length.toString() }, `READ over the maximum ${this.limits.maxRead} answered EINVAL`);
       return this.send([LengthResponse.write({ errorno: Errno.EINVAL, length: 0n })]);
@@ -198,6 +200,12 @@ export class ProxySession {
     } finally {
       this.budget.release(granted);
     }
+  }
+
+  /** The request has arrived whole: from here on the session is answering it. */
+  private received(): void {
+    clearTimeout(this.stalled);
+    this.stalled = undefined;
   }
 
   /** Reads the rest of a request's fixed part; a client leaving inside it broke the protocol. */
@@ -227,7 +235,7 @@ export class ProxySession {
 
   /** Writes one reply whole, then waits until the kernel has taken it: one reply in memory per connection. */
   private async send(parts: Buffer[]): Promise<void> {
-    clearTimeout(this.stalled);
+    this.received();
     if (this.socket.destroyed || !this.socket.writable) return;
     this.socket.cork();
     for (const p of parts) {
