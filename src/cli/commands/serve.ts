@@ -47,7 +47,7 @@ export function register(program: Command): void {
     )
     .option('--nbd-socket <path>', 'NBD on a Unix socket (repeatable)', collect)
     .addOption(
-      new Option('--proxy [address]', `range proxy (IMDPROXY, for ImDisk / Arsenal Image Mounter) on TCP [HOST:]PORT (default 127.0.0.1:${DEFAULT_PROXY_PORT}), exporting the -s given after it; NO authentication`).preset('').argParser(
+      new Option('--proxy [address]', 'range proxy (IMDPROXY, for ImDisk / Arsenal Image Mounter) on TCP [HOST:]PORT (port 0 picks a free one; repeatable), exporting the -s given after it; NO authentication').preset(`127.0.0.1:${DEFAULT_PROXY_PORT}`).argParser(
         (v: string, prev: Array<string | true> = []) => (proxyArgs.push({ kind: 'listener', tcp: v }), [...prev, v]),
       ),
     )
