@@ -4,6 +4,8 @@
 export interface ProxyLimits {
   /** Largest READ; a longer one is answered EINVAL (length 0) and the session goes on. */
   maxRead: number;
+  /** A longer READ's reply is read and sent in pieces of this size, one at a time. */
+  readPiece: number;
   /** Largest WRITE (or SCSI) payload consumed before refusing; a longer one closes the connection. */
   maxPayload: number;
   /** Largest CONNECT text (the driver sends at most 520 UTF-16 characters); longer closes. */
@@ -25,7 +27,9 @@ export interface ProxyLimits {
 }
 
 export const defaultProxyLimits: ProxyLimits = {
-  maxRead: 32 * 1024 * 1024,
+  // The driver's IRP length is 32-bit: this is the most it can ask for in one READ.
+  maxRead: 2 ** 32 - 1,
+  readPiece: 8 * 1024 * 1024,
   maxPayload: 32 * 1024 * 1024,
   maxConnectText: 4096,
   maxRangeList: 1024 * 1024,

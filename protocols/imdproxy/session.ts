@@ -51,6 +51,8 @@ export class ProxySession {
   private requests = 0;
   private bytesSent = 0;
   private warnedUnknown = false;
+  /** Budget held by the read piece being sent, released once the kernel has taken it. */
+  private pieceGrant = 0;
   /** Armed while a request's fixed part and payload arrive (undefined otherwise); a reply being sent is not timed. */
   private stalled: NodeJS.Timeout | undefined;
   /** Resolves when the socket is fully closed. */
@@ -182,24 +184,53 @@ export class ProxySession {
       return this.send([LengthResponse.write({ errorno: Errno.EINVAL, length: 0n })]);
     }
     const length = Number(req.length);
-    const size = BigInt(this.exp.source.size);
-    // Past the end the reply is zero-padded to the full length, as devio answers.
-    const inside = req.offset >= size ? 0 : Math.min(length, Number(size - req.offset));
-    const granted = await this.budget.acquire(length);
+    // Past the end the reply is zero-padded to the full length, as devio answers. Over TCP the
+    // driver asks for a whole IRP in one READ, so a long one is sent piece by piece: one piece in
+    // memory at a time, each read only once the kernel has taken the last.
+    let first: Buffer[];
     try {
+      first = await this.piece(req.offset, Math.min(length, this.limits.readPiece));
+    } catch (e) {
+      // A source failure (corrupt slab, I/O error) fails this request; the session goes on.
+      this.log.error({ err: isDiskarcError(e) ? e.message : e, offset: req.offset.toString(), length }, 'read from source failed; answered EIO');
+      return this.send([LengthResponse.write({ errorno: Errno.EIO, length: 0n })]);
+    }
+    await this.send([LengthResponse.write({ errorno: 0n, length: req.length }), ...first]);
+    for (let done = this.limits.readPiece; done < length && !this.socket.destroyed; done += this.limits.readPiece) {
+      const at = req.offset + BigInt(done);
       let data: Buffer[];
       try {
-        data = inside > 0 ? await readParts(this.exp.source, Number(req.offset), inside) : [];
+        data = await this.piece(at, Math.min(length - done, this.limits.readPiece));
       } catch (e) {
-        // A source failure (corrupt slab, I/O error) fails this request; the session goes on.
-        this.log.error({ err: isDiskarcError(e) ? e.message : e, offset: req.offset.toString(), length }, 'read from source failed; answered EIO');
-        return this.send([LengthResponse.write({ errorno: Errno.EIO, length: 0n })]);
+        // The reply's header already promised the bytes: the only honest answer left is to hang up.
+        this.log.error({ err: isDiskarcError(e) ? e.message : e, offset: at.toString(), length }, 'read from source failed part-way through a long reply; closing connection');
+        this.socket.destroy();
+        return;
       }
-      for (let left = length - inside; left > 0; left -= ZEROS.length) data.push(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
-      await this.send([LengthResponse.write({ errorno: 0n, length: req.length }), ...data]);
-    } finally {
-      this.budget.release(granted);
+      await this.send(data);
     }
+  }
+
+  /** Bytes [offset, offset+length) of the export, zeros past its end; holds its share of the server's budget until sent. */
+  private async piece(offset: bigint, length: number): Promise<Buffer[]> {
+    const size = BigInt(this.exp.source.size);
+    const inside = offset >= size ? 0 : Math.min(length, Number(size - offset));
+    const granted = await this.budget.acquire(length);
+    this.pieceGrant += granted;
+    try {
+      const data = inside > 0 ? await readParts(this.exp.source, Number(offset), inside) : [];
+      for (let left = length - inside; left > 0; left -= ZEROS.length) data.push(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+      return data;
+    } catch (e) {
+      this.releasePiece();
+      throw e;
+    }
+  }
+
+  /** Returns the budget of the piece just sent (or failed). */
+  private releasePiece(): void {
+    this.budget.release(this.pieceGrant);
+    this.pieceGrant = 0;
   }
 
   /** The request has arrived whole: from here on the session is answering it. */
@@ -236,14 +267,14 @@ export class ProxySession {
   /** Writes one reply whole, then waits until the kernel has taken it: one reply in memory per connection. */
   private async send(parts: Buffer[]): Promise<void> {
     this.received();
-    if (this.socket.destroyed || !this.socket.writable) return;
+    if (this.socket.destroyed || !this.socket.writable) return this.releasePiece();
     this.socket.cork();
     for (const p of parts) {
       this.socket.write(p);
       this.bytesSent += p.length;
     }
     this.socket.uncork();
-    if (!this.socket.writableNeedDrain) return;
+    if (!this.socket.writableNeedDrain) return this.releasePiece();
     await new Promise<void>((resolve) => {
       const done = (): void => {
         this.socket.off('drain', done);
@@ -253,6 +284,7 @@ export class ProxySession {
       this.socket.on('drain', done);
       this.socket.on('close', done);
     });
+    this.releasePiece();
   }
 
   private end(): void {

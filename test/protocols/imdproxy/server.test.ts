@@ -116,7 +116,7 @@ test('an --offset/--length window: INFO gives its length, reads are those bytes,
   t.pass();
 });
 
-test('reads past the end: zero-padded to the requested length (as devio), whole reads beyond it all zeros; too long a read is EINVAL', async (t) => {
+test('reads past the end: zero-padded to the requested length (as devio), whole reads beyond it all zeros; a read over 4 GiB − 1 is EINVAL', async (t) => {
   const other = fx.other;
   const c = await ProxyClient.connect(at.other);
   const size = other.length;
@@ -134,10 +134,23 @@ test('reads past the end: zero-padded to the requested length (as devio), whole 
   t.is((await c.readLikeDriver(size - 512, 1024)).length, 1024);
   const empty = await c.read(0, 0);
   t.deepEqual([empty.errorno, empty.data.length], [0n, 0]);
-  const huge = await c.read(0, 2n ** 40n);
+  const huge = await c.read(0, 2n ** 32n);
   t.true(huge.errorno !== 0n, 'a read over the maximum is an error');
   t.is(huge.data.length, 0, 'an error reply carries length 0');
   t.true((await c.read(100, 1000)).data.equals(other.subarray(100, 1100)), 'the session is still usable');
+  await c.close();
+});
+
+test('a READ longer than the disk (40 MiB, as one IRP over TCP may ask) is sent whole: the disk, then zeros', async (t) => {
+  const c = await ProxyClient.connect(at.disk);
+  const length = 40 * MiB + 512;
+  const r = await c.read(512, length);
+  t.is(r.errorno, 0n);
+  t.is(r.data.length, length);
+  const inside = fx.disk.data.length - 512;
+  t.true(r.data.subarray(0, inside).equals(fx.disk.data.subarray(512)));
+  t.true(r.data.subarray(inside).equals(Buffer.alloc(length - inside)));
+  t.true((await c.read(100, 100)).data.equals(fx.disk.data.subarray(100, 200)), 'the session goes on');
   await c.close();
 });
 
