@@ -3,9 +3,12 @@
 // explicitly allows other addresses: whoever reaches the port can read every served disk.
 import { DiskarcError } from '../src/errors.js';
 import type { NbdEndpoint } from '../protocols/nbd/server.js';
+import type { ProxyEndpoint } from '../protocols/imdproxy/server.js';
 import type { LogLevel } from './logging.js';
 
 export const DEFAULT_NBD_PORT = 10809;
+/** ImDisk's and Arsenal Image Mounter's default port for `-t proxy -o ip`. */
+export const DEFAULT_PROXY_PORT = 9000;
 export const DEFAULT_HOST = '127.0.0.1';
 
 export interface ServeConfig {
@@ -20,6 +23,8 @@ export interface ServeConfig {
   /** Serve partitions as NAME/pN exports too. */
   partitions: boolean;
   nbd: NbdEndpoint[];
+  /** Range-proxy (IMDPROXY) listeners, each exporting one disk. */
+  proxy?: ProxyListenerConfig[];
   /** Permit non-loopback TCP addresses. */
   allowRemote: boolean;
   logLevel: LogLevel;
@@ -70,4 +75,81 @@ export function checkExposure(endpoints: NbdEndpoint[], allowRemote: boolean): v
       );
     }
   }
+}
+
+/** What one range-proxy listener exports: a disk, one of its partitions, or a byte window of either. */
+export interface ProxyExportSpec {
+  /** Stream id, id prefix or name ('' or undefined: the default export). */
+  stream?: string;
+  /** Partition number (1-based, `STREAM:pN`). */
+  partition?: number;
+  /** Window start within the disk or partition. */
+  offset?: number;
+  /** Window length (default: to the end). */
+  length?: number;
+}
+
+export interface ProxyListenerConfig {
+  endpoint: ProxyEndpoint;
+  export: ProxyExportSpec;
+}
+
+/** The proxy-related options of a serve command line, in the order they were given. */
+export type ProxyOption =
+  | { kind: 'listener'; endpoint: ProxyEndpoint }
+  | { kind: 'stream'; ref: string }
+  | { kind: 'offset'; value: number }
+  | { kind: 'length'; value: number };
+
+/** Splits `STREAM:pN` into the stream and partition N; other text is a stream reference as it is. */
+export function parseStreamRef(value: string): { stream: string; partition?: number } {
+  const m = /^(.+):p([1-9]\d*)$/.exec(value);
+  return m ? { stream: m[1]!, partition: Number(m[2]) } : { stream: value };
+}
+
+/**
+ * Pairs each --proxy / --proxy-socket with what it exports, by position: listeners given one after
+ * another form a group, and the -s, --offset and --length that follow them (up to the next
+ * listener) say what the group exports. A group with no -s of its own takes the one -s given
+ * before the first listener (with its --offset/--length), or else the default export.
+ */
+export function groupProxyOptions(options: ProxyOption[]): ProxyListenerConfig[] {
+  interface Group { endpoints: ProxyEndpoint[]; streams: string[]; offsets: number[]; lengths: number[] }
+  const fresh = (): Group => ({ endpoints: [], streams: [], offsets: [], lengths: [] });
+  const prefix = fresh();
+  const groups: Group[] = [];
+  let current = prefix;
+  for (const o of options) {
+    if (o.kind === 'listener') {
+      const open = current !== prefix && current.streams.length + current.offsets.length + current.lengths.length === 0;
+      if (!open) groups.push((current = fresh()));
+      current.endpoints.push(o.endpoint);
+    } else if (o.kind === 'stream') current.streams.push(o.ref);
+    else if (o.kind === 'offset') current.offsets.push(o.value);
+    else current.lengths.push(o.value);
+  }
+  if (groups.length === 0) {
+    if (prefix.offsets.length + prefix.lengths.length > 0) throw new DiskarcError('EUSAGE', '--offset and --length choose the window a --proxy listener exports: give them after --proxy … -s STREAM');
+    return [];
+  }
+  const where = (g: Group): string => g.endpoints.map((e) => (e.kind === 'unix' ? e.path : `${e.host}:${e.port}`)).join(', ');
+  const spec = (g: Group, what: string): ProxyExportSpec => {
+    if (g.streams.length > 1) throw new DiskarcError('EUSAGE', `${what} has several -s (${g.streams.join(', ')}): a proxy listener exports one disk; give each its own --proxy … -s STREAM`);
+    if (g.offsets.length > 1 || g.lengths.length > 1) throw new DiskarcError('EUSAGE', `${what} has more than one --offset or --length`);
+    const ref = g.streams[0] !== undefined ? parseStreamRef(g.streams[0]) : {};
+    return { ...ref, ...(g.offsets[0] !== undefined ? { offset: g.offsets[0] } : {}), ...(g.lengths[0] !== undefined ? { length: g.lengths[0] } : {}) };
+  };
+  const out: ProxyListenerConfig[] = [];
+  for (const g of groups) {
+    let s: ProxyExportSpec;
+    if (g.streams.length > 0) s = spec(g, `--proxy ${where(g)}`);
+    else {
+      if (prefix.streams.length > 1) throw new DiskarcError('EUSAGE', `which disk does the proxy listener ${where(g)} export? Several -s were given before it: put -s STREAM after --proxy`);
+      const inherited = spec(prefix, 'the options before the first --proxy');
+      const own = spec({ ...g, streams: [] }, `--proxy ${where(g)}`);
+      s = { ...inherited, ...own };
+    }
+    for (const endpoint of g.endpoints) out.push({ endpoint, export: s });
+  }
+  return out;
 }

@@ -1,11 +1,11 @@
 // `diskarc serve`: serves archived streams (and their partitions) read-only until SIGINT/SIGTERM.
-// NBD today; further protocols (--webdav, --proxy) join the same process and catalog.
+// NBD and the range proxy (--proxy); further protocols (--webdav) join the same process and catalog.
 import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { DiskarcError } from '../../errors.js';
-import { cacheOption, commonOptions } from '../options.js';
+import { cacheOption, commonOptions, parseSize } from '../options.js';
 import { formatBytes, Output } from '../output.js';
-import { DEFAULT_NBD_PORT, parseTcpAddress, type ServeConfig } from '../../../server/config.js';
+import { DEFAULT_NBD_PORT, DEFAULT_PROXY_PORT, groupProxyOptions, parseStreamRef, parseTcpAddress, type ProxyOption, type ServeConfig } from '../../../server/config.js';
 import { createLogger, logLevels, type LogLevel } from '../../../server/logging.js';
 import { ServeProcess, stopOnSignal } from '../../../server/lifecycle.js';
 import { openArchiveDisks } from '../../../server/archive-disks.js';
@@ -29,12 +29,16 @@ interface ServeOptions {
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
+/** The proxy-related options in command-line order (a --proxy exports the -s that follows it). */
+type ProxyArg = { kind: 'listener'; tcp?: string; socket?: string } | { kind: 'stream'; ref: string } | { kind: 'offset' | 'length'; value: string };
+
 export function register(program: Command): void {
+  const proxyArgs: ProxyArg[] = [];
   const cmd = program
     .command('serve')
-    .description('serve archived disks read-only over NBD until interrupted (SIGINT/SIGTERM)')
+    .description('serve archived disks read-only over NBD and the range proxy (ImDisk / AIM) until interrupted (SIGINT/SIGTERM)')
     .addOption(new Option('-a, --archive <dir>', 'archive directory').env('DISKARC_ARCHIVE'))
-    .option('-s, --stream <ref>', 'serve only this stream (id, id prefix or name; repeatable); the first is the default export', collect)
+    .option('-s, --stream <ref>', 'serve only this stream (id, id prefix or name; repeatable); the first is the default export; after --proxy: what it exports (STREAM or STREAM:pN)', (v: string, prev?: string[]) => (proxyArgs.push({ kind: 'stream', ref: v }), collect(v, prev)))
     .option('--image <file>', 'also serve a raw image file or block device (repeatable)', collect)
     .addOption(
       new Option('--nbd [address]', `NBD on TCP HOST:PORT (default ${'127.0.0.1'}:${DEFAULT_NBD_PORT}; port 0 picks a free one; repeatable)`).argParser(
@@ -42,6 +46,14 @@ export function register(program: Command): void {
       ),
     )
     .option('--nbd-socket <path>', 'NBD on a Unix socket (repeatable)', collect)
+    .addOption(
+      new Option('--proxy [address]', 'range proxy (IMDPROXY, for ImDisk / Arsenal Image Mounter) on TCP [HOST:]PORT (port 0 picks a free one; repeatable), exporting the -s given after it; NO authentication').preset(`127.0.0.1:${DEFAULT_PROXY_PORT}`).argParser(
+        (v: string, prev: Array<string | true> = []) => (proxyArgs.push({ kind: 'listener', tcp: v }), [...prev, v]),
+      ),
+    )
+    .option('--proxy-socket <path>', 'range proxy on a Unix socket (local tools), exporting the -s given after it', (v: string, prev?: string[]) => (proxyArgs.push({ kind: 'listener', socket: v }), collect(v, prev)))
+    .option('--offset <bytes>', 'a proxy listener exports the window from this offset of its -s (with --length; 64k, 1MiB… accepted)', (v: string) => (proxyArgs.push({ kind: 'offset', value: v }), v))
+    .option('--length <bytes>', 'length of that window (default: to the end)', (v: string) => (proxyArgs.push({ kind: 'length', value: v }), v))
     .option('--no-partitions', 'do not export partitions as NAME/pN')
     .option('--allow-remote', 'allow listening on non-loopback addresses (anyone reaching them can read every served disk)')
     .option('--exit-with-parent', 'stop (as on SIGTERM) when the process that started serve exits')
@@ -49,7 +61,11 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-Without --nbd or --nbd-socket, NBD listens on 127.0.0.1:${DEFAULT_NBD_PORT}.
+Without --nbd or --nbd-socket (and no --proxy), NBD listens on 127.0.0.1:${DEFAULT_NBD_PORT}.
+Range proxy: each --proxy/--proxy-socket exports one disk, the -s STREAM or STREAM:pN (partition N)
+after it, optionally cut to --offset/--length; listeners given together share it. The protocol has
+no authentication: anyone who reaches the port reads that disk (loopback unless --allow-remote).
+Windows: imdisk -a -t proxy -o ip -f HOST:PORT -m R:   or   aim_ll -a -t proxy -o ip -f HOST:PORT
 Exports: every stream by name and by id, and each partition as NAME/pN. Without -s, streams
 packed while serving are exported within 2 s (removed ones withdrawn); -s fixes the set at startup.
 
@@ -57,16 +73,18 @@ Examples:
   diskarc serve -a /backups --nbd 127.0.0.1:10809
   diskarc serve -a /backups -s web01 --nbd-socket /run/diskarc.sock
   nbdinfo --list nbd://127.0.0.1:10809
-  nbdcopy nbd://127.0.0.1:10809/web01 web01.img`,
+  nbdcopy nbd://127.0.0.1:10809/web01 web01.img
+  diskarc serve -a /backups --proxy 0.0.0.0:9000 -s web01:p2 --allow-remote
+  diskarc serve -a /backups --proxy 9000 -s web01 --proxy 9001 -s db01 --offset 1MiB --length 8GiB`,
     );
   cacheOption(cmd, 'the data the served streams can reach, at most a quarter of RAM');
   commonOptions(cmd);
   cmd.action(async (opts: ServeOptions) => {
-    process.exitCode = await serve(opts);
+    process.exitCode = await serve(opts, proxyArgs);
   });
 }
 
-async function serve(opts: ServeOptions): Promise<number> {
+async function serve(opts: ServeOptions, proxyArgs: ProxyArg[]): Promise<number> {
   const parentPid = process.ppid;
   const out = new Output(opts);
   const images = opts.image ?? [];
@@ -77,15 +95,17 @@ async function serve(opts: ServeOptions): Promise<number> {
   const tcp = opts.nbd ?? [];
   for (const v of tcp) nbd.push({ kind: 'tcp', ...parseTcpAddress(v === true ? '' : v, DEFAULT_NBD_PORT) });
   for (const p of opts.nbdSocket ?? []) nbd.push({ kind: 'unix', path: resolve(p) });
-  if (nbd.length === 0) nbd.push({ kind: 'tcp', ...parseTcpAddress('', DEFAULT_NBD_PORT) });
+  const proxy = groupProxyOptions(proxyArgs.map(proxyOption));
+  if (nbd.length === 0 && proxy.length === 0) nbd.push({ kind: 'tcp', ...parseTcpAddress('', DEFAULT_NBD_PORT) });
 
   const config: ServeConfig = {
     archive: opts.archive,
-    streams: opts.stream ?? [],
+    streams: (opts.stream ?? []).map((s) => parseStreamRef(s).stream),
     images,
     cacheBytes: opts.dataCacheSizeMib !== undefined ? opts.dataCacheSizeMib * 1024 * 1024 : undefined,
     partitions: opts.partitions,
     nbd,
+    proxy,
     allowRemote: opts.allowRemote === true,
     logLevel: opts.logLevel ?? (opts.verbose ? 'debug' : 'info'),
   };
@@ -99,6 +119,7 @@ async function serve(opts: ServeOptions): Promise<number> {
         protocol: l.protocol,
         uri: l.uri,
         ...(l.bound.kind === 'tcp' ? { host: l.bound.host, port: l.bound.port } : { socket: l.bound.path }),
+        ...('export' in l ? { export: l.export } : {}),
       })),
       exports,
       pid: process.pid,
@@ -106,14 +127,31 @@ async function serve(opts: ServeOptions): Promise<number> {
     () => {
       const width = Math.max(4, ...exports.map((e) => e.name.length));
       const lines = ['diskarc serve: ready (Ctrl-C to stop)'];
-      for (const l of proc.listeners) lines.push(`  ${l.protocol.toUpperCase()}  ${l.uri}`);
+      for (const l of proc.listeners) lines.push(`  ${l.protocol.toUpperCase()}  ${l.uri}${'export' in l ? `  exports ${String(l.export)}` : ''}`);
       lines.push('exports:');
       for (const e of exports) lines.push(`  ${e.name.padEnd(width)}  ${(e.size !== undefined ? formatBytes(e.size) : '').padStart(10)}  ${e.description}`);
-      const first = proc.listeners[0];
+      const first = proc.listeners.find((l) => l.protocol === 'nbd');
       if (first) lines.push(`try: nbdinfo --list '${first.uri}'`);
       return lines.join('\n');
     },
   );
   await stopped;
   return 0;
+}
+
+function proxyOption(a: ProxyArg): ProxyOption {
+  if (a.kind === 'stream') return a;
+  if (a.kind === 'listener') {
+    return {
+      kind: 'listener',
+      endpoint: a.socket !== undefined ? { kind: 'unix', path: resolve(a.socket) } : { kind: 'tcp', ...parseTcpAddress(a.tcp ?? '', DEFAULT_PROXY_PORT) },
+    };
+  }
+  let value: number;
+  try {
+    value = parseSize(a.value);
+  } catch (e) {
+    throw new DiskarcError('EUSAGE', `--${a.kind}: ${(e as Error).message}`);
+  }
+  return { kind: a.kind, value };
 }
