@@ -138,6 +138,15 @@ test('-s selects streams and makes the first one the default export', async (t) 
   t.is((await s.exited).code, 0);
 });
 
+test('a bare --nbd listens on the default address (it once crashed as an internal error)', async (t) => {
+  const s = await serve(['-a', archive, '--nbd']);
+  t.deepEqual(s.ready.listening.map((l) => l.uri), ['nbd://127.0.0.1:10809/']);
+  const size = await run('nbdinfo', ['--size', 'nbd://127.0.0.1:10809/disk']);
+  t.is(size.stdout.trim(), String(data.length), size.stderr);
+  s.child.kill('SIGTERM');
+  t.is((await s.exited).code, 0, s.stderr());
+});
+
 test('a stale socket file from a killed server is replaced; a foreign file is refused (exit 11)', async (t) => {
   const stale = join(dir, 'stale.sock');
   // A server that dies without cleaning up leaves its socket file behind.

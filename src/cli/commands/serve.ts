@@ -41,7 +41,8 @@ export function register(program: Command): void {
     .option('-s, --stream <ref>', 'serve only this stream (id, id prefix or name; repeatable); the first is the default export; after --proxy: what it exports (STREAM or STREAM:pN)', (v: string, prev?: string[]) => (proxyArgs.push({ kind: 'stream', ref: v }), collect(v, prev)))
     .option('--image <file>', 'also serve a raw image file or block device (repeatable)', collect)
     .addOption(
-      new Option('--nbd [address]', `NBD on TCP HOST:PORT (default ${'127.0.0.1'}:${DEFAULT_NBD_PORT}; port 0 picks a free one; repeatable)`).argParser(
+      // preset: commander skips the parser for a bare `--nbd`; the preset value goes through it.
+      new Option('--nbd [address]', `NBD on TCP HOST:PORT (default ${'127.0.0.1'}:${DEFAULT_NBD_PORT}; port 0 picks a free one; repeatable)`).preset(`127.0.0.1:${DEFAULT_NBD_PORT}`).argParser(
         (v: string, prev: Array<string | true> = []) => [...prev, v],
       ),
     )
