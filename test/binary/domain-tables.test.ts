@@ -7,6 +7,8 @@ import fc from 'fast-check';
 import { isDiskarcError } from '../../src/errors.js';
 import type { BinaryTable } from '../../src/binary/table.js';
 import * as nbd from '../../protocols/nbd/wire.js';
+import * as imdproxy from '../../protocols/imdproxy/wire.js';
+import { MessageLayout } from '../../protocols/wire/message-layout.js';
 import { TruncatedError } from '../../protocols/nbd/socket-reader.js';
 import { fileHeader, hashRecord, mapEntry, mapIndexRecord, slabHeader } from '../../src/archive/layout.js';
 import { decode as ntfsDecode } from '../../fs/ntfs/layout.js';
@@ -53,8 +55,13 @@ const domains: Record<string, Domain> = {
     truncated: (e, table, got) => isDiskarcError(e) && e.code === 'ECORRUPT' && e.message === `${table.name} is truncated: needs ${table.size} bytes at 0, only ${got} available`,
   },
   nbd: {
-    tables: Object.fromEntries(Object.entries(nbd).filter(([, v]) => v instanceof nbd.Layout)),
-    decode: (table, buf, at) => (table as unknown as nbd.Layout<Record<string, 'u8'>>).read(buf, at),
+    tables: Object.fromEntries(Object.entries(nbd).filter(([, v]) => v instanceof MessageLayout)),
+    decode: (table, buf, at) => (table as unknown as MessageLayout<Record<string, 'u8'>>).read(buf, at),
+    truncated: (e, table, got) => e instanceof TruncatedError && e.wanted === table.size && e.got === got,
+  },
+  imdproxy: {
+    tables: Object.fromEntries(Object.entries(imdproxy).filter(([, v]) => v instanceof MessageLayout)),
+    decode: (table, buf, at) => (table as unknown as MessageLayout<Record<string, 'u8'>>).read(buf, at),
     truncated: (e, table, got) => e instanceof TruncatedError && e.wanted === table.size && e.got === got,
   },
 };
