@@ -87,6 +87,9 @@ export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks
     name: s.name,
     size: s.size,
     note: `packed ${s.packTime}`,
+    time: new Date(s.packTime),
+    info: { ...s },
+    dataBytes: s.mappedSize - s.fillBytes,
     open: () => opened.openStream(s.id).catch((e: unknown) => {
       throw classifySystemError(e, `opening stream ${s.id} of ${dir}`);
     }),

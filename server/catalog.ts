@@ -17,6 +17,10 @@ export interface ServedDisk {
   size: number;
   /** Extra text for descriptions (pack time, source path…). */
   note?: string;
+  /** For file-tree views (WebDAV): the disk's time (pack time), metadata, stored data bytes. */
+  time?: Date;
+  info?: Record<string, unknown>;
+  dataBytes?: number;
   open(): Promise<BlockSource>;
 }
 
@@ -165,6 +169,18 @@ export class ExportCatalog implements NbdExportCatalog {
     const part = (await this.partitionsOf(entry.disk).catch(() => [])).find((p) => p.index === Number(m[2]));
     if (!part) return undefined;
     return { name: `${entry.name}/p${part.index}`, description: partitionDescription(entry.name, part), source: part.source };
+  }
+
+  /** The disks served now (re-listed as `list` does), oldest first: for file-tree views. */
+  async currentDisks(): Promise<ServedDisk[]> {
+    await this.current();
+    return [...this.disks];
+  }
+
+  /** The shared source of a disk listed by `currentDisks` (the one every protocol reads). */
+  diskSource(disk: ServedDisk): Promise<BlockSource> {
+    if (this.closed) return Promise.reject(new Error('the export catalog is closed'));
+    return this.sourceOf(disk);
   }
 
   /** Closes every opened source; further opens find nothing. */

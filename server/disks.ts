@@ -1,6 +1,7 @@
 // The one place a serve process opens what it serves: the archive (with its shared slab cache)
 // and any raw images. Returns the disks for the export catalog and how to close them all.
 import { basename } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { FileBlockSource } from '../src/block/file-source.js';
 import { DiskarcError, systemError } from '../src/errors.js';
 import type { ServedDisk } from './catalog.js';
@@ -26,7 +27,8 @@ export async function openImageDisks(paths: string[]): Promise<OpenedDisks> {
     });
     const size = probe.size;
     await probe.close();
-    disks.push({ id: `image${i + 1}`, name: basename(path), size, note: path, open: () => FileBlockSource.open(path) });
+    const time = (await stat(path).catch(() => undefined))?.mtime;
+    disks.push({ id: `image${i + 1}`, name: basename(path), size, note: path, time, info: { id: `image${i + 1}`, name: basename(path), sourcePath: path, size }, open: () => FileBlockSource.open(path) });
   }
   return { disks, close: async () => {} };
 }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { NbdServer } from '../protocols/nbd/server.js';
 import type { NbdExportEntry } from '../protocols/nbd/exports.js';
 import { NbdService } from './nbd-service.js';
+import { WebDavService } from './webdav-service.js';
 import type { ProtocolService, ServeListener, ServiceStarter } from './services.js';
 import { ExportCatalog, type PartitionLister, type ServedDisk } from './catalog.js';
 import { checkExposure, type ServeConfig } from './config.js';
@@ -15,7 +16,7 @@ import { watchParentExit } from './exit-with-parent.js';
 
 export type { ServeListener } from './services.js';
 
-const starters: ServiceStarter[] = [NbdService.start];
+const starters: ServiceStarter[] = [NbdService.start, WebDavService.start];
 
 export interface ServeDependencies {
   /** Opens the archive's streams as disks (wired by the CLI; separate so tests can serve raw images). */

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { DiskarcError } from '../../errors.js';
 import { cacheOption, commonOptions } from '../options.js';
 import { formatBytes, Output } from '../output.js';
-import { DEFAULT_NBD_PORT, parseTcpAddress, type ServeConfig } from '../../../server/config.js';
+import { DEFAULT_NBD_PORT, DEFAULT_WEBDAV_PORT, parseTcpAddress, type ServeConfig } from '../../../server/config.js';
 import { createLogger, logLevels, type LogLevel } from '../../../server/logging.js';
 import { ServeProcess, stopOnSignal } from '../../../server/lifecycle.js';
 import { openArchiveDisks } from '../../../server/archive-disks.js';
@@ -18,6 +18,11 @@ interface ServeOptions {
   image?: string[];
   nbd?: Array<string | true>;
   nbdSocket?: string[];
+  webdav?: string[];
+  webdavUser?: string;
+  webdavPasswordFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   partitions: boolean;
   allowRemote?: boolean;
   exitWithParent?: boolean;
@@ -32,7 +37,7 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 export function register(program: Command): void {
   const cmd = program
     .command('serve')
-    .description('serve archived disks read-only over NBD until interrupted (SIGINT/SIGTERM)')
+    .description('serve archived disks read-only over NBD and WebDAV until interrupted (SIGINT/SIGTERM)')
     .addOption(new Option('-a, --archive <dir>', 'archive directory').env('DISKARC_ARCHIVE'))
     .option('-s, --stream <ref>', 'serve only this stream (id, id prefix or name; repeatable); the first is the default export', collect)
     .option('--image <file>', 'also serve a raw image file or block device (repeatable)', collect)
@@ -42,6 +47,11 @@ export function register(program: Command): void {
       ),
     )
     .option('--nbd-socket <path>', 'NBD on a Unix socket (repeatable)', collect)
+    .option('--webdav <address>', `read-only WebDAV share and browser page on TCP [HOST:]PORT (e.g. 8080 = 127.0.0.1:${DEFAULT_WEBDAV_PORT}; repeatable)`, collect)
+    .option('--webdav-user <user>', 'require HTTP Basic authentication as this user (with --webdav-password-file)')
+    .option('--webdav-password-file <file>', 'the password for --webdav-user: the first line of this file')
+    .option('--tls-cert <file>', 'serve WebDAV over HTTPS with this PEM certificate (chain), with --tls-key')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--no-partitions', 'do not export partitions as NAME/pN')
     .option('--allow-remote', 'allow listening on non-loopback addresses (anyone reaching them can read every served disk)')
     .option('--exit-with-parent', 'stop (as on SIGTERM) when the process that started serve exits')
@@ -49,7 +59,7 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-Without --nbd or --nbd-socket, NBD listens on 127.0.0.1:${DEFAULT_NBD_PORT}.
+Without --nbd or --nbd-socket, NBD listens on 127.0.0.1:${DEFAULT_NBD_PORT} (unless --webdav is given).
 Exports: every stream by name and by id, and each partition as NAME/pN. Without -s, streams
 packed while serving are exported within 2 s (removed ones withdrawn); -s fixes the set at startup.
 
@@ -57,6 +67,7 @@ Examples:
   diskarc serve -a /backups --nbd 127.0.0.1:10809
   diskarc serve -a /backups -s web01 --nbd-socket /run/diskarc.sock
   nbdinfo --list nbd://127.0.0.1:10809
+  diskarc serve -a /backups --webdav 8080        # then: rclone lsf :webdav,url=http://127.0.0.1:8080/:
   nbdcopy nbd://127.0.0.1:10809/web01 web01.img`,
     );
   cacheOption(cmd, 'the data the served streams can reach, at most a quarter of RAM');
@@ -77,7 +88,17 @@ async function serve(opts: ServeOptions): Promise<number> {
   const tcp = opts.nbd ?? [];
   for (const v of tcp) nbd.push({ kind: 'tcp', ...parseTcpAddress(v === true ? '' : v, DEFAULT_NBD_PORT) });
   for (const p of opts.nbdSocket ?? []) nbd.push({ kind: 'unix', path: resolve(p) });
-  if (nbd.length === 0) nbd.push({ kind: 'tcp', ...parseTcpAddress('', DEFAULT_NBD_PORT) });
+  if (nbd.length === 0 && opts.webdav === undefined) nbd.push({ kind: 'tcp', ...parseTcpAddress('', DEFAULT_NBD_PORT) });
+  const webdav = opts.webdav === undefined ? undefined : {
+    endpoints: opts.webdav.map((v) => parseTcpAddress(v, DEFAULT_WEBDAV_PORT)),
+    user: opts.webdavUser,
+    passwordFile: opts.webdavPasswordFile !== undefined ? resolve(opts.webdavPasswordFile) : undefined,
+    tlsCert: opts.tlsCert !== undefined ? resolve(opts.tlsCert) : undefined,
+    tlsKey: opts.tlsKey !== undefined ? resolve(opts.tlsKey) : undefined,
+  };
+  if (webdav === undefined && (opts.webdavUser ?? opts.webdavPasswordFile ?? opts.tlsCert ?? opts.tlsKey) !== undefined) {
+    throw new DiskarcError('EUSAGE', '--webdav-user, --webdav-password-file, --tls-cert and --tls-key need --webdav [HOST:]PORT');
+  }
 
   const config: ServeConfig = {
     archive: opts.archive,
@@ -86,6 +107,7 @@ async function serve(opts: ServeOptions): Promise<number> {
     cacheBytes: opts.dataCacheSizeMib !== undefined ? opts.dataCacheSizeMib * 1024 * 1024 : undefined,
     partitions: opts.partitions,
     nbd,
+    webdav,
     allowRemote: opts.allowRemote === true,
     logLevel: opts.logLevel ?? (opts.verbose ? 'debug' : 'info'),
   };
@@ -109,8 +131,10 @@ async function serve(opts: ServeOptions): Promise<number> {
       for (const l of proc.listeners) lines.push(`  ${l.protocol.toUpperCase()}  ${l.uri}`);
       lines.push('exports:');
       for (const e of exports) lines.push(`  ${e.name.padEnd(width)}  ${(e.size !== undefined ? formatBytes(e.size) : '').padStart(10)}  ${e.description}`);
-      const first = proc.listeners[0];
+      const first = proc.listeners.find((l) => l.protocol === 'nbd');
       if (first) lines.push(`try: nbdinfo --list '${first.uri}'`);
+      const dav = proc.listeners.find((l) => l.protocol === 'webdav');
+      if (dav) lines.push(`try: rclone lsf ':webdav,url=${dav.uri}:'   or open ${dav.uri} in a browser`);
       return lines.join('\n');
     },
   );
