@@ -90,6 +90,10 @@ export class WebDavServer {
         socket.destroy();
       }
     });
+    // CONNECT (a proxy tunnel) never reaches the request handler: refuse it here, as any other method we do not serve.
+    server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOW}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    });
     server.on('tlsClientError', (err: Error) => this.opts.log.debug({ err: err.message }, 'TLS handshake failed'));
     await new Promise<void>((resolve, reject) => {
       const onError = (e: NodeJS.ErrnoException): void => {
