@@ -14,6 +14,10 @@ import type { StreamTree } from '../fs/tree/index.js';
 
 async function readConfigFile(path: string, what: string): Promise<Buffer> {
   return readFile(path).catch((e: unknown) => {
+    const errno = (e as NodeJS.ErrnoException).code;
+    if (errno === 'ENOENT' || errno === 'EISDIR') {
+      throw new DiskarcError('EUSAGE', `the ${what} ${path} ${errno === 'ENOENT' ? 'does not exist' : 'is a directory'}: give an existing file`, { path });
+    }
     throw classifySystemError(e, `reading the ${what} ${path}`);
   });
 }
