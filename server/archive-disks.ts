@@ -104,6 +104,7 @@ export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks
   return {
     disks: streams.map(toDisk),
     cacheBytes: opened.cache.budget,
+    cacheStats: () => opened.cache.stats,
     warnings: damaged(),
     ...(config.streams.length === 0 ? { refresh } : {}),
     close: () => opened.close(),

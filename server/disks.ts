@@ -10,6 +10,8 @@ export interface OpenedDisks {
   disks: ServedDisk[];
   /** Byte budget of the slab cache these disks read through, when they have one. */
   cacheBytes?: number;
+  /** That cache's counters (hits, misses, bytes held, budget). */
+  cacheStats?: () => { hits: number; misses: number; bytes: number; budget: number };
   /** Problems worth a log line (e.g. streams left out because their metadata is damaged). */
   warnings?: string[];
   /** Lists the disks again (a served archive gains streams as they are committed); absent for a fixed set. */

@@ -92,6 +92,8 @@ export class ServeProcess {
       await closeOpened();
       throw e;
     }
+    const view = { services: () => services, cacheStats: () => opened.find((o) => o.cacheStats)?.cacheStats?.() };
+    for (const s of services) s.observe?.(view);
     const cacheBytes = opened.reduce((n, o) => n + (o.cacheBytes ?? 0), 0);
     log.info({ disks: disks.length, cacheBytes, listeners: services.flatMap((s) => s.listeners.map((l) => l.uri)) }, 'serving');
     return new ServeProcess(catalog, services, opened, log);

@@ -8,7 +8,11 @@ import { BasicAuth, passwordFromFile } from '../protocols/webdav/basic-auth.js';
 import { DiskarcError, classifySystemError } from '../src/errors.js';
 import type { ExportCatalog } from './catalog.js';
 import { checkExposure, type ServeConfig } from './config.js';
-import type { ProtocolService, ServeListener } from './services.js';
+import type { ProtocolService, ProtocolTraffic, ServeListener, ServeView } from './services.js';
+import { LivePanel } from '../protocols/websocket/live-panel.js';
+
+/** The request target of the live panel's WebSocket (a query: no stream name can collide). */
+const LIVE_TARGET = '/?diskarc-live';
 import { servedTree } from './served-tree.js';
 import type { StreamTree } from '../fs/tree/index.js';
 
@@ -24,6 +28,7 @@ async function readConfigFile(path: string, what: string): Promise<Buffer> {
 
 export class WebDavService implements ProtocolService {
   readonly protocol = 'webdav';
+  private panel: LivePanel | undefined;
   private constructor(readonly server: WebDavServer, readonly listeners: ServeListener[], private readonly tree: StreamTree) {}
 
   static async start(config: ServeConfig, catalog: ExportCatalog, log: Logger): Promise<WebDavService | undefined> {
@@ -44,7 +49,7 @@ export class WebDavService implements ProtocolService {
     }
     if (auth && !tls) log.warn('WebDAV Basic authentication without TLS sends the password in clear text (and Windows refuses it unless BasicAuthLevel is 2)');
     const tree = servedTree(catalog, config.archive ?? config.images.join(','));
-    const server = new WebDavServer({ tree, log: log.child({ protocol: 'webdav' }), auth, tls });
+    const server = new WebDavServer({ tree, log: log.child({ protocol: 'webdav' }), auth, tls, livePanelQuery: LIVE_TARGET.slice(1) });
     const listeners: ServeListener[] = [];
     try {
       for (const e of dav.endpoints) {
@@ -64,7 +69,27 @@ export class WebDavService implements ProtocolService {
     return new WebDavService(server, listeners, tree);
   }
 
+  traffic(): ProtocolTraffic {
+    const t = this.server.traffic.snapshot();
+    return { protocol: 'webdav', connections: t.connections, bytes: t.bytes, clients: t.clients };
+  }
+
+  /** The live panel sees every protocol of the process and the shared cache. */
+  observe(view: ServeView): void {
+    const panel = new LivePanel({
+      target: LIVE_TARGET,
+      authorize: (req) => this.server.authorize(req),
+      source: {
+        traffic: () => view.services().flatMap((s) => (s.traffic ? [s.traffic()] : [])),
+        cache: () => view.cacheStats(),
+      },
+    });
+    for (const l of this.server.listening) panel.attach(l.server);
+    this.panel = panel;
+  }
+
   async close(): Promise<void> {
+    await this.panel?.close();
     await this.server.close();
     await this.tree.close();
   }

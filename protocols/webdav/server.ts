@@ -67,6 +67,11 @@ export class WebDavServer {
 
   constructor(private readonly opts: WebDavServerOptions) {}
 
+  /** True when the request carries the credentials this server requires (or none are required). */
+  authorize(req: IncomingMessage): boolean {
+    return !this.opts.auth || this.opts.auth.check(req.headers.authorization);
+  }
+
   get listening(): WebDavListening[] {
     return [...this.listeners];
   }
@@ -144,8 +149,8 @@ export class WebDavServer {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     if (this.closing) res.setHeader('Connection', 'close');
     const method = (req.method ?? '').toUpperCase();
-    if (this.opts.auth && !this.opts.auth.check(req.headers.authorization)) {
-      throw new HttpError(401, 'authentication required', { 'WWW-Authenticate': this.opts.auth.challenge });
+    if (!this.authorize(req)) {
+      throw new HttpError(401, 'authentication required', { 'WWW-Authenticate': this.opts.auth!.challenge });
     }
     const target = req.url ?? '/';
     const path = decodeRequestPath(target);

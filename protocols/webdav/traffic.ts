@@ -1,12 +1,10 @@
 // What the WebDAV listener has served, for the logs and the live panel: open connections,
-// requests, bytes sent, and per client (address) its connections and recent throughput.
+// requests, bytes sent, and per client (address) its connections and bytes.
 
 export interface ClientTraffic {
   peer: string;
   connections: number;
   bytes: number;
-  /** Bytes per second since the previous snapshot. */
-  bytesPerSecond: number;
 }
 
 export interface TrafficSnapshot {
@@ -19,7 +17,6 @@ export interface TrafficSnapshot {
 interface Client {
   connections: number;
   bytes: number;
-  bytesAtSnapshot: number;
   lastSeen: number;
 }
 
@@ -31,12 +28,11 @@ export class Traffic {
   requests = 0;
   bytes = 0;
   private readonly clients = new Map<string, Client>();
-  private snapshotAt = Date.now();
 
   private client(peer: string): Client {
     let c = this.clients.get(peer);
     if (!c) {
-      c = { connections: 0, bytes: 0, bytesAtSnapshot: 0, lastSeen: Date.now() };
+      c = { connections: 0, bytes: 0, lastSeen: Date.now() };
       this.clients.set(peer, c);
     }
     return c;
@@ -65,16 +61,13 @@ export class Traffic {
 
   snapshot(): TrafficSnapshot {
     const now = Date.now();
-    const seconds = Math.max(0.001, (now - this.snapshotAt) / 1000);
-    this.snapshotAt = now;
     const clients: ClientTraffic[] = [];
     for (const [peer, c] of this.clients) {
       if (c.connections === 0 && now - c.lastSeen > FORGET_MS) {
         this.clients.delete(peer);
         continue;
       }
-      clients.push({ peer, connections: c.connections, bytes: c.bytes, bytesPerSecond: Math.round((c.bytes - c.bytesAtSnapshot) / seconds) });
-      c.bytesAtSnapshot = c.bytes;
+      clients.push({ peer, connections: c.connections, bytes: c.bytes });
     }
     return { connections: this.connections, requests: this.requests, bytes: this.bytes, clients };
   }

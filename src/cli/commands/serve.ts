@@ -67,7 +67,7 @@ Examples:
   diskarc serve -a /backups --nbd 127.0.0.1:10809
   diskarc serve -a /backups -s web01 --nbd-socket /run/diskarc.sock
   nbdinfo --list nbd://127.0.0.1:10809
-  diskarc serve -a /backups --webdav 8080        # then: rclone lsf :webdav,url=http://127.0.0.1:8080/:
+  diskarc serve -a /backups --webdav 8080        # then: rclone lsf --webdav-url http://127.0.0.1:8080/ :webdav:
   nbdcopy nbd://127.0.0.1:10809/web01 web01.img`,
     );
   cacheOption(cmd, 'the data the served streams can reach, at most a quarter of RAM');
@@ -134,7 +134,7 @@ async function serve(opts: ServeOptions): Promise<number> {
       const first = proc.listeners.find((l) => l.protocol === 'nbd');
       if (first) lines.push(`try: nbdinfo --list '${first.uri}'`);
       const dav = proc.listeners.find((l) => l.protocol === 'webdav');
-      if (dav) lines.push(`try: rclone lsf ':webdav,url=${dav.uri}:'   or open ${dav.uri} in a browser`);
+      if (dav) lines.push(`try: rclone lsf --webdav-url ${dav.uri} :webdav:   (or open ${dav.uri} in a browser)`);
       return lines.join('\n');
     },
   );
