@@ -49,6 +49,7 @@ export const sections: BenchSection[] = [
   { name: 'ntfs-extract', description: 'extract a whole NTFS tree vs icat per file and ntfs-3g + cp -a (issue 5)', run: async (ctx) => (await import('./ntfs-extract.js')).runNtfsExtractBench(ctx) },
   { name: 'nbd', description: 'NBD serve: nbdcopy sequential and fio 4K QD16 vs nbdkit file and qemu-nbd qcow2; RSS with 16 clients (issue 4)', run: async (ctx) => (await import('./nbd.js')).runNbdBench(ctx) },
   { name: 'mount', description: 'FUSE mount reads vs NBD, ewfmount, squashfuse; NTFS file copy vs ntfs-3g (issue 6)', run: async (ctx) => (await import('./mount.js')).runMountBench(ctx) },
+  { name: 'webdav', description: 'WebDAV: full GET vs rclone serve webdav and nginx dav-ext, tail vs head range, PROPFIND and rclone copy vs rclone (issue 15)', run: async (ctx) => (await import('./webdav.js')).runWebDavBench(ctx) },
 ];
 
 const repoDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
