@@ -50,6 +50,8 @@ const WRITE_METHODS = new Set(['PUT', 'POST', 'DELETE', 'MKCOL', 'COPY', 'MOVE',
 const BUFFERED_MULTISTATUS = 1024 * 1024;
 /** Members rendered between two waits for the socket. */
 const MEMBERS_PER_WRITE = 512;
+/** Windows' default FileAttributesLimitInBytes: a larger PROPFIND answer shows the folder empty there. */
+const WINDOWS_PROPFIND_LIMIT = 1_000_000;
 /** In-flight requests get this long to finish at shutdown. */
 const CLOSE_GRACE_MS = 5000;
 
@@ -314,11 +316,14 @@ export class WebDavServer {
     const headers = { 'Content-Type': 'application/xml; charset=utf-8' };
     if (i >= children.length) {
       buffered += MULTISTATUS_TAIL;
-      res.writeHead(207, { ...headers, 'Content-Length': String(Buffer.byteLength(buffered)) });
+      const bytes = Buffer.byteLength(buffered);
+      if (bytes > WINDOWS_PROPFIND_LIMIT) this.warnLarge(self, bytes);
+      res.writeHead(207, { ...headers, 'Content-Length': String(bytes) });
       res.end(buffered);
       return;
     }
     // A very large directory: streamed in batches, each after the socket has taken the last.
+    this.warnLarge(self, undefined);
     res.writeHead(207, headers);
     res.write(buffered);
     while (i < children.length) {
@@ -326,6 +331,15 @@ export class WebDavServer {
       if (!res.write(renderBatch())) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve); });
     }
     res.end(MULTISTATUS_TAIL);
+  }
+
+  private readonly warnedLarge = new Set<string>();
+
+  /** Once per directory: Windows would show it empty unless FileAttributesLimitInBytes is raised. */
+  private warnLarge(path: string, bytes: number | undefined): void {
+    if (this.warnedLarge.has(path) || this.warnedLarge.size > 1000) return;
+    this.warnedLarge.add(path);
+    this.opts.log.info({ path, bytes: bytes ?? `over ${BUFFERED_MULTISTATUS}` }, 'PROPFIND answer exceeds 1,000,000 bytes: Windows shows this folder empty unless FileAttributesLimitInBytes is raised (docs/webdav.md)');
   }
 
   private readBody(req: IncomingMessage): Promise<string> {

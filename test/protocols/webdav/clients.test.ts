@@ -89,3 +89,19 @@ test.serial('PROPFIND Depth 1 of the 3000-entry directory (allprop, as Windows a
   t.is((r.body.toString().match(/<response>/g) ?? []).length, big.length + 1);
   t.log(`PROPFIND of ${big.length} entries: ${r.body.length} bytes (${Math.round(r.body.length / (big.length + 1))} per entry)`);
 });
+
+test.serial('an answer over 1 MiB (every property of the 3000 entries) is streamed whole and well-formed', async (t) => {
+  const body = '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:Z="urn:schemas-microsoft-com:"><D:prop><D:displayname/><D:getetag/><D:getcontenttype/><D:creationdate/><D:getlastmodified/><D:getcontentlength/><D:resourcetype/><Z:Win32LastAccessTime/><Z:Win32FileAttributes/></D:prop></D:propfind>';
+  const r = await http(`${serve.uri}win/p1/bigdir/`, { method: 'PROPFIND', headers: { Depth: '1' }, body });
+  t.is(r.status, 207);
+  t.is(r.headers['content-length'], undefined, 'streamed (chunked), not buffered');
+  t.is(r.headers['transfer-encoding'], 'chunked');
+  const xml = r.body.toString();
+  t.true(r.body.length > 1024 * 1024, `${r.body.length} bytes`);
+  t.true(xml.endsWith('</multistatus>\n'));
+  const hrefs = [...xml.matchAll(/<href>([^<]*)<\/href>/g)].map((m) => m[1]);
+  const names = entries.filter((e) => e.path.startsWith('bigdir/') && e.path.split('/').length === 2);
+  t.is(hrefs.length, names.length + 1);
+  t.is(new Set(hrefs).size, hrefs.length, 'every entry once');
+  t.is((xml.match(/<displayname>/g) ?? []).length, names.length + 1);
+});

@@ -15,6 +15,7 @@ import { CLI, http, mustSh, startDavServe, type DavServe } from './helpers.js';
 let dir: string;
 let archive: string;
 let serve: DavServe;
+let etagBefore: string | undefined;
 
 test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'diskarc-webdav-serve-'));
@@ -36,6 +37,8 @@ const rootNames = async (): Promise<string[]> => {
 
 test.serial('a stream packed while serving appears in the share within a few seconds, its bytes exact', async (t) => {
   t.deepEqual(await rootNames(), ['one']);
+  etagBefore = (await http(`${serve.uri}one/p1.img`, { method: 'HEAD' })).headers.etag;
+  t.truthy(etagBefore);
   await mustSh(`node ${CLI} pack -a ${archive} ${join(dir, 'two.img')} --name two --no-verify >/dev/null`);
   let names: string[] = [];
   for (let i = 0; i < 60 && !names.includes('two'); i++) {
@@ -71,4 +74,11 @@ test.serial('SIGTERM during a download: the download completes, the process exit
     s.on('error', () => resolve(true));
   });
   t.true(refused, 'nothing listens on the WebDAV port any more');
+});
+
+test.serial('ETags and Last-Modified are the same after a restart (stable validators)', async (t) => {
+  serve = await startDavServe(['-a', archive]);
+  const head = await http(`${serve.uri}one/p1.img`, { method: 'HEAD' });
+  t.is(head.headers.etag, etagBefore);
+  t.is((await http(`${serve.uri}one/p1.img`, { headers: { 'If-None-Match': etagBefore! } })).status, 304);
 });
