@@ -87,7 +87,8 @@ export class WebDavServer {
     server.headersTimeout = 15_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
-    server.on(this.opts.tls ? 'secureConnection' : 'connection', (socket: Socket) => this.track(socket));
+    // TCP connections, TLS ones before their handshake too: shutdown's grace period covers them all.
+    server.on('connection', (socket: Socket) => this.track(socket));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       this.opts.log.debug({ err: err.message, code: err.code }, 'malformed request');
       if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {

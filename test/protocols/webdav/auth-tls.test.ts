@@ -4,6 +4,7 @@
 import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { writeSampleDisk } from '../../../src/sample-disk.js';
 import { packArchive } from '../../fs/fuse/helpers.js';
@@ -69,4 +70,15 @@ test('unusable options fail at start-up with a usage error naming the fix', asyn
   const missing = await run(`--webdav 127.0.0.1:0 --webdav-user alice --webdav-password-file ${join(dir, 'nope')}`);
   t.not(missing.code, 0);
   t.regex(missing.stderr, /password file/);
+});
+
+test('a client that connects to the HTTPS port and never handshakes does not hold up shutdown', async (t) => {
+  const own = await startDavServe(['-a', archive, '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')]);
+  const silent = connect(own.port, '127.0.0.1');
+  await new Promise<void>((resolve) => silent.on('connect', () => resolve()));
+  silent.on('error', () => {});
+  const t0 = Date.now();
+  t.is(await own.stop(), 0);
+  silent.destroy();
+  t.true(Date.now() - t0 < 9000, `stopped after ${Date.now() - t0} ms`);
 });
