@@ -87,6 +87,9 @@ export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks
     name: s.name,
     size: s.size,
     note: `packed ${s.packTime}`,
+    time: new Date(s.packTime),
+    info: { ...s },
+    dataBytes: s.mappedSize - s.fillBytes,
     open: () => opened.openStream(s.id).catch((e: unknown) => {
       throw classifySystemError(e, `opening stream ${s.id} of ${dir}`);
     }),
@@ -101,6 +104,7 @@ export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks
   return {
     disks: streams.map(toDisk),
     cacheBytes: opened.cache.budget,
+    cacheStats: () => opened.cache.stats,
     warnings: damaged(),
     ...(config.streams.length === 0 ? { refresh } : {}),
     close: () => opened.close(),

@@ -6,6 +6,7 @@
 // refreshMs) when a client lists or opens exports, as the FUSE tree re-reads its top level.
 import type { BlockSource } from '../src/block/source.js';
 import { formatBytes } from '../src/format-bytes.js';
+import { DiskarcError } from '../src/errors.js';
 import type { NbdExport, NbdExportCatalog, NbdExportEntry } from '../protocols/nbd/exports.js';
 
 /** A whole disk the process serves (an archived stream, or a raw image in tests and tools). */
@@ -17,6 +18,10 @@ export interface ServedDisk {
   size: number;
   /** Extra text for descriptions (pack time, source path…). */
   note?: string;
+  /** For file-tree views (WebDAV): the disk's time (pack time), metadata, stored data bytes. */
+  time?: Date;
+  info?: Record<string, unknown>;
+  dataBytes?: number;
   open(): Promise<BlockSource>;
 }
 
@@ -165,6 +170,18 @@ export class ExportCatalog implements NbdExportCatalog {
     const part = (await this.partitionsOf(entry.disk).catch(() => [])).find((p) => p.index === Number(m[2]));
     if (!part) return undefined;
     return { name: `${entry.name}/p${part.index}`, description: partitionDescription(entry.name, part), source: part.source };
+  }
+
+  /** The disks served now (re-listed as `list` does), oldest first: for file-tree views. */
+  async currentDisks(): Promise<ServedDisk[]> {
+    await this.current();
+    return [...this.disks];
+  }
+
+  /** The shared source of a disk listed by `currentDisks` (the one every protocol reads). */
+  diskSource(disk: ServedDisk): Promise<BlockSource> {
+    if (this.closed) return Promise.reject(new DiskarcError('ESERVER', 'the export catalog is closed (the server is stopping)'));
+    return this.sourceOf(disk);
   }
 
   /** Closes every opened source; further opens find nothing. */

@@ -10,6 +10,18 @@ export const DEFAULT_NBD_PORT = 10809;
 /** ImDisk's and Arsenal Image Mounter's default port for `-t proxy -o ip`. */
 export const DEFAULT_PROXY_PORT = 9000;
 export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_WEBDAV_PORT = 8080;
+
+/** The read-only WebDAV share (docs/webdav.md): where it listens, optional Basic auth and TLS. */
+export interface WebDavConfig {
+  endpoints: Array<{ host: string; port: number }>;
+  /** Basic authentication: this user, with the password on the first line of passwordFile. */
+  user?: string;
+  passwordFile?: string;
+  /** PEM files: serve HTTPS. */
+  tlsCert?: string;
+  tlsKey?: string;
+}
 
 export interface ServeConfig {
   /** Archive directory whose streams are served. */
@@ -25,6 +37,8 @@ export interface ServeConfig {
   nbd: NbdEndpoint[];
   /** Range-proxy (IMDPROXY) listeners, each exporting one disk. */
   proxy?: ProxyListenerConfig[];
+  /** The WebDAV share and browser page, when asked for. */
+  webdav?: WebDavConfig;
   /** Permit non-loopback TCP addresses. */
   allowRemote: boolean;
   logLevel: LogLevel;

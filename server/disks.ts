@@ -1,6 +1,7 @@
 // The one place a serve process opens what it serves: the archive (with its shared slab cache)
 // and any raw images. Returns the disks for the export catalog and how to close them all.
 import { basename } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { FileBlockSource } from '../src/block/file-source.js';
 import { DiskarcError, systemError } from '../src/errors.js';
 import type { ServedDisk } from './catalog.js';
@@ -9,6 +10,8 @@ export interface OpenedDisks {
   disks: ServedDisk[];
   /** Byte budget of the slab cache these disks read through, when they have one. */
   cacheBytes?: number;
+  /** That cache's counters (hits, misses, bytes held, budget). */
+  cacheStats?: () => { hits: number; misses: number; bytes: number; budget: number };
   /** Problems worth a log line (e.g. streams left out because their metadata is damaged). */
   warnings?: string[];
   /** Lists the disks again (a served archive gains streams as they are committed); absent for a fixed set. */
@@ -26,7 +29,8 @@ export async function openImageDisks(paths: string[]): Promise<OpenedDisks> {
     });
     const size = probe.size;
     await probe.close();
-    disks.push({ id: `image${i + 1}`, name: basename(path), size, note: path, open: () => FileBlockSource.open(path) });
+    const time = (await stat(path).catch(() => undefined))?.mtime;
+    disks.push({ id: `image${i + 1}`, name: basename(path), size, note: path, time, info: { id: `image${i + 1}`, name: basename(path), sourcePath: path, size }, open: () => FileBlockSource.open(path) });
   }
   return { disks, close: async () => {} };
 }

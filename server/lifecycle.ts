@@ -7,6 +7,7 @@ import type { NbdServer } from '../protocols/nbd/server.js';
 import type { NbdExportEntry } from '../protocols/nbd/exports.js';
 import { NbdService } from './nbd-service.js';
 import { ProxyService } from './proxy-service.js';
+import { WebDavService } from './webdav-service.js';
 import type { ProtocolService, ServeListener, ServiceStarter } from './services.js';
 import { ExportCatalog, type PartitionLister, type ServedDisk } from './catalog.js';
 import { checkExposure, type ServeConfig } from './config.js';
@@ -16,7 +17,7 @@ import { watchParentExit } from './exit-with-parent.js';
 
 export type { ServeListener } from './services.js';
 
-const starters: ServiceStarter[] = [NbdService.start, ProxyService.start];
+const starters: ServiceStarter[] = [NbdService.start, ProxyService.start, WebDavService.start];
 
 export interface ServeDependencies {
   /** Opens the archive's streams as disks (wired by the CLI; separate so tests can serve raw images). */
@@ -92,6 +93,8 @@ export class ServeProcess {
       await closeOpened();
       throw e;
     }
+    const view = { services: () => services, cacheStats: () => opened.find((o) => o.cacheStats)?.cacheStats?.() };
+    for (const s of services) s.observe?.(view);
     const cacheBytes = opened.reduce((n, o) => n + (o.cacheBytes ?? 0), 0);
     log.info({ disks: disks.length, cacheBytes, listeners: services.flatMap((s) => s.listeners.map((l) => l.uri)) }, 'serving');
     return new ServeProcess(catalog, services, opened, log);

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { NbdServer } from '../protocols/nbd/server.js';
 import type { ExportCatalog } from './catalog.js';
 import type { ServeConfig } from './config.js';
-import type { ProtocolService, ServeListener } from './services.js';
+import type { ProtocolService, ProtocolTraffic, ServeListener } from './services.js';
 
 export class NbdService implements ProtocolService {
   readonly protocol = 'nbd';
@@ -28,5 +28,16 @@ export class NbdService implements ProtocolService {
 
   close(): Promise<void> {
     return this.server.close();
+  }
+
+  traffic(): ProtocolTraffic {
+    const clients = new Map<string, { peer: string; connections: number; bytes: number }>();
+    for (const c of this.server.connectionStats()) {
+      const entry = clients.get(c.peer) ?? { peer: c.peer, connections: 0, bytes: 0 };
+      entry.connections++;
+      entry.bytes += c.bytesSent;
+      clients.set(c.peer, entry);
+    }
+    return { protocol: 'nbd', connections: this.server.connectionCount, bytes: this.server.bytesSent, clients: [...clients.values()] };
   }
 }

@@ -20,6 +20,25 @@ export interface ProtocolService {
   readonly listeners: ServeListener[];
   /** Graceful: stop accepting, let in-flight requests finish, close connections. */
   close(): Promise<void>;
+  /** Its traffic so far (optional). */
+  traffic?(): ProtocolTraffic;
+  /** Called once, after every service has started (optional). */
+  observe?(view: ServeView): void;
+}
+
+/** What a protocol has served, for the live panel: totals and per client address. */
+export interface ProtocolTraffic {
+  protocol: string;
+  connections: number;
+  bytes: number;
+  clients: Array<{ peer: string; connections: number; bytes: number }>;
+}
+
+/** The whole process as one service may observe it (the browser page's live panel). */
+export interface ServeView {
+  services(): readonly ProtocolService[];
+  /** The shared slab cache's counters, when an archive is served. */
+  cacheStats(): { hits: number; misses: number; bytes: number; budget: number } | undefined;
 }
 
 /** Starts a protocol if the configuration asks for it (resolves undefined otherwise). */

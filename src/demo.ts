@@ -1,8 +1,10 @@
 // `npm start`: the main job on a generated sample. Writes a sample MBR disk (random, repeated,
 // zero and 0xFF regions, text, holes) into ./demo/, packs it into ./demo/archive with the CLI,
-// serves the archive over NBD (Unix socket + 127.0.0.1) and prints the commands that connect.
+// serves the archive over NBD (Unix socket + 127.0.0.1) and WebDAV (127.0.0.1, with the browser
+// page) and prints the commands that connect.
 // Ctrl-C or SIGTERM stops it, and so does its parent's death (npm's, when run by `npm start`).
-// Options: --dir DIR (default ./demo), --port N (default 10809; 0 = any free).
+// Options: --dir DIR (default ./demo), --port N (NBD, default 10809; 0 = any free),
+// --webdav-port N (default 8080; 0 = any free). A busy port falls back to a free one.
 import { spawn } from 'node:child_process';
 import { access, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -44,7 +46,7 @@ async function hasStream(archiveDir: string): Promise<boolean> {
 async function main(): Promise<number> {
   // Packing comes first and takes a while: a parent that dies meanwhile must still stop the demo.
   const parentPid = process.ppid;
-  const { values } = parseArgs({ options: { dir: { type: 'string', default: 'demo' }, port: { type: 'string', default: '10809' } } });
+  const { values } = parseArgs({ options: { dir: { type: 'string', default: 'demo' }, port: { type: 'string', default: '10809' }, 'webdav-port': { type: 'string', default: '8080' } } });
   const dir = resolve(values.dir!);
   const image = join(dir, 'sample-disk.img');
   const archiveDir = join(dir, 'archive');
@@ -60,7 +62,7 @@ async function main(): Promise<number> {
   }
 
   const socket = join(dir, 'nbd.sock');
-  const config = (port: number): ServeConfig => ({
+  const config = (port: number, davPort: number): ServeConfig => ({
     archive: archiveDir,
     streams: [],
     images: [],
@@ -69,6 +71,7 @@ async function main(): Promise<number> {
       { kind: 'unix', path: socket },
       { kind: 'tcp', host: '127.0.0.1', port },
     ],
+    webdav: { endpoints: [{ host: '127.0.0.1', port: davPort }] },
     allowRemote: false,
     logLevel: 'warn',
   });
@@ -76,17 +79,18 @@ async function main(): Promise<number> {
   const deps = { openArchive: openArchiveDisks, partitions: listPartitions };
   let proc: ServeProcess;
   try {
-    proc = await ServeProcess.start(config(Number(values.port)), log, deps);
+    proc = await ServeProcess.start(config(Number(values.port), Number(values['webdav-port'])), log, deps);
   } catch (e) {
     if (!isDiskarcError(e, 'ESERVER') || !/address already in use/.test(e.message)) throw e;
-    process.stdout.write(`port ${values.port} is busy; using a free port instead\n`);
-    proc = await ServeProcess.start(config(0), log, deps);
+    process.stdout.write(`port ${values.port} or ${values['webdav-port']} is busy; using free ports instead\n`);
+    proc = await ServeProcess.start(config(0, 0), log, deps);
   }
   // Always: npm forwards signals to its child only in some versions, and a demo outliving
   // `npm start` would hold the port and socket (the start script execs node, so npm is the parent).
   const stopped = stopOnSignal(proc, log, { exitWithParent: true, parentPid });
-  const tcp = proc.listeners.map((l) => l.bound).find((b) => b.kind === 'tcp');
+  const tcp = proc.listeners.filter((l) => l.protocol === 'nbd').map((l) => l.bound).find((b) => b.kind === 'tcp');
   const port = tcp?.kind === 'tcp' ? tcp.port : 0;
+  const dav = proc.listeners.find((l) => l.protocol === 'webdav')!.uri;
   const unix = (name: string) => `'nbd+unix:///${name}?socket=${socket}'`;
   const exports = await proc.exports();
   const lines = [
@@ -100,6 +104,13 @@ async function main(): Promise<number> {
     `  $ qemu-img info nbd://127.0.0.1:${port}/${STREAM}`,
     `  $ nbdcopy ${unix(`${STREAM}/p1`)} ${join(dir, 'p1.img')}`,
     `  $ nbdcopy nbd://127.0.0.1:${port}/${STREAM} ${join(dir, 'restored.img')} && cmp ${join(dir, 'restored.img')} ${image}`,
+    '',
+    `The same archive as a read-only WebDAV share (the tree \`diskarc mount\` shows) on ${dav}`,
+    'Open it in a browser, or:',
+    `  $ rclone --config /dev/null lsf -R --webdav-url ${dav} :webdav:${STREAM}`,
+    `  $ curl -s ${dav}${STREAM}/info.json`,
+    `  $ curl -s -r 1048576-1049599 ${dav}${STREAM}/disk.img | cmp - <(tail -c +1048577 ${image} | head -c 1024)`,
+    `  Windows:  net use Z: ${dav.replace(/\/$/, '')}   (files over 50 MB need FileSizeLimitInBytes raised: see docs/webdav.md)`,
     '',
     'Press Ctrl-C to stop.',
     '',

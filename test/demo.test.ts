@@ -14,7 +14,7 @@ const demo = fileURLToPath(new URL('../src/demo.js', import.meta.url));
 test('the demo serves the packed sample disk and every printed command works', async (t) => {
   const tmp = await tempDir('demo');
   const dir = join(tmp.dir, 'demo');
-  const child = spawn(process.execPath, [demo, '--dir', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [demo, '--dir', dir, '--port', '0', '--webdav-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -29,12 +29,15 @@ test('the demo serves the packed sample disk and every printed command works', a
     const commands = out.split('\n').filter((l) => l.startsWith('  $ ')).map((l) => l.slice(4));
     t.true(commands.length >= 5, out);
     t.true(commands.some((c) => c.startsWith('nbdinfo')) && commands.some((c) => c.startsWith('qemu-img info')) && commands.some((c) => c.startsWith('nbdcopy')));
+    t.true(commands.some((c) => c.startsWith('rclone')) && commands.some((c) => c.startsWith('curl')), 'WebDAV commands printed');
     for (const c of commands) {
       const r = await run('bash', ['-c', c], { timeoutMs: 120000 });
       t.is(r.code, 0, `${c}\n${r.stdout}${r.stderr}`);
       if (c.startsWith('nbdinfo --list')) t.regex(r.stdout, /export="sample\/p1"/);
       if (c.startsWith('qemu-img info')) t.regex(r.stdout, /virtual size: 64 MiB/);
       if (c.startsWith('nbdinfo --map')) t.regex(r.stdout, /hole,zero/);
+      if (c.startsWith('rclone')) t.deepEqual(r.stdout.trim().split('\n').sort(), ['disk.img', 'info.json', 'p1.img', 'p2.img']);
+      if (c.startsWith('curl -s http')) t.is(JSON.parse(r.stdout).partitionTable.partitions.length, 2);
     }
     const image = await readFile(join(dir, 'sample-disk.img'));
     t.true((await readFile(join(dir, 'restored.img'))).equals(image));

@@ -14,6 +14,9 @@ export interface NbdConnectionStats {
   export: string | undefined;
   requestsInFlight: number;
   queuedReplyBytes: number;
+  /** The client's address ('unix' on a Unix socket) and the bytes sent to it so far (live panel). */
+  peer: string;
+  bytesSent: number;
 }
 
 export class NbdConnection {
@@ -77,6 +80,8 @@ export class NbdConnection {
       export: this.exportName,
       requestsInFlight: this.transmission?.requestsInFlight ?? 0,
       queuedReplyBytes: this.transmission?.queuedReplyBytes ?? 0,
+      peer: this.socket.remoteAddress ?? 'unix',
+      bytesSent: this.socket.bytesWritten,
     };
   }
 

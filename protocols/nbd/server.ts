@@ -40,6 +40,8 @@ export class NbdServer {
   private readonly listeners: Array<{ server: Server; listening: NbdListening }> = [];
   private readonly connections = new Set<NbdConnection>();
   private nextId = 1;
+  /** Bytes sent by connections that have closed (the open ones report their own). */
+  private closedBytes = 0;
   private closing = false;
 
   constructor(private readonly opts: NbdServerOptions) {
@@ -54,6 +56,13 @@ export class NbdServer {
 
   get listening(): NbdListening[] {
     return this.listeners.map((l) => l.listening);
+  }
+
+  /** Bytes sent to clients since the server started. */
+  get bytesSent(): number {
+    let n = this.closedBytes;
+    for (const c of this.connections) n += c.stats().bytesSent;
+    return n;
   }
 
   get connectionCount(): number {
@@ -101,6 +110,7 @@ export class NbdServer {
     this.connections.add(conn);
     log.debug('connection accepted');
     void conn.closed.then(() => {
+      this.closedBytes += conn.stats().bytesSent;
       this.connections.delete(conn);
       log.debug('connection closed');
     });

@@ -50,6 +50,7 @@ export const sections: BenchSection[] = [
   { name: 'nbd', description: 'NBD serve: nbdcopy sequential and fio 4K QD16 vs nbdkit file and qemu-nbd qcow2; RSS with 16 clients (issue 4)', run: async (ctx) => (await import('./nbd.js')).runNbdBench(ctx) },
   { name: 'mount', description: 'FUSE mount reads vs NBD, ewfmount, squashfuse; NTFS file copy vs ntfs-3g (issue 6)', run: async (ctx) => (await import('./mount.js')).runMountBench(ctx) },
   { name: 'proxy', description: 'range proxy (IMDPROXY): sequential 1 MiB and random 4K ×1/×8 vs diskarc NBD, nbdkit file, qemu-nbd qcow2 (issue 17)', run: async (ctx) => (await import('./proxy.js')).runProxyBench(ctx) },
+  { name: 'webdav', description: 'WebDAV: full GET vs rclone serve webdav and nginx dav-ext, tail vs head range, PROPFIND and rclone copy vs rclone (issue 15)', run: async (ctx) => (await import('./webdav.js')).runWebDavBench(ctx) },
 ];
 
 const repoDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

@@ -18,6 +18,7 @@ declare -A need=(
   [genisoimage]=genisoimage [mksquashfs]=squashfs-tools
   [ewfacquire]=ewf-tools [ewfmount]=ewf-tools [squashfuse]=squashfuse [mtype]=mtools
   [wimcapture]=wimtools
+  [rclone]=rclone [cadaver]=cadaver [mount.davfs]=davfs2 [curl]=curl [openssl]=openssl [chromium]=chromium [nginx]=nginx
 )
 # `install-tools.sh bench`: also the peers `npm run bench` measures against.
 if [ "${1:-}" = bench ]; then
@@ -26,6 +27,13 @@ fi
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+# Files that are not commands: the nginx WebDAV module the WebDAV benchmark's peer loads.
+declare -A need_files=(
+  [/usr/lib/nginx/modules/ngx_http_dav_ext_module.so]=libnginx-mod-http-dav-ext
+)
+for f in "${!need_files[@]}"; do
+  [ -e "$f" ] || missing+=("${need_files[$f]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')

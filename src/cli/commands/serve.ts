@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { DiskarcError } from '../../errors.js';
 import { cacheOption, commonOptions, parseSize } from '../options.js';
 import { formatBytes, Output } from '../output.js';
-import { DEFAULT_NBD_PORT, DEFAULT_PROXY_PORT, groupProxyOptions, parseStreamRef, parseTcpAddress, type ProxyOption, type ServeConfig } from '../../../server/config.js';
+import { DEFAULT_NBD_PORT, DEFAULT_PROXY_PORT, DEFAULT_WEBDAV_PORT, groupProxyOptions, parseStreamRef, parseTcpAddress, type ProxyOption, type ServeConfig } from '../../../server/config.js';
 import { createLogger, logLevels, type LogLevel } from '../../../server/logging.js';
 import { ServeProcess, stopOnSignal } from '../../../server/lifecycle.js';
 import { openArchiveDisks } from '../../../server/archive-disks.js';
@@ -18,6 +18,11 @@ interface ServeOptions {
   image?: string[];
   nbd?: Array<string | true>;
   nbdSocket?: string[];
+  webdav?: string[];
+  webdavUser?: string;
+  webdavPasswordFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   partitions: boolean;
   allowRemote?: boolean;
   exitWithParent?: boolean;
@@ -36,7 +41,7 @@ export function register(program: Command): void {
   const proxyArgs: ProxyArg[] = [];
   const cmd = program
     .command('serve')
-    .description('serve archived disks read-only over NBD and the range proxy (ImDisk / AIM) until interrupted (SIGINT/SIGTERM)')
+    .description('serve archived disks read-only over NBD, the range proxy (ImDisk / AIM) and WebDAV until interrupted (SIGINT/SIGTERM)')
     .addOption(new Option('-a, --archive <dir>', 'archive directory').env('DISKARC_ARCHIVE'))
     .option('-s, --stream <ref>', 'serve only this stream (id, id prefix or name; repeatable); the first is the default export; after --proxy: what it exports (STREAM or STREAM:pN)', (v: string, prev?: string[]) => (proxyArgs.push({ kind: 'stream', ref: v }), collect(v, prev)))
     .option('--image <file>', 'also serve a raw image file or block device (repeatable)', collect)
@@ -55,6 +60,11 @@ export function register(program: Command): void {
     .option('--proxy-socket <path>', 'range proxy on a Unix socket (local tools), exporting the -s given after it', (v: string, prev?: string[]) => (proxyArgs.push({ kind: 'listener', socket: v }), collect(v, prev)))
     .option('--offset <bytes>', 'a proxy listener exports the window from this offset of its -s (with --length; 64k, 1MiB… accepted)', (v: string) => (proxyArgs.push({ kind: 'offset', value: v }), v))
     .option('--length <bytes>', 'length of that window (default: to the end)', (v: string) => (proxyArgs.push({ kind: 'length', value: v }), v))
+    .option('--webdav <address>', `read-only WebDAV share and browser page on TCP [HOST:]PORT (e.g. 8080 = 127.0.0.1:${DEFAULT_WEBDAV_PORT}; repeatable)`, collect)
+    .option('--webdav-user <user>', 'require HTTP Basic authentication as this user (with --webdav-password-file)')
+    .option('--webdav-password-file <file>', 'the password for --webdav-user: the first line of this file')
+    .option('--tls-cert <file>', 'serve WebDAV over HTTPS with this PEM certificate (chain), with --tls-key')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--no-partitions', 'do not export partitions as NAME/pN')
     .option('--allow-remote', 'allow listening on non-loopback addresses (anyone reaching them can read every served disk)')
     .option('--exit-with-parent', 'stop (as on SIGTERM) when the process that started serve exits')
@@ -62,7 +72,7 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-Without --nbd or --nbd-socket (and no --proxy), NBD listens on 127.0.0.1:${DEFAULT_NBD_PORT}.
+Without --nbd or --nbd-socket (and no --proxy or --webdav), NBD listens on 127.0.0.1:${DEFAULT_NBD_PORT}.
 Range proxy: each --proxy/--proxy-socket exports one disk, the -s STREAM or STREAM:pN (partition N)
 after it, optionally cut to --offset/--length; listeners given together share it. The protocol has
 no authentication: anyone who reaches the port reads that disk (loopback unless --allow-remote).
@@ -76,7 +86,8 @@ Examples:
   nbdinfo --list nbd://127.0.0.1:10809
   nbdcopy nbd://127.0.0.1:10809/web01 web01.img
   diskarc serve -a /backups --proxy 0.0.0.0:9000 -s web01:p2 --allow-remote
-  diskarc serve -a /backups --proxy 9000 -s web01 --proxy 9001 -s db01 --offset 1MiB --length 8GiB`,
+  diskarc serve -a /backups --proxy 9000 -s web01 --proxy 9001 -s db01 --offset 1MiB --length 8GiB
+  diskarc serve -a /backups --webdav 8080        # then: rclone lsf --webdav-url http://127.0.0.1:8080/ :webdav:`,
     );
   cacheOption(cmd, 'the data the served streams can reach, at most a quarter of RAM');
   commonOptions(cmd);
@@ -97,7 +108,17 @@ async function serve(opts: ServeOptions, proxyArgs: ProxyArg[]): Promise<number>
   for (const v of tcp) nbd.push({ kind: 'tcp', ...parseTcpAddress(v === true ? '' : v, DEFAULT_NBD_PORT) });
   for (const p of opts.nbdSocket ?? []) nbd.push({ kind: 'unix', path: resolve(p) });
   const proxy = groupProxyOptions(proxyArgs.map(proxyOption));
-  if (nbd.length === 0 && proxy.length === 0) nbd.push({ kind: 'tcp', ...parseTcpAddress('', DEFAULT_NBD_PORT) });
+  if (nbd.length === 0 && proxy.length === 0 && opts.webdav === undefined) nbd.push({ kind: 'tcp', ...parseTcpAddress('', DEFAULT_NBD_PORT) });
+  const webdav = opts.webdav === undefined ? undefined : {
+    endpoints: opts.webdav.map((v) => parseTcpAddress(v, DEFAULT_WEBDAV_PORT)),
+    user: opts.webdavUser,
+    passwordFile: opts.webdavPasswordFile !== undefined ? resolve(opts.webdavPasswordFile) : undefined,
+    tlsCert: opts.tlsCert !== undefined ? resolve(opts.tlsCert) : undefined,
+    tlsKey: opts.tlsKey !== undefined ? resolve(opts.tlsKey) : undefined,
+  };
+  if (webdav === undefined && (opts.webdavUser ?? opts.webdavPasswordFile ?? opts.tlsCert ?? opts.tlsKey) !== undefined) {
+    throw new DiskarcError('EUSAGE', '--webdav-user, --webdav-password-file, --tls-cert and --tls-key need --webdav [HOST:]PORT');
+  }
 
   const config: ServeConfig = {
     archive: opts.archive,
@@ -107,6 +128,7 @@ async function serve(opts: ServeOptions, proxyArgs: ProxyArg[]): Promise<number>
     partitions: opts.partitions,
     nbd,
     proxy,
+    webdav,
     allowRemote: opts.allowRemote === true,
     logLevel: opts.logLevel ?? (opts.verbose ? 'debug' : 'info'),
   };
@@ -133,6 +155,8 @@ async function serve(opts: ServeOptions, proxyArgs: ProxyArg[]): Promise<number>
       for (const e of exports) lines.push(`  ${e.name.padEnd(width)}  ${(e.size !== undefined ? formatBytes(e.size) : '').padStart(10)}  ${e.description}`);
       const first = proc.listeners.find((l) => l.protocol === 'nbd');
       if (first) lines.push(`try: nbdinfo --list '${first.uri}'`);
+      const dav = proc.listeners.find((l) => l.protocol === 'webdav');
+      if (dav) lines.push(`try: rclone lsf --webdav-url ${dav.uri} :webdav:   (or open ${dav.uri} in a browser)`);
       return lines.join('\n');
     },
   );
