@@ -9,7 +9,7 @@ import { toolVersion } from '../version.js';
 
 async function main(argv: string[]): Promise<number> {
   const program = new Command('diskarc')
-    .description('Deduplicating disk-image archiver: packs, restores and verifies disks; serves archived disks read-only over NBD and FUSE; reads the files of their NTFS partitions')
+    .description('Deduplicating disk-image archiver: packs, restores and verifies disks; serves archived disks read-only over NBD, a range proxy (ImDisk / Arsenal Image Mounter), WebDAV and FUSE; reads the files of their NTFS partitions')
     .version(toolVersion)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
