@@ -2,8 +2,9 @@
 // reads (the check reports how many bytes it read — the fast check must stay cheap).
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { classifySystemError } from '../../errors.js';
-import { readExactly } from '../slab-file.js';
+import { classifySystemError, DiskarcError } from '../../errors.js';
+import { fileHeader, type FileContent } from '../layout.js';
+import { checkFileHeader, readExactly } from '../slab-file.js';
 import type { Note } from './report.js';
 import { ProblemLog } from './report.js';
 
@@ -68,4 +69,11 @@ export function parseWrittenJson(buf: Buffer): { value: Record<string, unknown> 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { why: 'is not a JSON object' };
   if (JSON.stringify(value, null, 2) + '\n' !== text) return { why: 'differs from what diskarc wrote (edited or damaged)' };
   return { value: value as Record<string, unknown> };
+}
+
+/** checkFileHeader, and the flags field too: format.md §2 says it is 0, so anything else is damage. */
+export function checkWrittenHeader(buf: Buffer, rel: string, content: FileContent): void {
+  checkFileHeader(buf, rel, content);
+  const flags = fileHeader.get(buf, 0, 'flags');
+  if (flags !== 0) throw new DiskarcError('ECORRUPT', `${rel}: header flags are ${flags}, not 0`, { path: rel });
 }

@@ -11,9 +11,9 @@ import type { FileHandle } from 'node:fs/promises';
 import { zstdDecompress } from '../../../native/index.js';
 import { classifySystemError, DiskarcError } from '../../errors.js';
 import { FileContent, fileHeader, HASH_BYTES, hashRecord, SLAB_FLAG_ZSTD, slabHeader } from '../layout.js';
-import { checkFileHeader, decodeSlabHeader, OFFSETS_SUFFIX } from '../slab-file.js';
+import { decodeSlabHeader, OFFSETS_SUFFIX } from '../slab-file.js';
 import { DATA_DIR, HASHES_DIR } from '../slab-store.js';
-import type { CheckContext } from './context.js';
+import { checkWrittenHeader, type CheckContext } from './context.js';
 import type { Problem, ProblemKind } from './report.js';
 
 const FILE_RE = /^(\d{6})\.slab$/;
@@ -64,10 +64,10 @@ class Runs {
 
   flag(index: number, kind: ProblemKind, file: string, offset: number, length: number, what: string): Problem {
     const l = this.last;
-    if (l && l.kind === kind && l.file === file && l.index === index - 1 && l.what === what) {
+    if (l && l.kind === kind && l.file === file && l.index === index - 1) {
       l.index = index;
       l.problem.length = Math.max(l.problem.length, offset + length - l.problem.offset);
-      l.problem.message = `${file}: slabs ${l.first}–${index} ${what}`;
+      l.problem.message = `${file}: slab ${l.first} ${l.what}; so do slabs up to ${index}`;
       return l.problem;
     }
     const problem = this.ctx.log.add({ file, offset, length, kind, message: `${file}: slab ${index} ${what}` });
@@ -85,7 +85,7 @@ async function checkSlabFile(ctx: CheckContext, rel: string, content: FileConten
     const size = (await fh.stat()).size;
     let headerProblem: Problem | undefined;
     try {
-      checkFileHeader(await ctx.read(fh, fileHeader.size, 0), rel, content);
+      checkWrittenHeader(await ctx.read(fh, fileHeader.size, 0), rel, content);
     } catch (e) {
       if (!(e instanceof DiskarcError)) throw e;
       headerProblem = ctx.log.add({ file: rel, offset: 0, length: fileHeader.size, kind: 'bad-header', message: `${e.message}; readers refuse to open the archive while it is damaged` });

@@ -9,9 +9,9 @@ import { LRUCache } from 'lru-cache';
 import { zstdDecompress } from '../../../native/index.js';
 import { DiskarcError } from '../../errors.js';
 import { ExtentType, FileContent, fileHeader, hashRecord, mapEntry, mapIndexRecord, SLAB_FLAG_ZSTD, slabHeader } from '../layout.js';
-import { checkFileHeader, decodeSlabHeader } from '../slab-file.js';
+import { decodeSlabHeader } from '../slab-file.js';
 import { MAP_FILE, MAP_INDEX_FILE, PAGE_ENTRIES } from '../stream-map.js';
-import { parseWrittenJson, type CheckContext } from './context.js';
+import { checkWrittenHeader, parseWrittenJson, type CheckContext } from './context.js';
 import type { Problem } from './report.js';
 import type { SlabState } from './slab-files.js';
 
@@ -67,7 +67,7 @@ export async function checkStream(ctx: CheckContext, id: string, slabs: SlabStat
   if (indexRaw === undefined) whole.push(ctx.log.add({ file: indexRel, offset: 0, length: 0, kind: 'missing-file', message: `${indexRel} is missing: the stream cannot be read` }));
   else {
     try {
-      checkFileHeader(indexRaw.subarray(0, fileHeader.size), indexRel, FileContent.StreamMapIndex);
+      checkWrittenHeader(indexRaw.subarray(0, fileHeader.size), indexRel, FileContent.StreamMapIndex);
       if ((indexRaw.length - fileHeader.size) % mapIndexRecord.size !== 0) {
         whole.push(ctx.log.add({ file: indexRel, offset: indexRaw.length - ((indexRaw.length - fileHeader.size) % mapIndexRecord.size), length: (indexRaw.length - fileHeader.size) % mapIndexRecord.size, kind: 'truncated', message: `${indexRel} ends in a torn record: the stream cannot be opened` }));
       }
@@ -86,7 +86,7 @@ export async function checkStream(ctx: CheckContext, id: string, slabs: SlabStat
     else {
       const mapSize = (await fh.stat()).size;
       try {
-        checkFileHeader(await ctx.read(fh, fileHeader.size, 0), mapRel, FileContent.StreamMap);
+        checkWrittenHeader(await ctx.read(fh, fileHeader.size, 0), mapRel, FileContent.StreamMap);
       } catch (e) {
         if (!(e instanceof DiskarcError)) throw e;
         whole.push(ctx.log.add({ file: mapRel, offset: 0, length: fileHeader.size, kind: 'bad-header', message: `${e.message}: the stream cannot be opened` }));
