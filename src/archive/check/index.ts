@@ -116,6 +116,10 @@ async function checkConfig(ctx: CheckContext): Promise<Problem | undefined> {
 async function noteLock(ctx: CheckContext): Promise<void> {
   const text = await readFile(ctx.path('lock'), 'utf8').catch(() => undefined);
   if (text === undefined) return;
+  if (!/^\d+$/.test(text.trim())) {
+    ctx.notes.push({ file: 'lock', message: `a writer lock is present (${JSON.stringify(text.trim().slice(0, 200))}): if a writer is running, slabs it is appending may show as a torn tail` });
+    return;
+  }
   const pid = Number(text.trim());
   let alive = false;
   try {

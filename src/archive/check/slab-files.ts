@@ -184,8 +184,9 @@ async function listNumbers(ctx: CheckContext, sub: string): Promise<number[]> {
 
 export async function checkSlabFiles(ctx: CheckContext): Promise<SlabState> {
   for (const sub of [DATA_DIR, HASHES_DIR]) {
-    const names = await readdir(ctx.path(sub)).catch(() => [] as string[]);
-    for (const n of names) if (n.endsWith('.tmp')) ctx.notes.push({ file: `${sub}/${n}`, message: 'a slab file a killed pack was creating (never read; harmless)' });
+    const names = await readdir(ctx.path(sub)).catch(() => undefined);
+    for (const n of names ?? []) if (n.endsWith('.tmp')) ctx.notes.push({ file: `${sub}/${n}`, message: 'a slab file a killed pack was creating (never read; harmless)' });
+    if (!names) ctx.log.add({ file: sub, offset: 0, length: 0, kind: 'missing-file', message: `the ${sub}/ directory is missing: every slab is lost` });
   }
   const numbers = [...new Set([...(await listNumbers(ctx, DATA_DIR)), ...(await listNumbers(ctx, HASHES_DIR))])].sort((a, b) => a - b);
   const state: SlabState = {
