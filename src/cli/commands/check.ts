@@ -105,5 +105,6 @@ function describe(r: CheckReport): string {
   for (const n of r.notes) lines.push(`note: ${n.file}: ${n.message}`);
   const verdict = r.clean ? 'clean' : `${r.problems.length} problem(s), ${r.streams.filter((s) => !s.intact).length} of ${r.streams.length} stream(s) damaged`;
   lines.push(`${r.deep ? 'deep' : 'fast'} check of ${r.archive}: ${verdict} (${r.slabs.total} slabs, read ${formatBytes(r.bytesRead)} in ${r.seconds.toFixed(2)} s)`);
+  if (!r.deep) lines.push('data slab payloads were not read: run with --deep to check their checksums, chunk hashes and stream digests');
   return lines.join('\n');
 }

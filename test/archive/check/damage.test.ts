@@ -188,24 +188,28 @@ test('check detects every seeded damage and names exactly the damaged streams', 
     const noted = kind === 'dedup index' && damage === 'delete' && res.code === 0 && report.notes.some((n) => n.file === rel);
     const fast = noted || (res.code === 8 && report.problems.length > 0);
     let deep = false;
-    if (!fast) {
+    // Slab payloads are read by --deep only: when bytes of a data slab file changed, only its
+    // answer is complete (a fast check may see a damaged header next to a payload it cannot judge).
+    const contentOnly = kind === 'slab data' && damage !== 'truncate' && damage !== 'delete';
+    if (!fast || contentOnly) {
       res = await diskarc('check', '-a', copy, '--deep', '--json');
       report = parse(res.stdout);
       deep = res.code === 8 && report.problems.length > 0;
     }
     const named = new Set(report.streams.filter((s) => !s.intact).map((s) => s.id));
     const exact = named.size === expected.size && [...named].every((id) => expected.has(id));
+    const detected = contentOnly ? deep : fast || deep;
     const cell = `${kind} | ${damage}`;
     const row = table.get(cell) ?? { trials: 0, fast: 0, deep: 0, exact: 0 };
     row.trials++;
     if (fast) row.fast++;
-    if (deep) row.deep++;
+    if (detected) row.deep++;
     if (exact) row.exact++;
     table.set(cell, row);
-    if (!(fast || deep) || !exact) failures.push(`trial ${trial} (seed ${SEED}): ${cell} ${rel} bytes [${range[0]}, ${range[1]}): ${fast || deep ? '' : 'NOT DETECTED; '}named ${[...named].join(',') || 'none'}, expected ${[...expected].join(',') || 'none'} (exit ${res.code})\n${res.stdout.slice(0, 2000)}${res.stderr.slice(0, 2000)}`);
+    if (!detected || !exact) failures.push(`trial ${trial} (seed ${SEED}): ${cell} ${rel} bytes [${range[0]}, ${range[1]}): ${detected ? '' : 'NOT DETECTED; '}named ${[...named].join(',') || 'none'}, expected ${[...expected].join(',') || 'none'} (exit ${res.code})\n${res.stdout.slice(0, 2000)}${res.stderr.slice(0, 2000)}`);
     await rm(copy, { recursive: true, force: true });
   }
-  const lines = ['| file kind | damage | trials | detected (fast) | detected (--deep only) | named exactly |', '|---|---|---|---|---|---|'];
+  const lines = ['| file kind | damage | trials | detected by the fast check | detected (--deep where only slab content changed) | named exactly |', '|---|---|---|---|---|---|'];
   for (const [cell, row] of table) lines.push(`| ${cell} | ${row.trials} | ${row.fast} | ${row.deep} | ${row.exact} |`);
   t.log(`\n${lines.join('\n')}`);
   t.deepEqual(failures, []);
