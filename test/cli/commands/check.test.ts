@@ -21,13 +21,30 @@ test('a directory that is not an archive cannot be checked: exit 3', async (t) =
   t.is((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'ENOARCHIVE');
 });
 
-test('a damaged data slab of an NTFS disk: exit 8, exact stream ranges, and the file sleuthkit says owns the cluster', async (t) => {
+/** A GPT disk holding `volume` as partition 1 at 1 MiB (made with sgdisk, the volume copied in). */
+async function gptDisk(volume: string, path: string): Promise<number> {
+  const start = 1024 * 1024;
+  const bytes = await readFile(volume);
+  const fh = await open(path, 'w');
+  await fh.truncate(start + bytes.length + start);
+  await fh.write(bytes, 0, bytes.length, start);
+  await fh.close();
+  const r = await run('sgdisk', ['-n', `1:2048:${2048 + bytes.length / 512 - 1}`, '-t', '1:0700', path]);
+  if (r.code !== 0) throw new Error(`sgdisk: ${r.stderr}`);
+  return start;
+}
+
+const ntfsDamage = test.macro(async (t, layout: 'volume' | 'gpt') => {
   t.timeout(300_000);
   const image = (await ntfsFixtures()).images.find((i) => i.name === 'c4k')!.image;
   const dir = await tempDir(t);
   const arc = join(dir, 'arc');
+  let input = image;
+  let start = 0;
+  if (layout === 'gpt') start = await gptDisk(image, (input = join(dir, 'disk.img')));
+  const prefix = layout === 'gpt' ? 'p1:' : '';
   t.is((await diskarc('create', '-a', arc)).code, 0);
-  t.is((await diskarc('pack', '-a', arc, image, '--name', 'ntfs')).code, 0);
+  t.is((await diskarc('pack', '-a', arc, input, '--name', 'ntfs')).code, 0);
   const clean = await diskarc('check', '-a', arc);
   t.is(clean.code, 0, clean.stdout);
   t.regex(clean.stdout, /ntfs\): intact/);
@@ -37,12 +54,13 @@ test('a damaged data slab of an NTFS disk: exit 8, exact stream ranges, and the 
   // A data chunk whose first whole cluster belongs to a user file, per sleuthkit.
   let chosen: { slab: number; path: string } | undefined;
   for (let i = Math.floor(data.length / 2); i < data.length && !chosen; i += 7) {
-    const cluster = Math.ceil(data[i].offset / 4096);
-    if ((cluster + 1) * 4096 > data[i].offset + data[i].length) continue;
+    // sleuthkit reads the volume itself: clusters count from the partition's start.
+    const cluster = Math.ceil((data[i].offset - start) / 4096);
+    if (cluster < 0 || start + (cluster + 1) * 4096 > data[i].offset + data[i].length) continue;
     const inode = (await run('ifind', ['-f', 'ntfs', '-d', String(cluster), image])).stdout.trim();
     if (!/^\d+/.test(inode) || Number.parseInt(inode, 10) < 64) continue;
     const path = (await run('ffind', ['-f', 'ntfs', image, inode.split('-')[0]])).stdout.trim().split('\n')[0].replace(/^\/+/, '/'); // ffind prints '//name' at the root
-    if (path.startsWith('/')) chosen = { slab: data[i].slab!, path };
+    if (path.startsWith('/')) chosen = { slab: data[i].slab!, path: prefix + path };
   }
   t.truthy(chosen, 'found a chunk of a user file');
   const { slab, path } = chosen!;
@@ -94,3 +112,6 @@ test('a damaged data slab of an NTFS disk: exit 8, exact stream ranges, and the 
   const fast = await diskarc('check', '-a', arc);
   t.is(fast.code, 0, fast.stdout);
 });
+
+test('a damaged data slab of an NTFS volume: exit 8, exact stream ranges, and the file sleuthkit says owns the cluster', ntfsDamage, 'volume');
+test('a damaged data slab of a GPT disk: the file is named in its NTFS partition (p1:)', ntfsDamage, 'gpt');
