@@ -2,7 +2,7 @@
 // archive stays clean, exit 0), slabs no stream references are counted, and a missing data/
 // directory is damage naming every stream that had slabs in it.
 import test, { type ExecutionContext } from 'ava';
-import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { checkArchive } from '../../../src/archive/check/index.js';
@@ -55,4 +55,33 @@ test('a missing data/ directory damages every stream, whole ranges of its data',
   t.false(r.streams[0].intact);
   // Every data extent is damaged; the zero tail (a fill) needs no slab and is not.
   t.deepEqual(r.streams[0].damagedRanges, [[0, 300 * 1024]]);
+});
+
+test('a cut offsets index misaddresses later files; removing it, as check advises, makes every stream verify again', async (t) => {
+  const dir = await tempDir(t);
+  const arc = join(dir, 'arc');
+  await writeFile(join(dir, 'a.img'), seededBytes(640 * 1024, 21));
+  await writeFile(join(dir, 'b.img'), seededBytes(640 * 1024, 22));
+  t.is((await diskarc('create', '-a', arc, '--slab-size', '64KiB', '--slab-file-limit', '256KiB')).code, 0);
+  for (const n of ['a', 'b']) t.is((await diskarc('pack', '-a', arc, join(dir, `${n}.img`))).code, 0);
+  const index = join(arc, 'data', '000000.slab.offsets');
+  await truncate(index, 8);
+  const cut = await checkArchive(arc);
+  t.false(cut.clean);
+  t.true(cut.problems.some((p) => p.kind === 'numbering-shifted' && p.file === 'data/000000.slab.offsets'));
+  const advice = cut.problems.find((p) => p.kind === 'index-mismatch')!;
+  t.regex(advice.message, /remove data\/000000\.slab\.offsets and readers rebuild it/);
+  // Slab ids of every later file shift: both streams (each has slabs past the first file) are hit.
+  t.true(cut.streams.every((s) => !s.intact));
+  // And readers agree: verifying either stream against its own hashes fails.
+  for (const s of cut.streams) t.not((await diskarc('verify', '-a', arc, '-s', s.id)).code, 0, s.id);
+
+  await rm(index);
+  const rebuilt = await checkArchive(arc);
+  t.deepEqual(rebuilt.problems.map((p) => [p.kind, p.file, p.affects.length]), [['missing-file', 'data/000000.slab.offsets', 0]]);
+  t.true(rebuilt.streams.every((s) => s.intact));
+  for (const s of rebuilt.streams) {
+    const v = await diskarc('verify', '-a', arc, '-s', s.id);
+    t.is(v.code, 0, v.stderr);
+  }
 });
