@@ -5,29 +5,18 @@
 // problem that explains it — by the numbering readers use (format.md §3), so a short index that
 // shifts the ids of every later file damages all of their slabs too.
 import { readdir } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import type { FileHandle } from 'node:fs/promises';
-import { zstdDecompress } from '../../../native/index.js';
 import { classifySystemError, DiskarcError } from '../../errors.js';
-import { FileContent, fileHeader, HASH_BYTES, hashRecord, SLAB_FLAG_ZSTD, slabHeader } from '../layout.js';
+import { FileContent, fileHeader, hashRecord, slabHeader } from '../layout.js';
 import { decodeSlabHeader, OFFSETS_SUFFIX } from '../slab-file.js';
 import { DATA_DIR, HASHES_DIR } from '../slab-store.js';
 import { checkWrittenHeader, type CheckContext } from './context.js';
 import type { Problem, ProblemKind } from './report.js';
+import { checkDataPayloads, PayloadReader, type DataRecords, type RecordAt } from './slab-payloads.js';
 
 const FILE_RE = /^(\d{6})\.slab$/;
 const fileName = (n: number) => `${String(n).padStart(6, '0')}.slab`;
-/** Data slabs checked at once by --deep (decompression runs on libuv's pool: both cores busy). */
-const DEEP_CONCURRENCY = 4;
 
-interface RecordAt {
-  at: number;
-  storedLength: number;
-  length: number;
-  flags: number;
-  payloadCrc: number;
-}
 
 interface FileResult {
   exists: boolean;
@@ -194,7 +183,7 @@ export async function checkSlabFiles(ctx: CheckContext): Promise<SlabState> {
     readData: async () => undefined, close: async () => {},
   };
   const addDamage = (id: number, p: Problem) => state.damaged.set(id, [...(state.damaged.get(id) ?? []), p]);
-  const dataRecords = new Map<number, { rel: string; rec: RecordAt }>();
+  const dataRecords: DataRecords = new Map();
   let first = 0;
   let readerFirst = 0;
   let shifted: Problem | undefined;
@@ -240,72 +229,17 @@ export async function checkSlabFiles(ctx: CheckContext): Promise<SlabState> {
     readerFirst += readerCount;
   }
   state.total = first;
-  const handles = new Map<string, FileHandle>();
-  state.close = async () => {
-    for (const fh of handles.values()) await fh.close();
-    handles.clear();
-  };
+  const payloads = new PayloadReader(ctx);
+  state.close = () => payloads.close();
   try {
-    if (ctx.deep) await deepCheckData(ctx, state, dataRecords, handles, addDamage);
+    if (ctx.deep) await checkDataPayloads(ctx, state, dataRecords, payloads, addDamage);
   } catch (e) {
-    await state.close();
+    await payloads.close();
     throw e;
   }
-  state.readData = (id) => readDecompressed(ctx, state, dataRecords, handles, id);
+  state.readData = async (id) => {
+    const r = dataRecords.get(id);
+    return r && !state.damaged.has(id) ? payloads.decompressed(r.rel, r.rec) : undefined;
+  };
   return state;
-}
-
-async function readPayload(ctx: CheckContext, rel: string, rec: RecordAt, handles: Map<string, FileHandle>): Promise<Buffer> {
-  let fh = handles.get(rel);
-  if (!fh) {
-    const opened = await ctx.open(rel);
-    if (!opened) throw new DiskarcError('ECORRUPT', `${rel} disappeared during the check`);
-    // Another worker may have opened it meanwhile: keep one handle per file.
-    fh = handles.get(rel);
-    if (fh) await opened.close();
-    else handles.set(rel, (fh = opened));
-  }
-  return ctx.read(fh, rec.storedLength, rec.at + slabHeader.size);
-}
-
-/** Why a data slab's payload is not what its header and hash list say, or undefined. */
-async function decodeData(payload: Buffer, rec: RecordAt): Promise<{ raw: Buffer } | { kind: ProblemKind; what: string }> {
-  if (crc32(payload) !== rec.payloadCrc) return { kind: 'checksum', what: 'fails its checksum' };
-  if (!(rec.flags & SLAB_FLAG_ZSTD)) return payload.length === rec.length ? { raw: payload } : { kind: 'content', what: 'has a stored length that differs from its length' };
-  try {
-    return { raw: await zstdDecompress(payload, rec.length) };
-  } catch {
-    return { kind: 'content', what: 'does not decompress' };
-  }
-}
-
-async function deepCheckData(ctx: CheckContext, state: SlabState, records: Map<number, { rel: string; rec: RecordAt }>, handles: Map<string, FileHandle>, addDamage: (id: number, p: Problem) => void): Promise<void> {
-  const ids = [...records.keys()].filter((id) => !state.damaged.has(id));
-  {
-    const worker = async () => {
-      for (let id = ids.shift(); id !== undefined; id = ids.shift()) {
-        const { rel, rec } = records.get(id)!;
-        const got = await decodeData(await readPayload(ctx, rel, rec, handles), rec);
-        let bad = 'raw' in got ? undefined : got;
-        if ('raw' in got) {
-          const list = state.hashLists.get(id);
-          for (let c = 0; list && !bad && c * hashRecord.size < list.length; c++) {
-            const at = c * hashRecord.size;
-            const off = hashRecord.get(list, at, 'offset');
-            const sum = createHash('sha256').update(got.raw.subarray(off, off + hashRecord.get(list, at, 'length'))).digest();
-            if (list.compare(sum, 0, HASH_BYTES, at, at + HASH_BYTES) !== 0) bad = { kind: 'content', what: `chunk ${c} fails its SHA-256` };
-          }
-        }
-        if (bad) addDamage(id, ctx.log.add({ file: rel, offset: rec.at, length: slabHeader.size + rec.storedLength, kind: bad.kind, message: `${rel}: slab at offset ${rec.at} (slab id ${id}) ${bad.what}` }));
-      }
-    };
-    await Promise.all(Array.from({ length: DEEP_CONCURRENCY }, worker));
-  }
-}
-
-async function readDecompressed(ctx: CheckContext, state: SlabState, records: Map<number, { rel: string; rec: RecordAt }>, handles: Map<string, FileHandle>, id: number): Promise<Buffer | undefined> {
-  const r = records.get(id);
-  if (!r || state.damaged.has(id)) return undefined;
-  const got = await decodeData(await readPayload(ctx, r.rel, r.rec, handles), r.rec);
-  return 'raw' in got ? got.raw : undefined;
 }
