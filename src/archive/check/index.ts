@@ -53,6 +53,8 @@ export async function checkArchive(dir: string, opts: CheckOptions = {}): Promis
       intact: !s.damaged && !configProblem,
       damagedRanges: perStream.get(s.id) ?? [],
     }));
+    const debris = [...slabs.unindexed].filter((id) => !referenced.has(id));
+    if (debris.length > 0) ctx.notes.push({ file: 'data', message: `${debris.length} complete slabs after the newest file's offsets index (a pack killed before indexing them; the next pack cuts them)` });
     let unreferenced = 0;
     let unreferencedBytes = 0;
     for (let id = 0; id < slabs.total; id++) {

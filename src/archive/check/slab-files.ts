@@ -28,6 +28,8 @@ interface FileResult {
   records: Array<RecordAt | undefined>;
   /** Hashes files: each intact slab's payload (the hash list). */
   payloads: Array<Buffer | undefined>;
+  /** Newest file only: intact slabs the scan finds past the index (a killed writer's, or a cut index). */
+  unindexed: Set<number>;
 }
 
 export interface SlabState {
@@ -40,6 +42,13 @@ export interface SlabState {
   /** Uncompressed length and stored size of each data slab whose record is intact. */
   dataLength: Map<number, number>;
   storedBytes: Map<number, number>;
+  /**
+   * Intact slabs after the newest pair's index: what a pack killed between writing slabs and
+   * indexing them leaves (the next pack cuts them) — debris unless a stream references them,
+   * which only a damaged index explains. `unindexedProblem` is the problem a reference raises.
+   */
+  unindexed: Set<number>;
+  unindexedProblem(): Problem;
   /** Reads data slab `id` decompressed (for --deep's digests); undefined when it is damaged. */
   readData(id: number): Promise<Buffer | undefined>;
   close(): Promise<void>;
@@ -65,8 +74,8 @@ class Runs {
   }
 }
 
-async function checkSlabFile(ctx: CheckContext, rel: string, content: FileContent, readPayloads: boolean): Promise<FileResult> {
-  const result: FileResult = { exists: false, intended: 0, readerCount: 0, damaged: new Map(), records: [], payloads: [] };
+async function checkSlabFile(ctx: CheckContext, rel: string, content: FileContent, readPayloads: boolean, newest: boolean): Promise<FileResult> {
+  const result: FileResult = { exists: false, intended: 0, readerCount: 0, damaged: new Map(), records: [], payloads: [], unindexed: new Set() };
   const fh = await ctx.open(rel);
   if (!fh) return result;
   result.exists = true;
@@ -113,6 +122,11 @@ async function checkSlabFile(ctx: CheckContext, rel: string, content: FileConten
       const end = index[i + 1] ?? size;
       if (headerProblem) {
         result.damaged.set(i, headerProblem);
+        continue;
+      }
+      if (at === undefined && newest && !headerProblem && i < scan.length) {
+        result.unindexed.add(i);
+        result.records[i] = headers.get(scan[i]);
         continue;
       }
       if (at === undefined) {
@@ -179,7 +193,8 @@ export async function checkSlabFiles(ctx: CheckContext): Promise<SlabState> {
   }
   const numbers = [...new Set([...(await listNumbers(ctx, DATA_DIR)), ...(await listNumbers(ctx, HASHES_DIR))])].sort((a, b) => a - b);
   const state: SlabState = {
-    total: 0, damaged: new Map(), hashLists: new Map(), dataLength: new Map(), storedBytes: new Map(),
+    total: 0, damaged: new Map(), hashLists: new Map(), dataLength: new Map(), storedBytes: new Map(), unindexed: new Set(),
+    unindexedProblem: () => { throw new DiskarcError('EINTERNAL', 'no unindexed slabs'); },
     readData: async () => undefined, close: async () => {},
   };
   const addDamage = (id: number, p: Problem) => state.damaged.set(id, [...(state.damaged.get(id) ?? []), p]);
@@ -191,8 +206,9 @@ export async function checkSlabFiles(ctx: CheckContext): Promise<SlabState> {
   for (const num of numbers) {
     const dataRel = `${DATA_DIR}/${fileName(num)}`;
     const hashesRel = `${HASHES_DIR}/${fileName(num)}`;
-    const d = await checkSlabFile(ctx, dataRel, FileContent.Data, false);
-    const h = await checkSlabFile(ctx, hashesRel, FileContent.Hashes, true);
+    const newest = num === numbers[numbers.length - 1];
+    const d = await checkSlabFile(ctx, dataRel, FileContent.Data, false, newest);
+    const h = await checkSlabFile(ctx, hashesRel, FileContent.Hashes, true, newest);
     let missing: Problem | undefined;
     if (num !== expected) {
       ctx.log.add({ file: `${DATA_DIR}/${fileName(expected)}`, offset: 0, length: 0, kind: 'missing-file', message: `slab files ${fileName(expected)}…${fileName(num - 1)} are missing from both ${DATA_DIR}/ and ${HASHES_DIR}/: their slabs are lost` });
@@ -215,6 +231,12 @@ export async function checkSlabFiles(ctx: CheckContext): Promise<SlabState> {
       state.dataLength.set(id, rec.length);
       state.storedBytes.set(id, slabHeader.size + rec.storedLength);
       dataRecords.set(id, { rel: dataRel, rec });
+      if (d.unindexed.has(i) || h.unindexed.has(i)) {
+        state.unindexed.add(id);
+        let problem: Problem | undefined;
+        const indexRel = (d.unindexed.has(i) ? dataRel : hashesRel) + OFFSETS_SUFFIX;
+        state.unindexedProblem = () => (problem ??= ctx.log.add({ file: indexRel, offset: Math.min(d.readerCount, h.readerCount) * 8, length: 0, kind: 'index-mismatch', message: `${indexRel} lacks slabs that streams reference (the index was cut): readers cannot find them; remove ${indexRel} and readers rebuild it by scanning` }));
+      }
       const chunks = list.length / hashRecord.size;
       const lastEnd = chunks >= 1 && Number.isInteger(chunks) ? hashRecord.get(list, list.length - hashRecord.size, 'offset') + hashRecord.get(list, list.length - hashRecord.size, 'length') : -1;
       if (lastEnd !== rec.length) {
@@ -222,7 +244,7 @@ export async function checkSlabFiles(ctx: CheckContext): Promise<SlabState> {
         state.hashLists.delete(id);
       }
     }
-    if (!shifted && readerCount !== count) {
+    if (!shifted && readerCount !== count && !newest) {
       shifted = ctx.log.add({ file: d.exists && d.readerCount !== count ? dataRel + OFFSETS_SUFFIX : hashesRel + OFFSETS_SUFFIX, offset: 0, length: 0, kind: 'numbering-shifted', message: `readers count ${readerCount} slabs in file pair ${fileName(num)} instead of ${count}: every slab of the files after it is misaddressed` });
     }
     first += count;

@@ -173,7 +173,7 @@ export async function checkStream(ctx: CheckContext, id: string, slabs: SlabStat
       const e = mapEntry.decode(raw, at);
       if (e.type !== ExtentType.Data) continue;
       referenced.add(e.slab);
-      const problems = slabs.damaged.get(e.slab);
+      const problems = slabs.damaged.get(e.slab) ?? (slabs.unindexed.has(e.slab) ? [slabs.unindexedProblem()] : undefined);
       if (problems) {
         for (const problem of problems) affected.push({ problem, offset: e.offset, length: e.length });
         continue;

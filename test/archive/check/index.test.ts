@@ -2,7 +2,7 @@
 // archive stays clean, exit 0), slabs no stream references are counted, and a missing data/
 // directory is damage naming every stream that had slabs in it.
 import test, { type ExecutionContext } from 'ava';
-import { appendFile, mkdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { checkArchive } from '../../../src/archive/check/index.js';
@@ -84,4 +84,20 @@ test('a cut offsets index misaddresses later files; removing it, as check advise
     const v = await diskarc('verify', '-a', arc, '-s', s.id);
     t.is(v.code, 0, v.stderr);
   }
+});
+
+test('complete slabs a killed pack wrote but never indexed are debris (a note), not damage', async (t) => {
+  const arc = await archiveWithOneStream(t);
+  // What a pack killed between appending a slab and appending its offsets entry leaves: the
+  // newest data and hashes files each gain one whole, valid slab record that no index lists.
+  for (const sub of ['data', 'hashes']) {
+    const path = join(arc, sub, '000000.slab');
+    const offsets = await readFile(`${path}.offsets`);
+    const last = Number(offsets.readBigUInt64LE(offsets.length - 8));
+    await appendFile(path, (await readFile(path)).subarray(last));
+  }
+  const r = await checkArchive(arc);
+  t.true(r.clean, JSON.stringify(r.problems));
+  t.true(r.notes.some((n) => /1 complete slabs after the newest file's offsets index/.test(n.message)), JSON.stringify(r.notes));
+  t.is(r.slabs.unreferenced, 1);
 });
