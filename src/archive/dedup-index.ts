@@ -9,19 +9,21 @@ import { LRUCache } from 'lru-cache';
 import { hashRecord, HASH_BYTES, RecordLayout } from './layout.js';
 import type { SlabStore } from './slab-store.js';
 
-const EMPTY = 0xffffffff;
+/** Slab id of an empty slot (exported for `check`, which validates a snapshot slot by slot). */
+export const EMPTY_SLOT = 0xffffffff;
+const EMPTY = EMPTY_SLOT;
 const MAX_LOAD = 0.7;
 export const DEDUP_INDEX_FILE = join('index', 'dedup.idx');
 
 /** format.md §8 — header of index/dedup.idx, followed by the table's four typed arrays. */
-const indexHeader = new RecordLayout('dedup index header', 32, {
+export const indexHeader = new RecordLayout('dedup index header', 32, {
   magic: { offset: 0, type: 'u32le' }, // "DDIX"
   version: { offset: 4, type: 'u32le' },
   slabsCovered: { offset: 8, type: 'u64le' },
   capacity: { offset: 16, type: 'u64le' },
   entries: { offset: 24, type: 'u64le' },
 });
-const INDEX_MAGIC = 0x58494444;
+export const INDEX_MAGIC = 0x58494444;
 
 export interface ChunkLocation {
   slab: number;

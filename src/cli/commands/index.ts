@@ -11,6 +11,7 @@ export const commands: ReadonlyArray<readonly [name: string, load: Loader]> = [
   ['pack', () => import('./pack.js')],
   ['unpack', () => import('./unpack.js')],
   ['verify', () => import('./verify.js')],
+  ['check', () => import('./check.js')],
   ['list', () => import('./list.js')],
   ['info', () => import('./info.js')],
   ['dump-stream', () => import('./dump-stream.js')],
