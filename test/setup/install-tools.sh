@@ -23,6 +23,8 @@ declare -A need=(
 # `install-tools.sh bench`: also the peers `npm run bench` measures against.
 if [ "${1:-}" = bench ]; then
   need+=([borg]=borgbackup [restic]=restic [squashfuse]=squashfuse [ewfmount]=ewf-tools [qemu-nbd]=qemu-utils [hyperfine]=hyperfine)
+  # and what ../shared/bench/make-corpus.sh builds the real corpus with
+  need+=([debootstrap]=debootstrap [fuse2fs]=fuse2fs [rsync]=rsync [openssl]=openssl)
 fi
 missing=()
 for cmd in "${!need[@]}"; do
