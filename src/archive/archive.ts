@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { classifySystemError, DiskarcError } from '../errors.js';
 import { CONFIG_FILE, DEFAULTS, FORMAT_NAME, FORMAT_VERSION, readConfig, validateConfig, type ArchiveConfig, type CompressionConfig } from './config.js';
 import { SlabCache } from './slab-cache.js';
+import { SlabLoader } from './slab-loader.js';
 import { createSlabDirs, SlabStore } from './slab-store.js';
 import type { StreamInfo } from './stream-info.js';
 import { MapReader } from './stream-map.js';
@@ -93,7 +94,7 @@ export class Archive {
     const config = await readConfig(dir);
     const store = await SlabStore.open(dir);
     const pool = new ZstdPool();
-    const cache = new SlabCache(store, opts.cacheBytes ?? config.dataCacheMiB * 1024 * 1024, { slabBytes: config.slabSize });
+    const cache = new SlabCache(new SlabLoader(store, { slabBytes: config.slabSize }), opts.cacheBytes ?? config.dataCacheMiB * 1024 * 1024);
     return new Archive(dir, config, store, pool, cache);
   }
 
@@ -177,7 +178,7 @@ export class Archive {
    * into reused buffers, not cached), so this cache stays small.
    */
   async openUncommitted(dir: string, info: StreamInfo): Promise<StreamReader> {
-    const cache = new SlabCache(this.store, Math.min(VERIFY_CACHE_BYTES, this.config.dataCacheMiB * 1024 * 1024), { slabBytes: this.config.slabSize });
+    const cache = new SlabCache(new SlabLoader(this.store, { slabBytes: this.config.slabSize }), Math.min(VERIFY_CACHE_BYTES, this.config.dataCacheMiB * 1024 * 1024));
     return new StreamReader(info, await MapReader.open(dir, info.size), cache);
   }
 

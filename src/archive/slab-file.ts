@@ -4,7 +4,6 @@
 import { open, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { DiskarcError } from '../errors.js';
-import { native } from '../../native/index.js';
 import { FILE_MAGIC, FILE_VERSION, fileHeader, slabHeader, SLAB_MAGIC, type FileContent } from './layout.js';
 
 export const OFFSETS_SUFFIX = '.offsets';
@@ -180,33 +179,24 @@ export class SlabFileReader {
     return readSlabAt(this.fh, at, this.path, `slab ${index}`, next !== undefined ? next - at : undefined, checksum, scratch);
   }
 
-  /**
-   * readSlab and decompression in one trip through libuv's pool, for streaming reads: the record
-   * is read into `scratch` and, when its payload is a zstd frame that fits `dst`, decoded there by
-   * the same job (`decoded`: the frame's size, or a RECORD_* code when it was not decoded). Only
-   * the header is checked here, on the JS thread, where its layout lives. Returns undefined when
-   * this path cannot vouch for the record — no next slab to give its span, larger than
-   * `scratch`, short, or a header that does not match the span — and readSlab then reads it
-   * again and names the damage. A payload failing its CRC-32 is ECORRUPT here too.
-   */
-  async readSlabDecoding(index: number, scratch: Buffer, dst: Buffer): Promise<{ record: SlabRecord; decoded: number } | undefined> {
+  /** Where slab `index` starts and, when the next slab's offset gives it, its record's length. */
+  extentOf(index: number): { at: number; span?: number } | undefined {
     const at = this.offsets[index];
+    if (at === undefined) return undefined;
     const next = this.offsets[index + 1];
-    if (at === undefined || next === undefined) return undefined;
-    const span = next - at;
-    if (span <= slabHeader.size || span > scratch.length) return undefined;
-    const job = native.readRecordDecoding(this.fh.fd, at, span, scratch, slabHeader.size, dst);
-    this.nativeReads.add(job);
-    let got: number, crc: number, decoded: number;
-    try {
-      [got, crc, decoded] = await job;
-    } finally {
-      this.nativeReads.delete(job);
-    }
-    const h = decodeSlabHeader(scratch.subarray(0, got));
-    if (!h || got !== span || slabHeader.size + h.storedLength !== span) return undefined;
-    if (crc !== h.payloadCrc) throw checksumError(this.path, `slab ${index}`, at);
-    return { record: { flags: h.flags, payload: scratch.subarray(slabHeader.size, span), length: h.length, payloadCrc: h.payloadCrc }, decoded };
+    return { at, span: next !== undefined ? next - at : undefined };
+  }
+
+  /**
+   * Lends the file's descriptor to a native pool job (SlabLoader's one-job read); close() waits
+   * for it. Undefined when there is no descriptor to lend: read with readSlab instead.
+   */
+  withDescriptor<T>(job: (fd: number) => Promise<T>): Promise<T> | undefined {
+    const p = job(this.fh.fd);
+    this.nativeReads.add(p);
+    const untrack = () => this.nativeReads.delete(p);
+    p.then(untrack, untrack);
+    return p;
   }
 
   /** The file offset of every indexed slab (a copy). */

@@ -6,7 +6,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiskarcError } from '../errors.js';
 import { FileContent, fileHeader } from './layout.js';
-import { checksumError, committedSlabs, cutSlabFile, SlabFileReader, SlabFileWriter, type ChecksumMode, type SlabFileExtent, type SlabRecord } from './slab-file.js';
+import { committedSlabs, cutSlabFile, SlabFileReader, SlabFileWriter, type SlabFileExtent } from './slab-file.js';
 
 const FILE_RE = /^(\d{6})\.slab$/;
 export const DATA_DIR = 'data';
@@ -86,6 +86,12 @@ export class SlabStore {
     this.refreshedAt = began;
   }
 
+  /** The data file holding slab `slab` and its index there; ECORRUPT for a slab the archive lacks. */
+  async locateData(slab: number): Promise<{ file: SlabFileReader; index: number }> {
+    const { pair, index } = await this.locate(slab);
+    return { file: pair.data, index };
+  }
+
   private async locate(slab: number): Promise<{ pair: FilePair; index: number }> {
     if (!Number.isSafeInteger(slab) || slab < 0) throw new DiskarcError('ECORRUPT', `invalid slab id ${slab}`, { slab });
     if (slab >= this.totalSlabs) await this.refresh();
@@ -98,24 +104,6 @@ export class SlabStore {
       }
     }
     throw new DiskarcError('ECORRUPT', `${this.dir}: slab ${slab} is referenced but not in the archive (${this.totalSlabs} slabs)`, { archive: this.dir, slab });
-  }
-
-  /** `scratch`: see readSlabAt (the payload may be a view of it). */
-  async readData(slab: number, checksum: ChecksumMode = 'verify', scratch?: Buffer): Promise<SlabRecord> {
-    const { pair, index } = await this.locate(slab);
-    return pair.data.readSlab(index, checksum, scratch);
-  }
-
-  /** readData and decompression in one pool job (SlabFileReader.readSlabDecoding); undefined: use readData. */
-  async readDataDecoding(slab: number, scratch: Buffer, dst: Buffer): Promise<{ record: SlabRecord; decoded: number } | undefined> {
-    const { pair, index } = await this.locate(slab);
-    return pair.data.readSlabDecoding(index, scratch, dst);
-  }
-
-  /** The error a failed deferred checksum of data slab `slab` raises, naming its file and offset. */
-  async dataChecksumError(slab: number): Promise<DiskarcError> {
-    const { pair, index } = await this.locate(slab);
-    return checksumError(pair.data.path, `slab ${index}`, pair.data.offsetOf(index) ?? 0);
   }
 
   /** The hash list of a slab: hashRecord entries, one per chunk (stored uncompressed). */
