@@ -10,6 +10,7 @@ import { ExtentType, SLAB_FLAG_ZSTD, slabHeader } from '../../src/archive/layout
 import { encodeSlabHeader } from '../../src/archive/slab-file.js';
 import { SlabLoader } from '../../src/archive/slab-loader.js';
 import { SlabStore } from '../../src/archive/slab-store.js';
+import { LocalStorage } from '../../src/storage/local.js';
 import { diskarcJson, seededBytes, tempDir } from './harness.js';
 
 const KiB = 1024;
@@ -44,7 +45,7 @@ async function packed(t: Parameters<typeof tempDir>[0], compression: string) {
 }
 
 async function openStore(t: Parameters<typeof tempDir>[0], archive: string): Promise<SlabStore> {
-  const store = await SlabStore.open(archive);
+  const store = await SlabStore.open(await LocalStorage.open(archive));
   t.teardown(() => store.close());
   return store;
 }
