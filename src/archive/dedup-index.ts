@@ -174,7 +174,14 @@ export class DedupIndex {
     try {
       const head = Buffer.alloc(indexHeader.size);
       if ((await fh.read(head, 0)) !== head.length) return false;
-      const h = indexHeader.decode(head);
+      let h: ReturnType<typeof indexHeader.decode>;
+      try {
+        h = indexHeader.decode(head);
+      } catch (e) {
+        // Derived data: a header that does not even decode is rebuilt from the hash slabs.
+        if (e instanceof DiskarcError && e.code === 'ECORRUPT') return false;
+        throw e;
+      }
       const cap = h.capacity;
       if (h.magic !== INDEX_MAGIC || h.version !== 1 || cap < 2 || (cap & (cap - 1)) !== 0 || h.slabsCovered > this.store.totalSlabs) return false;
       if ((await fh.size()) !== indexHeader.size + cap * 14) return false;
