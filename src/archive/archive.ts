@@ -13,6 +13,7 @@ import type { StreamInfo } from './stream-info.js';
 import { MapReader } from './stream-map.js';
 import { StreamReader } from './stream-reader.js';
 import { ZstdPool } from './zstd-pool.js';
+import { inContext } from './error-context.js';
 
 export const STREAMS_DIR = 'streams';
 export const META_FILE = 'meta.json';
@@ -82,9 +83,13 @@ export class Archive {
       storage = await LocalStorage.open(dir);
     } catch (e) {
       if (e instanceof DiskarcError && e.code === 'ENOARCHIVE') throw new DiskarcError('ENOARCHIVE', `archive ${dir} does not exist (create one with: diskarc create -a ${dir})`, { archive: dir });
-      throw e;
+      throw inContext(e, `opening the archive ${dir}`);
     }
-    return Archive.openStorage(storage, dir, opts);
+    try {
+      return await Archive.openStorage(storage, dir, opts);
+    } catch (e) {
+      throw inContext(e, `opening the archive ${dir}`);
+    }
   }
 
   /** Opens the archive kept in `storage` (any backend); `dir` names it in messages. Closing the archive closes the storage. */

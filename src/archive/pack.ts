@@ -9,7 +9,8 @@ import type { FileBlockSource } from '../block/file-source.js';
 import type { PipeReader } from '../block/pipe-reader.js';
 import { borrowParts } from '../block/parts.js';
 import type { BlockSource } from '../block/source.js';
-import { classifySystemError, DiskarcError, systemError } from '../errors.js';
+import { DiskarcError } from '../errors.js';
+import { inContext } from './error-context.js';
 import { toolVersion } from '../version.js';
 import { DEDUP_INDEX_KEY, parseStreamKey, STREAM_FILES, streamKey, STREAMS_PREFIX } from '../storage/keys.js';
 import { META_FILE, type Archive } from './archive.js';
@@ -183,24 +184,6 @@ async function removeUncommittedStreams(archive: Archive): Promise<void> {
     if (keys.some((k) => parseStreamKey(k)?.file === META_FILE)) continue;
     for (const key of keys) await archive.storage.remove(key, { ifExists: true });
   }
-}
-
-const ENVIRONMENTAL = new Set(['ENOSPACE', 'EPERMISSION', 'EIO', 'ERESOURCES']);
-
-/**
- * The error in pack's terms: a system error classified as what pack was doing, and one the
- * storage already classified restated so too (naming the archive file it concerned), so a full
- * disk or a permission says which step of the pack it stopped.
- */
-function inContext(e: unknown, doing: string): unknown {
-  const err = classifySystemError(e, doing);
-  if (!(err instanceof DiskarcError) || err.details.doing === doing || !ENVIRONMENTAL.has(err.code) || !(err.cause instanceof Error)) return err;
-  const cause = err.cause as NodeJS.ErrnoException;
-  const file = typeof err.details.file === 'string' ? err.details.file : undefined;
-  // Only the errno: the file is named once, as the archive file meant, not its temp name.
-  const bare = Object.assign(new Error(cause.message), { code: cause.code });
-  const restated = systemError(bare, file && !doing.includes(file) ? `${doing} (${file})` : doing);
-  return restated ? new DiskarcError(restated.code, restated.message, { ...err.details, ...restated.details, ...(cause.path ? { path: cause.path } : {}) }, { cause }) : err;
 }
 
 const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
