@@ -1,20 +1,24 @@
 // An archive directory (format.md §1): its configuration, slab store, streams, the shared slab
 // cache and zstd worker pool. Readers (StreamReader) and the writer (pack) both start here.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, open, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { classifySystemError, DiskarcError } from '../errors.js';
-import { CONFIG_FILE, DEFAULTS, FORMAT_NAME, FORMAT_VERSION, readConfig, validateConfig, type ArchiveConfig, type CompressionConfig } from './config.js';
+import { DiskarcError } from '../errors.js';
+import type { Storage } from '../storage/backend.js';
+import { isStreamId, parseStreamKey, streamKey, STREAMS_PREFIX } from '../storage/keys.js';
+import { LocalStorage } from '../storage/local.js';
+import { DEFAULTS, FORMAT_NAME, FORMAT_VERSION, readConfig, validateConfig, writeConfig, type ArchiveConfig, type CompressionConfig } from './config.js';
 import { SlabCache } from './slab-cache.js';
-import { createSlabDirs, SlabStore } from './slab-store.js';
+import { SlabLoader } from './slab-loader.js';
+import { SlabStore } from './slab-store.js';
 import type { StreamInfo } from './stream-info.js';
 import { MapReader } from './stream-map.js';
 import { StreamReader } from './stream-reader.js';
 import { ZstdPool } from './zstd-pool.js';
+import { inContext } from './error-context.js';
 
 export const STREAMS_DIR = 'streams';
 export const META_FILE = 'meta.json';
-const STREAM_ID_RE = /^[0-9a-f]{16}$/;
+/** Top-level folders a new local archive shows from the start (format.md §1). */
+const LAYOUT_FOLDERS = ['data', 'hashes', 'streams', 'index'];
 /** Decompressed-slab budget of pack's read-back verify (it borrows slabs; see openUncommitted). */
 const VERIFY_CACHE_BYTES = 8 * 1024 * 1024;
 
@@ -31,13 +35,11 @@ export interface OpenOptions {
   cacheBytes?: number;
 }
 
-// Until the archive moves onto src/storage (docs/storage.md), its files use local storage's helper.
-import { fsyncDir } from '../storage/local-files.js';
-export { fsyncDir };
-
 export class Archive {
   private constructor(
+    /** Where the archive is, for messages (its directory for a local one). */
     readonly dir: string,
+    readonly storage: Storage,
     readonly config: ArchiveConfig,
     readonly store: SlabStore,
     readonly pool: ZstdPool,
@@ -46,13 +48,19 @@ export class Archive {
 
   /** Makes a new archive; refuses an existing non-empty directory. */
   static async create(dir: string, opts: CreateOptions = {}): Promise<ArchiveConfig> {
+    const storage = await LocalStorage.create(dir, { folders: LAYOUT_FOLDERS });
     try {
-      const entries = await readdir(dir);
-      if (entries.length > 0) throw new DiskarcError('EEXIST', `${dir} exists and is not empty; choose a new directory for the archive`, { archive: dir });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new DiskarcError('EEXIST', `${dir} exists and is not a directory`, { archive: dir });
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      return await Archive.initialize(storage, opts);
+    } finally {
+      await storage.close();
     }
+  }
+
+  /**
+   * Writes a new archive's configuration into empty storage (the last step of create: storage
+   * without it is not an archive yet). Write-once: refuses storage that already holds one.
+   */
+  static async initialize(storage: Storage, opts: CreateOptions = {}): Promise<ArchiveConfig> {
     const config: ArchiveConfig = validateConfig({
       format: FORMAT_NAME,
       version: FORMAT_VERSION,
@@ -64,41 +72,38 @@ export class Archive {
       compression: opts.compression ?? DEFAULTS.compression,
       dataCacheMiB: opts.dataCacheMiB ?? DEFAULTS.dataCacheMiB,
     }, 'new archive settings');
-    await mkdir(dir, { recursive: true });
-    await createSlabDirs(dir);
-    await mkdir(join(dir, STREAMS_DIR));
-    await mkdir(join(dir, 'index'));
-    // The config is written last: a directory without it is not an archive yet.
-    const tmp = join(dir, `${CONFIG_FILE}.tmp`);
-    await writeFile(tmp, JSON.stringify(config, null, 2) + '\n', { flag: 'wx' });
-    const fh = await open(tmp, 'r+');
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, join(dir, CONFIG_FILE));
-    await fsyncDir(dir);
+    await writeConfig(storage, config);
     return config;
   }
 
+  /** Opens the archive in directory `dir`. */
   static async open(dir: string, opts: OpenOptions = {}): Promise<Archive> {
-    let isDir: boolean;
+    let storage: LocalStorage;
     try {
-      isDir = (await stat(dir)).isDirectory();
+      storage = await LocalStorage.open(dir);
     } catch (e) {
-      // Only a missing path "does not exist"; EACCES, EIO… are reported as what they are.
-      const errno = (e as NodeJS.ErrnoException).code;
-      if (errno !== 'ENOENT' && errno !== 'ENOTDIR') throw classifySystemError(e, `opening the archive ${dir}`);
-      isDir = false;
+      if (e instanceof DiskarcError && e.code === 'ENOARCHIVE') throw new DiskarcError('ENOARCHIVE', `archive ${dir} does not exist (create one with: diskarc create -a ${dir})`, { archive: dir });
+      throw inContext(e, `opening the archive ${dir}`);
     }
-    if (!isDir) throw new DiskarcError('ENOARCHIVE', `archive ${dir} does not exist (create one with: diskarc create -a ${dir})`, { archive: dir });
-    const config = await readConfig(dir);
-    const store = await SlabStore.open(dir);
-    const pool = new ZstdPool();
-    const cache = new SlabCache(store, opts.cacheBytes ?? config.dataCacheMiB * 1024 * 1024, { slabBytes: config.slabSize });
-    return new Archive(dir, config, store, pool, cache);
+    try {
+      return await Archive.openStorage(storage, dir, opts);
+    } catch (e) {
+      throw inContext(e, `opening the archive ${dir}`);
+    }
   }
 
+  /** Opens the archive kept in `storage` (any backend); `dir` names it in messages. Closing the archive closes the storage. */
+  static async openStorage(storage: Storage, dir: string, opts: OpenOptions = {}): Promise<Archive> {
+    const config = await readConfig(storage, dir);
+    const store = await SlabStore.open(storage, dir);
+    const pool = new ZstdPool();
+    const cache = new SlabCache(new SlabLoader(store, { slabBytes: config.slabSize }), opts.cacheBytes ?? config.dataCacheMiB * 1024 * 1024);
+    return new Archive(dir, storage, config, store, pool, cache);
+  }
+
+  /** Where stream `id`'s files are (for messages). */
   streamDir(id: string): string {
-    return join(this.dir, STREAMS_DIR, id);
+    return this.storage.where(`${STREAMS_PREFIX}${id}`);
   }
 
   /** Streams whose metadata could not be read at the last listing, with the reason. */
@@ -110,7 +115,9 @@ export class Archive {
    * stream does not hide the others; callers report those.
    */
   async listStreams(): Promise<StreamInfo[]> {
-    const ids = (await readdir(join(this.dir, STREAMS_DIR))).filter((n) => STREAM_ID_RE.test(n));
+    // A stream exists once its meta.json does (format.md §7): map files without one are a pack
+    // in progress or one that died, never listed.
+    const ids = (await this.storage.list(STREAMS_PREFIX)).map((k) => parseStreamKey(k.key)).filter((k) => k?.file === META_FILE).map((k) => k!.id);
     const results = await Promise.allSettled(ids.map((id) => this.readInfo(id)));
     const infos: StreamInfo[] = [];
     const damaged: DiskarcError[] = [];
@@ -124,12 +131,15 @@ export class Archive {
   }
 
   private async readInfo(id: string): Promise<StreamInfo> {
-    const path = join(this.streamDir(id), META_FILE);
+    const key = streamKey(id, META_FILE);
+    const path = this.storage.where(key);
     try {
-      const info = JSON.parse(await readFile(path, 'utf8')) as StreamInfo;
+      const info = JSON.parse((await this.storage.readAll(key)).toString('utf8')) as StreamInfo;
       if (info.id !== id || !Number.isSafeInteger(info.size) || info.size < 0) throw new DiskarcError('ECORRUPT', 'fields do not match the stream');
       return info;
     } catch (e) {
+      // Only damage makes a stream "damaged"; a failing disk or a permission is the archive's error.
+      if (e instanceof DiskarcError && e.code !== 'ECORRUPT' && e.code !== 'ENOKEY') throw e;
       throw new DiskarcError('ECORRUPT', `stream ${id}: metadata ${path} is unreadable: ${(e as Error).message}`, { stream: id }, { cause: e });
     }
   }
@@ -166,55 +176,40 @@ export class Archive {
   async openStream(ref: string): Promise<StreamReader> {
     const info = await this.resolveStream(ref);
     if (!(this.store.refreshedAt >= Date.parse(info.packTime))) await this.store.refresh();
-    const map = await MapReader.open(this.streamDir(info.id), info.size);
+    const map = await MapReader.open(this.storage, info.id, info.size);
     return new StreamReader(info, map, this.cache);
   }
 
   /**
-   * Opens a stream being written (its temp directory) — used by pack's read-back verify. It reads
-   * through a cache of its own: its new slabs must not linger in the shared cache if the pack
-   * does not commit (they are cut, and their ids reused). The verify borrows its slabs (decoded
-   * into reused buffers, not cached), so this cache stays small.
+   * Opens a stream being written (its map is sealed, its meta.json not yet there) — used by pack's
+   * read-back verify. It reads through a cache of its own: its new slabs must not linger in the
+   * shared cache if the pack does not commit (they are cut, and their ids reused). The verify
+   * borrows its slabs (decoded into reused buffers, not cached), so this cache stays small.
    */
-  async openUncommitted(dir: string, info: StreamInfo): Promise<StreamReader> {
-    const cache = new SlabCache(this.store, Math.min(VERIFY_CACHE_BYTES, this.config.dataCacheMiB * 1024 * 1024), { slabBytes: this.config.slabSize });
-    return new StreamReader(info, await MapReader.open(dir, info.size), cache);
+  async openUncommitted(info: StreamInfo): Promise<StreamReader> {
+    if (!isStreamId(info.id)) throw new DiskarcError('EINTERNAL', `"${info.id}" is not a stream id`);
+    const cache = new SlabCache(new SlabLoader(this.store, { slabBytes: this.config.slabSize }), Math.min(VERIFY_CACHE_BYTES, this.config.dataCacheMiB * 1024 * 1024));
+    return new StreamReader(info, await MapReader.open(this.storage, info.id, info.size), cache);
   }
 
-  /** Takes the archive's writer lock (one pack at a time); stale locks of dead processes are broken. */
+  /**
+   * Takes the archive's writer lock (one pack at a time): storage's lock, whose holder record
+   * (boot id, pid, start time) lets a lock of a provably dead process be taken over, never a
+   * live one's. Returns its release.
+   */
   async lock(): Promise<() => Promise<void>> {
-    const path = join(this.dir, 'lock');
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
-        return async () => {
-          await rm(path, { force: true });
-        };
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-          // Made but not written (a full disk): an empty lock must not outlive this failure.
-          await rm(path, { force: true }).catch(() => undefined);
-          throw e;
-        }
-        const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-        let alive = false;
-        try {
-          if (pid > 0) {
-            process.kill(pid, 0);
-            alive = true;
-          }
-        } catch {
-          alive = false;
-        }
-        if (alive) throw new DiskarcError('ELOCKED', `archive ${this.dir} is being written by process ${pid}; wait for it to finish`, { archive: this.dir, pid });
-        await rm(path, { force: true });
-      }
+    try {
+      const lock = await this.storage.lockWriter();
+      return () => lock.release();
+    } catch (e) {
+      if (e instanceof DiskarcError && e.code === 'ELOCKED') throw new DiskarcError('ELOCKED', `archive ${this.dir}: ${e.message}`, { archive: this.dir, ...e.details }, { cause: e });
+      throw e;
     }
-    throw new DiskarcError('ELOCKED', `cannot lock archive ${this.dir}`, { archive: this.dir });
   }
 
   async close(): Promise<void> {
     await this.pool.close();
     await this.store.close();
+    await this.storage.close();
   }
 }

@@ -1,10 +1,10 @@
 // The archive's configuration file (diskarc.json, format.md §1): written once by `create`,
 // read by every command. Validation lives here so a hand-edited or damaged file is refused clearly.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { DiskarcError } from '../errors.js';
+import type { Storage } from '../storage/backend.js';
+import { CONFIG_KEY } from '../storage/keys.js';
 
-export const CONFIG_FILE = 'diskarc.json';
+export const CONFIG_FILE = CONFIG_KEY;
 export const FORMAT_NAME = 'diskarc-archive';
 export const FORMAT_VERSION = 1;
 
@@ -94,17 +94,17 @@ export function validateCreateSettings(given: Partial<ArchiveSettings>): Archive
   return s;
 }
 
-export async function readConfig(dir: string): Promise<ArchiveConfig> {
-  const path = join(dir, CONFIG_FILE);
+/** The archive's configuration; `dir` names the archive in messages. */
+export async function readConfig(storage: Storage, dir: string): Promise<ArchiveConfig> {
+  const path = storage.where(CONFIG_KEY);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await storage.readAll(CONFIG_KEY)).toString('utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
+    if (e instanceof DiskarcError && e.code === 'ENOKEY') {
       throw new DiskarcError('ENOARCHIVE', `${dir} is not a diskarc archive (no ${CONFIG_FILE}); create one with: diskarc create -a ${dir}`, { archive: dir });
     }
-    throw new DiskarcError('ENOARCHIVE', `cannot read ${path}: ${(e as Error).message}`, { archive: dir }, { cause: e });
+    throw e;
   }
   let parsed: ArchiveConfig;
   try {
@@ -113,6 +113,11 @@ export async function readConfig(dir: string): Promise<ArchiveConfig> {
     throw new DiskarcError('ENOARCHIVE', `${path} is not valid JSON`, { archive: dir }, { cause: e });
   }
   return validateConfig(parsed, path);
+}
+
+/** Stores a new archive's configuration: write-once, so an existing archive is never overwritten. */
+export async function writeConfig(storage: Storage, config: ArchiveConfig): Promise<void> {
+  await storage.put(CONFIG_KEY, Buffer.from(JSON.stringify(config, null, 2) + '\n'));
 }
 
 /** Chunker bounds derived from the average (block) size, as blk-archive and FastCDC do. */

@@ -3,9 +3,10 @@
 // index) — 14 bytes a slot, 20–40 bytes per unique chunk between load factors 0.7 and 0.35. A
 // fingerprint hit is confirmed against the full hash in that slab's hash list (read on demand).
 // The table is derived data: saved to index/dedup.idx after each pack, rebuilt from hash slabs.
-import { open, rename, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
+import { DiskarcError } from '../errors.js';
+import type { Storage } from '../storage/backend.js';
+import { DEDUP_INDEX_KEY } from '../storage/keys.js';
 import { hashRecord, HASH_BYTES, RecordLayout } from './layout.js';
 import type { SlabStore } from './slab-store.js';
 
@@ -13,7 +14,6 @@ import type { SlabStore } from './slab-store.js';
 export const EMPTY_SLOT = 0xffffffff;
 const EMPTY = EMPTY_SLOT;
 const MAX_LOAD = 0.7;
-export const DEDUP_INDEX_FILE = join('index', 'dedup.idx');
 
 /** format.md §8 — header of index/dedup.idx, followed by the table's four typed arrays. */
 export const indexHeader = new RecordLayout('dedup index header', 32, {
@@ -163,27 +163,36 @@ export class DedupIndex {
   }
 
   /** Loads index/dedup.idx if it is valid and not ahead of the store; false when absent or stale. */
-  async load(archiveDir: string): Promise<boolean> {
+  async load(storage: Storage): Promise<boolean> {
     let fh;
     try {
-      fh = await open(join(archiveDir, DEDUP_INDEX_FILE), 'r');
-    } catch {
-      return false;
+      fh = await storage.open(DEDUP_INDEX_KEY);
+    } catch (e) {
+      // Derived data: absent is normal, and damage of any kind means rebuilding, never failing —
+      // but an environmental failure (EIO, EACCES…) is the archive's, not the index's: report it.
+      if (e instanceof DiskarcError && e.code === 'ENOKEY') return false;
+      throw e;
     }
     try {
       const head = Buffer.alloc(indexHeader.size);
-      await fh.read(head, 0, head.length, 0);
-      const h = indexHeader.decode(head);
+      if ((await fh.read(head, 0)) !== head.length) return false;
+      let h: ReturnType<typeof indexHeader.decode>;
+      try {
+        h = indexHeader.decode(head);
+      } catch (e) {
+        // Derived data: a header that does not even decode is rebuilt from the hash slabs.
+        if (e instanceof DiskarcError && e.code === 'ECORRUPT') return false;
+        throw e;
+      }
       const cap = h.capacity;
       if (h.magic !== INDEX_MAGIC || h.version !== 1 || cap < 2 || (cap & (cap - 1)) !== 0 || h.slabsCovered > this.store.totalSlabs) return false;
-      const size = (await fh.stat()).size;
-      if (size !== indexHeader.size + cap * 14) return false;
+      if ((await fh.size()) !== indexHeader.size + cap * 14) return false;
       this.allocate(cap);
       let pos = indexHeader.size;
+      // Read straight into the table's arrays: no copy of a table that may be hundreds of MiB.
       for (const arr of [this.fpHi, this.fpLo, this.slab, this.chunk]) {
-        const view = Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength);
-        const { bytesRead } = await fh.read(view, 0, view.length, pos);
-        if (bytesRead !== view.length) return false;
+        const view = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+        if ((await fh.read(view, pos)) !== view.length) return false;
         pos += view.length;
       }
       this.count = h.entries;
@@ -194,20 +203,10 @@ export class DedupIndex {
     }
   }
 
-  /** Writes the snapshot: temp file, fsync, rename (it is derived data; a torn one is just ignored). */
-  async save(archiveDir: string): Promise<void> {
-    await mkdir(join(archiveDir, 'index'), { recursive: true });
-    const path = join(archiveDir, DEDUP_INDEX_FILE);
-    const tmp = `${path}.tmp-${process.pid}`;
-    const fh = await open(tmp, 'w');
-    try {
-      const head = indexHeader.encode({ magic: INDEX_MAGIC, version: 1, slabsCovered: this.slabsCovered, capacity: this.slab.length, entries: this.count });
-      const views = [head, ...[this.fpHi, this.fpLo, this.slab, this.chunk].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))];
-      await fh.writev(views, 0);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+  /** Writes the snapshot, replacing the last one atomically (it is derived data: a torn one is just ignored). */
+  async save(storage: Storage): Promise<void> {
+    const head = indexHeader.encode({ magic: INDEX_MAGIC, version: 1, slabsCovered: this.slabsCovered, capacity: this.slab.length, entries: this.count });
+    const views = [head, ...[this.fpHi, this.fpLo, this.slab, this.chunk].map((a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength))];
+    await storage.put(DEDUP_INDEX_KEY, views, { replace: true });
   }
 }

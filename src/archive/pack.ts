@@ -1,21 +1,22 @@
 // pack: reads a file, block device or pipe (pack-input.ts), splits its bytes into fills and
 // chunks, stores new chunks in slabs, writes the stream map, optionally reads the stream back to
-// check it, then commits the stream (format.md §7 gives the fsync order). Until the final rename
-// the stream is invisible, and a pack that does not commit cuts the slab files back to where it
-// found them: a failed or interrupted pack leaves the archive as it was, earlier streams intact.
+// check it, then commits the stream (format.md §7 gives the fsync order). Until its meta.json is
+// put the stream is invisible, and a pack that does not commit removes its map and cuts the slab
+// files back to where it found them: a failed or interrupted pack leaves the archive as it was.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, writeFile, open } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type { FileBlockSource } from '../block/file-source.js';
 import type { PipeReader } from '../block/pipe-reader.js';
 import { borrowParts } from '../block/parts.js';
 import type { BlockSource } from '../block/source.js';
-import { classifySystemError, DiskarcError } from '../errors.js';
+import { DiskarcError } from '../errors.js';
+import { inContext } from './error-context.js';
 import { toolVersion } from '../version.js';
-import { fsyncDir, META_FILE, STREAMS_DIR, type Archive } from './archive.js';
+import { DEDUP_INDEX_KEY, parseStreamKey, STREAM_FILES, streamKey, STREAMS_PREFIX } from '../storage/keys.js';
+import { META_FILE, type Archive } from './archive.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { chunkBounds } from './config.js';
-import { DEDUP_INDEX_FILE, DedupIndex, type ChunkLocation } from './dedup-index.js';
+import { DedupIndex, type ChunkLocation } from './dedup-index.js';
 import { ExtentType } from './layout.js';
 import { openPackInput, STDIN_INPUT, type PackInput } from './pack-input.js';
 import { SlabStoreWriter } from './slab-store.js';
@@ -168,12 +169,20 @@ async function digestOf(source: BlockSource, signal: AbortSignal | undefined, on
   return `sha256:${hash.digest('hex')}`;
 }
 
-/** Temporary stream directories of packs killed before they could clean up (SIGKILL, a crash):
- * with the lock held no other pack is writing one. */
-async function removeStaleTempDirs(archive: Archive): Promise<void> {
-  const streams = join(archive.dir, STREAMS_DIR);
-  for (const name of await readdir(streams)) {
-    if (name.startsWith('.tmp-')) await rm(join(streams, name), { recursive: true, force: true });
+/**
+ * What packs killed before they could clean up (SIGKILL, a crash) left under streams/: a stream
+ * with map files but no meta.json (never committed), or a temporary directory of an older
+ * diskarc (streams/.tmp-<id>/). With the lock held no other pack is writing one.
+ */
+async function removeUncommittedStreams(archive: Archive): Promise<void> {
+  const byStream = new Map<string, string[]>();
+  for (const { key } of await archive.storage.list(STREAMS_PREFIX)) {
+    const folder = key.slice(STREAMS_PREFIX.length).split('/')[0];
+    byStream.set(folder, [...(byStream.get(folder) ?? []), key]);
+  }
+  for (const keys of byStream.values()) {
+    if (keys.some((k) => parseStreamKey(k)?.file === META_FILE)) continue;
+    for (const key of keys) await archive.storage.remove(key, { ifExists: true });
   }
 }
 
@@ -193,10 +202,9 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
   try {
     unlock = await archive.lock();
   } catch (e) {
-    throw classifySystemError(e, doing);
+    throw inContext(e, doing);
   }
   const id = randomBytes(8).toString('hex');
-  const tmpDir = join(archive.dir, STREAMS_DIR, `.tmp-${id}`);
   let input: PackInput | undefined;
   let writer: SlabStoreWriter | undefined;
   let chunks: ChunkWriter | undefined;
@@ -205,20 +213,19 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
   let committed = false;
   try {
     doing = `opening archive ${archive.dir} for writing`;
-    await removeStaleTempDirs(archive);
+    await removeUncommittedStreams(archive);
     input = await openPackInput(inputPath);
     const source = input;
     // The writer first: it cuts a torn tail (format.md §7) the dedup catch-up would trip over.
     writer = await SlabStoreWriter.open(archive.store, archive.config.slabFileLimit);
     const dedup = new DedupIndex(archive.store);
-    await dedup.load(archive.dir);
+    await dedup.load(archive.storage);
     await dedup.catchUp();
     doing = `writing to archive ${archive.dir}`;
     const { max } = chunkBounds(archive.config.blockSize);
     const cw = new ChunkWriter(writer, archive.pool, dedup, archive.config.slabSize, max, archive.config.compression);
     chunks = cw;
-    await mkdir(tmpDir);
-    const mw = await MapWriter.create(tmpDir);
+    const mw = await MapWriter.create(archive.storage, id);
     map = mw;
     const digest = createHash('sha256');
     const stats = { read: 0, fill: 0, dup: 0 };
@@ -298,7 +305,7 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
     splitter.endRun();
     await flushOps();
     await cw.finish();
-    await writer.sync();
+    await writer.finish();
     await mw.finish();
     progress(size, true);
 
@@ -320,19 +327,12 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
       toolVersion,
       digest: `sha256:${digest.digest('hex')}`,
     };
-    const metaPath = join(tmpDir, META_FILE);
-    await writeFile(metaPath, JSON.stringify(info, null, 2) + '\n');
-    const mfh = await open(metaPath, 'r+');
-    await mfh.sync();
-    await mfh.close();
-    await fsyncDir(tmpDir);
-
     let verified = false;
     const verifyStarted = performance.now();
     if (opts.verify !== false) {
       doing = `reading the new stream back from archive ${archive.dir}`;
       const onProgress = (done: number) => opts.onProgress?.({ done, size, read: stats.read, stored: cw.stats.dataWritten, phase: 'verify' });
-      const reader = await archive.openUncommitted(tmpDir, info);
+      const reader = await archive.openUncommitted(info);
       try {
         if (source.kind === 'file') {
           await compareSources(reader, source.source, {
@@ -353,11 +353,11 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
     const verifySeconds = verified ? (performance.now() - verifyStarted) / 1000 : 0;
     checkAbort(opts.signal);
     doing = `committing the stream to archive ${archive.dir}`;
-    await dedup.save(archive.dir);
+    await dedup.save(archive.storage);
     savedDedup = true;
-    await rename(tmpDir, archive.streamDir(id));
+    // The commit point: a write-once, atomic, durable put. Until it lands the stream is not listed.
+    await archive.storage.put(streamKey(id, META_FILE), Buffer.from(JSON.stringify(info, null, 2) + '\n'));
     committed = true;
-    await fsyncDir(join(archive.dir, STREAMS_DIR));
     const newBytes = cw.stats.newBytes;
     return {
       ...info,
@@ -372,7 +372,7 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
       seconds: Math.round(((performance.now() - started) / 1000) * 1000) / 1000,
     };
   } catch (e) {
-    const err = classifySystemError(e, doing);
+    const err = inContext(e, doing);
     if (committed || !writer) throw err; // before the writer opened, nothing was written
     // Nothing references what this pack appended: cut it (format.md §7), and say so.
     let outcome = 'nothing was committed and the archive is unchanged';
@@ -392,11 +392,11 @@ export async function pack(archive: Archive, inputPath: string, opts: PackOption
       if (cut || kept) outcome = `nothing was committed; ${[cut, kept].filter(Boolean).join(', and ')} (earlier streams intact)`;
     });
     // The snapshot counted the slabs just cut; the next pack rebuilds it.
-    if (savedDedup) await step(() => rm(join(archive.dir, DEDUP_INDEX_FILE), { force: true }));
-    await step(() => rm(tmpDir, { recursive: true, force: true }));
+    if (savedDedup) await step(() => archive.storage.remove(DEDUP_INDEX_KEY, { ifExists: true }));
+    for (const file of STREAM_FILES) await step(() => archive.storage.remove(streamKey(id, file), { ifExists: true }));
     if (failures.length > 0) {
       details.rollbackError = failures.join('; ');
-      outcome = `nothing was committed, but cleaning up failed (${failures.join('; ')}): what this pack wrote is unreferenced; the next pack removes its temporary stream and cuts any torn slab tail, and reuses intact slabs (earlier streams intact)`;
+      outcome = `nothing was committed, but cleaning up failed (${failures.join('; ')}): what this pack wrote is unreferenced; the next pack removes its uncommitted stream files and cuts any torn slab tail, and reuses intact slabs (earlier streams intact)`;
     }
     throw withOutcome(err, outcome, details);
   } finally {

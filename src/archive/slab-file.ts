@@ -1,13 +1,12 @@
 // One slab file (format.md §2–3): a file header then append-only slabs, each a checksummed
 // header + payload, with a flat u64 offsets index beside it (`<file>.offsets`, derived data that
 // `rebuildOffsets` can recreate by scanning). Used for data slabs, hash slabs and stream maps.
-import { open, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
+// Files are keys of the archive's Storage: read through an ObjectReader, written by AppendHandles.
 import { crc32 } from 'node:zlib';
 import { DiskarcError } from '../errors.js';
-import { native } from '../../native/index.js';
+import type { AppendHandle, ObjectReader, Storage } from '../storage/backend.js';
+import { offsetsKey } from '../storage/keys.js';
 import { FILE_MAGIC, FILE_VERSION, fileHeader, slabHeader, SLAB_MAGIC, type FileContent } from './layout.js';
-
-export const OFFSETS_SUFFIX = '.offsets';
 
 export interface SlabRecord {
   flags: number;
@@ -51,23 +50,29 @@ export function decodeSlabHeader(buf: Buffer): { flags: number; storedLength: nu
   return h;
 }
 
-/** Reads `length` bytes at `position` (fewer at EOF), into `scratch` when it is large enough. */
-export async function readExactly(fh: FileHandle, length: number, position: number, scratch?: Buffer): Promise<Buffer> {
+/** Reads `length` bytes at `position` (fewer at the end), into `scratch` when it is large enough. */
+export async function readExactly(r: ObjectReader, length: number, position: number, scratch?: Buffer): Promise<Buffer> {
   const buf = scratch !== undefined && scratch.length >= length ? scratch.subarray(0, length) : Buffer.allocUnsafe(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
+  const done = await r.read(buf, position);
   return done === length ? buf : buf.subarray(0, done);
 }
 
-/** Scans a slab file from its header and returns the offset of every complete, valid slab. */
-export async function rebuildOffsets(path: string, content: FileContent): Promise<number[]> {
-  const fh = await open(path, 'r');
+/** Opens a slab-structured key; a missing one is damage (ECORRUPT), not "no such file". */
+export async function openSlabKey(storage: Storage, key: string, what = 'slab file'): Promise<ObjectReader> {
   try {
-    const size = (await fh.stat()).size;
+    return await storage.open(key);
+  } catch (e) {
+    if (e instanceof DiskarcError && e.code === 'ENOKEY') throw new DiskarcError('ECORRUPT', `cannot open ${what} ${storage.where(key)}: it is missing`, { path: storage.where(key) }, { cause: e });
+    throw e;
+  }
+}
+
+/** Scans a slab file from its header and returns the offset of every complete, valid slab. */
+export async function rebuildOffsets(storage: Storage, key: string, content: FileContent): Promise<number[]> {
+  const fh = await openSlabKey(storage, key);
+  const path = storage.where(key);
+  try {
+    const size = await fh.size();
     checkFileHeader(await readExactly(fh, fileHeader.size, 0), path, content);
     const offsets: number[] = [];
     let pos = fileHeader.size;
@@ -92,7 +97,7 @@ const MAX_RECORD_SPAN = 256 * 1024 * 1024;
  * may be read into (the payload is then a view of it, valid until the caller reuses it);
  * otherwise the record gets fresh memory.
  */
-export async function readSlabAt(fh: FileHandle, at: number, path: string, what: string, span?: number, checksum: ChecksumMode = 'verify', scratch?: Buffer): Promise<SlabRecord> {
+export async function readSlabAt(fh: ObjectReader, at: number, path: string, what: string, span?: number, checksum: ChecksumMode = 'verify', scratch?: Buffer): Promise<SlabRecord> {
   // With the record's span known (the next slab's offset), header and payload come in one read —
   // one trip through the I/O thread pool instead of two; the header still decides.
   if (span !== undefined && span > slabHeader.size && span <= MAX_RECORD_SPAN) {
@@ -121,21 +126,17 @@ export function checksumError(path: string, what: string, at: number): DiskarcEr
 /** Random access to the slabs of one file. Safe to use while a writer appends (see refresh). */
 export class SlabFileReader {
   private offsets: number[] = [];
-  /** Native reads of this file's descriptor still running: close() waits for them. */
-  private readonly nativeReads = new Set<Promise<unknown>>();
+  readonly path: string;
 
-  private constructor(readonly path: string, private readonly fh: FileHandle, private readonly content: FileContent) {}
+  private constructor(private readonly storage: Storage, readonly key: string, private readonly fh: ObjectReader, private readonly content: FileContent) {
+    this.path = storage.where(key);
+  }
 
-  static async open(path: string, content: FileContent): Promise<SlabFileReader> {
-    let fh: FileHandle;
+  static async open(storage: Storage, key: string, content: FileContent): Promise<SlabFileReader> {
+    const fh = await openSlabKey(storage, key);
+    const reader = new SlabFileReader(storage, key, fh, content);
     try {
-      fh = await open(path, 'r');
-    } catch (e) {
-      throw new DiskarcError('ECORRUPT', `cannot open slab file ${path}: ${(e as Error).message}`, { path }, { cause: e });
-    }
-    const reader = new SlabFileReader(path, fh, content);
-    try {
-      checkFileHeader(await readExactly(fh, fileHeader.size, 0), path, content);
+      checkFileHeader(await readExactly(fh, fileHeader.size, 0), reader.path, content);
       await reader.refresh();
     } catch (e) {
       await fh.close();
@@ -156,18 +157,13 @@ export class SlabFileReader {
   async refresh(): Promise<void> {
     let raw: Buffer;
     try {
-      const ofh = await open(this.path + OFFSETS_SUFFIX, 'r');
-      try {
-        raw = await readExactly(ofh, (await ofh.stat()).size & ~7, 0);
-      } finally {
-        await ofh.close();
-      }
+      raw = await this.storage.readAll(offsetsKey(this.key));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      this.offsets = await rebuildOffsets(this.path, this.content);
+      if (!(e instanceof DiskarcError && e.code === 'ENOKEY')) throw e;
+      this.offsets = await rebuildOffsets(this.storage, this.key, this.content);
       return;
     }
-    const offsets: number[] = new Array(raw.length / 8);
+    const offsets: number[] = new Array(raw.length >>> 3);
     for (let i = 0; i < offsets.length; i++) offsets[i] = Number(raw.readBigUInt64LE(i * 8));
     this.offsets = offsets;
   }
@@ -180,33 +176,20 @@ export class SlabFileReader {
     return readSlabAt(this.fh, at, this.path, `slab ${index}`, next !== undefined ? next - at : undefined, checksum, scratch);
   }
 
-  /**
-   * readSlab and decompression in one trip through libuv's pool, for streaming reads: the record
-   * is read into `scratch` and, when its payload is a zstd frame that fits `dst`, decoded there by
-   * the same job (`decoded`: the frame's size, or a RECORD_* code when it was not decoded). Only
-   * the header is checked here, on the JS thread, where its layout lives. Returns undefined when
-   * this path cannot vouch for the record — no next slab to give its span, larger than
-   * `scratch`, short, or a header that does not match the span — and readSlab then reads it
-   * again and names the damage. A payload failing its CRC-32 is ECORRUPT here too.
-   */
-  async readSlabDecoding(index: number, scratch: Buffer, dst: Buffer): Promise<{ record: SlabRecord; decoded: number } | undefined> {
+  /** Where slab `index` starts and, when the next slab's offset gives it, its record's length. */
+  extentOf(index: number): { at: number; span?: number } | undefined {
     const at = this.offsets[index];
+    if (at === undefined) return undefined;
     const next = this.offsets[index + 1];
-    if (at === undefined || next === undefined) return undefined;
-    const span = next - at;
-    if (span <= slabHeader.size || span > scratch.length) return undefined;
-    const job = native.readRecordDecoding(this.fh.fd, at, span, scratch, slabHeader.size, dst);
-    this.nativeReads.add(job);
-    let got: number, crc: number, decoded: number;
-    try {
-      [got, crc, decoded] = await job;
-    } finally {
-      this.nativeReads.delete(job);
-    }
-    const h = decodeSlabHeader(scratch.subarray(0, got));
-    if (!h || got !== span || slabHeader.size + h.storedLength !== span) return undefined;
-    if (crc !== h.payloadCrc) throw checksumError(this.path, `slab ${index}`, at);
-    return { record: { flags: h.flags, payload: scratch.subarray(slabHeader.size, span), length: h.length, payloadCrc: h.payloadCrc }, decoded };
+    return { at, span: next !== undefined ? next - at : undefined };
+  }
+
+  /**
+   * Lends the file's descriptor to a native pool job (SlabLoader's one-job read); close() waits
+   * for it. Undefined when there is no descriptor to lend: read with readSlab instead.
+   */
+  withDescriptor<T>(job: (fd: number) => Promise<T>): Promise<T> | undefined {
+    return this.fh.withDescriptor(job);
   }
 
   /** The file offset of every indexed slab (a copy). */
@@ -214,31 +197,19 @@ export class SlabFileReader {
     return [...this.offsets];
   }
 
+  /** The storage reader (for a scan of the file's tail). */
+  get objectReader(): ObjectReader {
+    return this.fh;
+  }
+
   /** Where slab `index` starts in the file (for error messages). */
   offsetOf(index: number): number | undefined {
     return this.offsets[index];
   }
 
+  /** Closes the key (the storage reader waits for lent descriptors' jobs first). */
   async close(): Promise<void> {
-    // A pool thread may still be reading the descriptor; closing it under that read could make
-    // the read land on whatever file reuses the number.
-    await Promise.allSettled([...this.nativeReads]);
     await this.fh.close();
-  }
-}
-
-/** Writes every byte of `buffers` at `position`: a short write (a disk filling up) is retried, so
- * it either completes or fails with the system's error (ENOSPC…), never silently. */
-async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
-  let bufs = buffers.filter((b) => b.length > 0);
-  let at = position;
-  while (bufs.length > 0) {
-    const { bytesWritten } = await fh.writev(bufs, at);
-    if (bytesWritten === 0) throw new DiskarcError('EIO', `a write at offset ${at} made no progress`);
-    at += bytesWritten;
-    let skip = bytesWritten;
-    while (bufs.length > 0 && skip >= bufs[0].length) skip -= bufs.shift()!.length;
-    if (skip > 0) bufs = [bufs[0].subarray(skip), ...bufs.slice(1)];
   }
 }
 
@@ -254,116 +225,103 @@ export interface SlabFileExtent {
  * its data by an older writer, or damage at the tail). Bytes after the last of them — a torn or
  * unindexed append — are not part of the file. `offsets[i]` is where slab i starts.
  */
-export async function committedSlabs(path: string, content: FileContent): Promise<{ offsets: number[]; end: number }> {
-  const reader = await SlabFileReader.open(path, content);
+export async function committedSlabs(storage: Storage, key: string, content: FileContent): Promise<{ offsets: number[]; end: number }> {
+  const reader = await SlabFileReader.open(storage, key, content);
   try {
     const offsets = reader.allOffsets();
-    const fh = await open(path, 'r');
-    try {
-      const size = (await fh.stat()).size;
-      while (offsets.length > 0) {
-        const at = offsets[offsets.length - 1];
-        const before = offsets.length > 1 ? offsets[offsets.length - 2] : fileHeader.size - 1;
-        if (at > before && at + slabHeader.size <= size) {
-          const h = decodeSlabHeader(await readExactly(fh, slabHeader.size, at));
-          if (h && at + slabHeader.size + h.storedLength <= size) {
-            const payload = await readExactly(fh, h.storedLength, at + slabHeader.size);
-            if (crc32(payload) === h.payloadCrc) return { offsets, end: at + slabHeader.size + h.storedLength };
-          }
+    const fh = reader.objectReader;
+    const size = await fh.size();
+    while (offsets.length > 0) {
+      const at = offsets[offsets.length - 1];
+      const before = offsets.length > 1 ? offsets[offsets.length - 2] : fileHeader.size - 1;
+      if (at > before && at + slabHeader.size <= size) {
+        const h = decodeSlabHeader(await readExactly(fh, slabHeader.size, at));
+        if (h && at + slabHeader.size + h.storedLength <= size) {
+          const payload = await readExactly(fh, h.storedLength, at + slabHeader.size);
+          if (crc32(payload) === h.payloadCrc) return { offsets, end: at + slabHeader.size + h.storedLength };
         }
-        offsets.pop();
       }
-      return { offsets, end: fileHeader.size };
-    } finally {
-      await fh.close();
+      offsets.pop();
     }
+    return { offsets, end: fileHeader.size };
   } finally {
     await reader.close();
   }
 }
 
 /** Cuts a slab file back to `extent`: index first, then data, each made durable (format.md §7). */
-export async function cutSlabFile(path: string, extent: SlabFileExtent): Promise<void> {
-  await truncate(path + OFFSETS_SUFFIX, extent.count * 8);
-  await syncPath(path + OFFSETS_SUFFIX);
-  await truncate(path, extent.end);
-  await syncPath(path);
+export async function cutSlabFile(storage: Storage, key: string, extent: SlabFileExtent): Promise<void> {
+  await (await storage.append(offsetsKey(key), { resumeAt: extent.count * 8 })).close();
+  await (await storage.append(key, { resumeAt: extent.end })).close();
 }
 
-/** Writes the offsets index a reader rebuilt by scanning (it was missing), before appending to it. */
-async function writeMissingIndex(path: string, offsets: number[]): Promise<void> {
-  let ofh: FileHandle;
-  try {
-    ofh = await open(path + OFFSETS_SUFFIX, 'wx');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
-    throw e;
-  }
-  try {
-    const buf = Buffer.alloc(offsets.length * 8);
-    offsets.forEach((o, i) => buf.writeBigUInt64LE(BigInt(o), i * 8));
-    await writeAll(ofh, [buf], 0);
-    await ofh.sync();
-  } finally {
-    await ofh.close();
-  }
-}
-
-async function syncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+const encodeOffsets = (offsets: readonly number[]) => {
+  const buf = Buffer.alloc(offsets.length * 8);
+  offsets.forEach((o, i) => buf.writeBigUInt64LE(BigInt(o), i * 8));
+  return buf;
+};
 
 /** Appends slabs to one file. The offsets index is written after the data it points at is synced. */
 export class SlabFileWriter {
   private pendingOffsets: number[] = [];
 
   private constructor(
-    readonly path: string,
-    private readonly fh: FileHandle,
-    private readonly ofh: FileHandle,
-    private end: number,
+    readonly key: string,
+    private readonly data: AppendHandle,
+    private readonly index: AppendHandle,
     private countValue: number,
   ) {}
 
   /**
    * Creates a new slab file (fails if it exists), or appends to an existing one after cutting it
-   * to `keep` slabs (default: all its committed ones, see committedSlabs). A new file appears
-   * under its name only once its header is durable, so no reader meets a headerless file.
+   * to `keep` slabs (default: all its committed ones, see committedSlabs): its index first, then
+   * its data, each durable. A new file's header is durable before its index exists; a reader
+   * that lists a new file before its header is there takes it for one being created.
    */
-  static async open(path: string, content: FileContent, mode: 'create' | 'append', keep?: number): Promise<SlabFileWriter> {
+  static async open(storage: Storage, key: string, content: FileContent, mode: 'create' | 'append', keep?: number): Promise<SlabFileWriter> {
     if (mode === 'create') {
-      const tmp = `${path}.tmp`;
-      const fh = await open(tmp, 'w');
+      const data = await storage.append(key);
+      let index: AppendHandle | undefined;
       try {
-        await writeAll(fh, [encodeFileHeader(content)], 0);
-        await fh.sync();
-        const ofh = await open(path + OFFSETS_SUFFIX, 'w');
-        await ofh.sync();
-        await rename(tmp, path);
-        return new SlabFileWriter(path, fh, ofh, fileHeader.size, 0);
+        await data.append([encodeFileHeader(content)]);
+        await data.sync();
+        index = await storage.append(offsetsKey(key));
+        await index.sync();
+        return new SlabFileWriter(key, data, index, 0);
       } catch (e) {
-        await fh.close();
-        await rm(tmp, { force: true }).catch(() => undefined); // harmless if it stays: never listed, overwritten next time
+        await data.abandon();
+        await index?.abandon();
+        // Nothing refers to a file whose header did not land: it must not stay for readers to trip on.
+        await storage.remove(key, { ifExists: true }).catch(() => undefined);
+        await storage.remove(offsetsKey(key), { ifExists: true }).catch(() => undefined);
         throw e;
       }
     }
-    const { offsets, end } = await committedSlabs(path, content);
+    const { offsets, end } = await committedSlabs(storage, key, content);
     const count = Math.min(keep ?? offsets.length, offsets.length);
     const extent = { count, end: count < offsets.length ? offsets[count] : end };
-    await writeMissingIndex(path, offsets.slice(0, count));
-    await cutSlabFile(path, extent);
-    const fh = await open(path, 'r+');
-    const ofh = await open(path + OFFSETS_SUFFIX, 'r+');
-    return new SlabFileWriter(path, fh, ofh, extent.end, extent.count);
+    let index: AppendHandle;
+    try {
+      index = await storage.append(offsetsKey(key), { resumeAt: count * 8 });
+    } catch (e) {
+      if (!(e instanceof DiskarcError && e.code === 'ENOKEY')) throw e;
+      // The index was missing (the reader rebuilt it by scanning): write it before appending.
+      index = await storage.append(offsetsKey(key));
+      await index.append([encodeOffsets(offsets.slice(0, count))]);
+      await index.sync();
+    }
+    let data: AppendHandle;
+    try {
+      data = await storage.append(key, { resumeAt: extent.end });
+    } catch (e) {
+      await index.abandon();
+      throw e;
+    }
+    return new SlabFileWriter(key, data, index, extent.count);
   }
 
   get size(): number {
-    return this.end;
+    return this.data.length;
   }
 
   get count(): number {
@@ -373,42 +331,43 @@ export class SlabFileWriter {
   /** Appends a slab and returns its index in this file. */
   async append(flags: number, payload: Buffer, length: number): Promise<number> {
     const header = encodeSlabHeader(flags, payload.length, length, crc32(payload));
-    const at = this.end;
-    await writeAll(this.fh, [header, payload], at);
-    this.end += header.length + payload.length;
-    this.pendingOffsets.push(at);
+    this.pendingOffsets.push(await this.data.append([header, payload]));
     return this.countValue++;
   }
 
   /** Makes every appended slab durable, then its offsets (format.md §7, durability order). */
   async sync(): Promise<void> {
-    await this.fh.sync();
+    await this.data.sync();
     if (this.pendingOffsets.length === 0) return;
-    const buf = Buffer.alloc(this.pendingOffsets.length * 8);
-    this.pendingOffsets.forEach((o, i) => buf.writeBigUInt64LE(BigInt(o), i * 8));
-    const at = (this.countValue - this.pendingOffsets.length) * 8;
-    await writeAll(this.ofh, [buf], at);
-    await this.ofh.sync();
+    await this.index.append([encodeOffsets(this.pendingOffsets)]);
+    await this.index.sync();
     this.pendingOffsets = [];
   }
 
-  /** Syncs (data, then offsets) and closes. */
+  /** Syncs (data, then offsets) and closes, leaving the file open to later writers. */
   async close(): Promise<void> {
     try {
       await this.sync();
     } finally {
-      await this.fh.close();
-      await this.ofh.close();
+      await this.data.close();
+      await this.index.close();
     }
+  }
+
+  /** Syncs and seals data, then offsets: the file is finished and never appended to again. */
+  async seal(): Promise<void> {
+    await this.sync();
+    await this.data.seal();
+    await this.index.seal();
   }
 
   /** Closes without indexing what was appended since the last sync (it is about to be cut). */
   async discard(): Promise<void> {
     this.pendingOffsets = [];
     try {
-      await this.fh.close();
+      await this.data.abandon();
     } finally {
-      await this.ofh.close();
+      await this.index.abandon();
     }
   }
 }

@@ -2,17 +2,11 @@
 // hashes file N hold the same slabs, so slab id → (file pair, index) is a prefix-sum lookup.
 // Files roll over past the configured size limit; a writer cuts any torn tail before appending
 // and can roll everything it appended back (format.md §7).
-import { mkdir, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { DiskarcError } from '../errors.js';
+import type { Storage } from '../storage/backend.js';
+import { DATA_PREFIX, parseSlabFileKey, slabFileKey } from '../storage/keys.js';
 import { FileContent, fileHeader } from './layout.js';
-import { checksumError, committedSlabs, cutSlabFile, SlabFileReader, SlabFileWriter, type ChecksumMode, type SlabFileExtent, type SlabRecord } from './slab-file.js';
-
-const FILE_RE = /^(\d{6})\.slab$/;
-export const DATA_DIR = 'data';
-export const HASHES_DIR = 'hashes';
-
-const fileName = (n: number) => `${String(n).padStart(6, '0')}.slab`;
+import { committedSlabs, cutSlabFile, SlabFileReader, SlabFileWriter, type SlabFileExtent } from './slab-file.js';
 
 interface FilePair {
   number: number;
@@ -27,10 +21,11 @@ interface FilePair {
 export class SlabStore {
   private pairs: FilePair[] = [];
 
-  private constructor(readonly dir: string) {}
+  /** `dir`: where the archive is, for messages. */
+  private constructor(readonly storage: Storage, readonly dir: string) {}
 
-  static async open(dir: string): Promise<SlabStore> {
-    const store = new SlabStore(dir);
+  static async open(storage: Storage, dir = storage.where('.')): Promise<SlabStore> {
+    const store = new SlabStore(storage, dir);
     await store.refresh();
     return store;
   }
@@ -57,13 +52,15 @@ export class SlabStore {
 
   private async doRefresh(): Promise<void> {
     const began = Date.now();
-    let names: string[];
-    try {
-      names = await readdir(join(this.dir, DATA_DIR));
-    } catch (e) {
-      throw new DiskarcError('ECORRUPT', `${this.dir}: missing ${DATA_DIR}/ directory`, { archive: this.dir }, { cause: e });
+    const numbers: number[] = [];
+    for (const info of await this.storage.list(DATA_PREFIX)) {
+      const slabFile = parseSlabFileKey(info.key);
+      if (slabFile?.kind !== 'data') continue;
+      // A file listed before its header is durable is being created by a writer: not yet a slab
+      // file, and the newest one (writers never create one behind another).
+      if (info.size < fileHeader.size && !info.sealed) break;
+      numbers.push(slabFile.number);
     }
-    const numbers = names.map((n) => FILE_RE.exec(n)?.[1]).filter((n): n is string => !!n).map(Number).sort((a, b) => a - b);
     // Only the newest pair seen last time can have grown; older ones were finished (writers
     // never go back to a file once they roll over).
     const growing = Math.max(0, this.pairs.length - 1);
@@ -71,8 +68,8 @@ export class SlabStore {
     for (let i = 0; i < numbers.length; i++) {
       let pair = this.pairs[i];
       if (!pair) {
-        const data = await SlabFileReader.open(join(this.dir, DATA_DIR, fileName(numbers[i])), FileContent.Data);
-        const hashes = await SlabFileReader.open(join(this.dir, HASHES_DIR, fileName(numbers[i])), FileContent.Hashes);
+        const data = await SlabFileReader.open(this.storage, slabFileKey('data', numbers[i]), FileContent.Data);
+        const hashes = await SlabFileReader.open(this.storage, slabFileKey('hashes', numbers[i]), FileContent.Hashes);
         pair = { number: numbers[i], data, hashes, first, count: 0 };
         this.pairs.push(pair);
       } else if (i >= growing) {
@@ -84,6 +81,12 @@ export class SlabStore {
       first += pair.count;
     }
     this.refreshedAt = began;
+  }
+
+  /** The data file holding slab `slab` and its index there; ECORRUPT for a slab the archive lacks. */
+  async locateData(slab: number): Promise<{ file: SlabFileReader; index: number }> {
+    const { pair, index } = await this.locate(slab);
+    return { file: pair.data, index };
   }
 
   private async locate(slab: number): Promise<{ pair: FilePair; index: number }> {
@@ -98,24 +101,6 @@ export class SlabStore {
       }
     }
     throw new DiskarcError('ECORRUPT', `${this.dir}: slab ${slab} is referenced but not in the archive (${this.totalSlabs} slabs)`, { archive: this.dir, slab });
-  }
-
-  /** `scratch`: see readSlabAt (the payload may be a view of it). */
-  async readData(slab: number, checksum: ChecksumMode = 'verify', scratch?: Buffer): Promise<SlabRecord> {
-    const { pair, index } = await this.locate(slab);
-    return pair.data.readSlab(index, checksum, scratch);
-  }
-
-  /** readData and decompression in one pool job (SlabFileReader.readSlabDecoding); undefined: use readData. */
-  async readDataDecoding(slab: number, scratch: Buffer, dst: Buffer): Promise<{ record: SlabRecord; decoded: number } | undefined> {
-    const { pair, index } = await this.locate(slab);
-    return pair.data.readSlabDecoding(index, scratch, dst);
-  }
-
-  /** The error a failed deferred checksum of data slab `slab` raises, naming its file and offset. */
-  async dataChecksumError(slab: number): Promise<DiskarcError> {
-    const { pair, index } = await this.locate(slab);
-    return checksumError(pair.data.path, `slab ${index}`, pair.data.offsetOf(index) ?? 0);
   }
 
   /** The hash list of a slab: hashRecord entries, one per chunk (stored uncompressed). */
@@ -160,55 +145,58 @@ export class SlabStoreWriter {
   private hashes!: SlabFileWriter;
   private fileNumber = 0;
   private nextId: number;
-  /** The current pair's files, with their extents before this writer's first append. */
+  /** The current pair's files (keys), with their extents before this writer's first append. */
   private readonly started = new Map<string, SlabFileExtent>();
   /** Bytes appended to pairs since rolled over from (kept by a rollback). */
   private bytesKept = 0;
+  /** The current pair was sealed by finish() (object stores): the next append starts a new one. */
+  private sealed = false;
 
-  private constructor(private readonly dir: string, private readonly fileLimit: number, firstId: number) {
+  private constructor(private readonly storage: Storage, private readonly fileLimit: number, firstId: number) {
     this.nextId = firstId;
   }
 
   static async open(store: SlabStore, fileLimit: number): Promise<SlabStoreWriter> {
     await store.refresh();
+    const storage = store.storage;
     const numbers = store.fileNumbers;
     const last = numbers[numbers.length - 1];
-    if (last === undefined) {
-      const w = new SlabStoreWriter(store.dir, fileLimit, 0);
-      await w.startPair(0);
+    const lastData = last === undefined ? undefined : await storage.stat(slabFileKey('data', last));
+    if (last === undefined || lastData?.sealed) {
+      // No pair yet, or the newest is finished (an object store's writers seal theirs).
+      const w = new SlabStoreWriter(storage, fileLimit, store.totalSlabs);
+      await w.startPair(last === undefined ? 0 : last + 1);
       return w;
     }
     // The newest pair's usable slabs are those intact in both files; cut both to that count.
-    const dataPath = join(store.dir, DATA_DIR, fileName(last));
-    const hashesPath = join(store.dir, HASHES_DIR, fileName(last));
-    const keep = Math.min((await committedSlabs(dataPath, FileContent.Data)).offsets.length, (await committedSlabs(hashesPath, FileContent.Hashes)).offsets.length);
-    const data = await SlabFileWriter.open(dataPath, FileContent.Data, 'append', keep);
-    const hashes = await SlabFileWriter.open(hashesPath, FileContent.Hashes, 'append', keep);
+    const dataKey = slabFileKey('data', last);
+    const hashesKey = slabFileKey('hashes', last);
+    const keep = Math.min((await committedSlabs(storage, dataKey, FileContent.Data)).offsets.length, (await committedSlabs(storage, hashesKey, FileContent.Hashes)).offsets.length);
+    const data = await SlabFileWriter.open(storage, dataKey, FileContent.Data, 'append', keep);
+    const hashes = await SlabFileWriter.open(storage, hashesKey, FileContent.Hashes, 'append', keep);
     await store.refresh();
-    const w = new SlabStoreWriter(store.dir, fileLimit, store.totalSlabs);
+    const w = new SlabStoreWriter(storage, fileLimit, store.totalSlabs);
     w.fileNumber = last;
     w.data = data;
     w.hashes = hashes;
-    w.started.set(dataPath, { count: data.count, end: data.size });
-    w.started.set(hashesPath, { count: hashes.count, end: hashes.size });
+    w.started.set(dataKey, { count: data.count, end: data.size });
+    w.started.set(hashesKey, { count: hashes.count, end: hashes.size });
     return w;
-  }
-
-  private path(kind: string, n: number): string {
-    return join(this.dir, kind, fileName(n));
   }
 
   private async startPair(n: number): Promise<void> {
     this.fileNumber = n;
+    this.sealed = false;
     // Hashes first: a data file a reader lists always has its hashes file beside it.
-    this.hashes = await SlabFileWriter.open(this.path(HASHES_DIR, n), FileContent.Hashes, 'create');
-    this.data = await SlabFileWriter.open(this.path(DATA_DIR, n), FileContent.Data, 'create');
-    for (const kind of [HASHES_DIR, DATA_DIR]) this.started.set(this.path(kind, n), { count: 0, end: fileHeader.size });
+    this.hashes = await SlabFileWriter.open(this.storage, slabFileKey('hashes', n), FileContent.Hashes, 'create');
+    this.data = await SlabFileWriter.open(this.storage, slabFileKey('data', n), FileContent.Data, 'create');
+    for (const kind of ['hashes', 'data'] as const) this.started.set(slabFileKey(kind, n), { count: 0, end: fileHeader.size });
   }
 
-  private async closeFiles(): Promise<void> {
-    await this.data.close();
-    await this.hashes.close();
+  /** Seals the current pair: data first, then hashes (a sealed data file's hashes are complete). */
+  private async sealPair(): Promise<void> {
+    await this.data.seal();
+    await this.hashes.seal();
   }
 
   /** Id the next appended slab will get (known before its bytes exist, so dedup can point at it). */
@@ -218,9 +206,10 @@ export class SlabStoreWriter {
 
   /** Appends one slab; returns the bytes written to data and hashes files. */
   async append(flags: number, payload: Buffer, length: number, hashList: Buffer): Promise<{ dataBytes: number; hashBytes: number }> {
-    if (this.data.size >= this.fileLimit) {
-      await this.closeFiles();
-      for (const [path, extent] of this.started) this.bytesKept += (await stat(path)).size - extent.end;
+    if (this.sealed || this.data.size >= this.fileLimit) {
+      // A full pair is finished for good: sealed, so no later writer appends to it.
+      if (!this.sealed) await this.sealPair();
+      for (const [key, extent] of this.started) this.bytesKept += (await this.storage.stat(key)).size - extent.end;
       this.started.clear();
       await this.startPair(this.fileNumber + 1);
     }
@@ -237,28 +226,45 @@ export class SlabStoreWriter {
     await this.hashes.sync();
   }
 
+  /**
+   * Makes everything appended durable and readable: a sync where files are appended in place; on
+   * an object store, where unsealed files do not exist yet, the pair is sealed (uploaded) and the
+   * next append starts a new one.
+   */
+  async finish(): Promise<void> {
+    if (this.sealed) return;
+    if (this.storage.traits.appendInPlace) return this.sync();
+    await this.sealPair();
+    this.sealed = true;
+  }
+
   async close(): Promise<void> {
-    await this.closeFiles();
+    if (this.sealed) return;
+    if (!this.storage.traits.appendInPlace) return this.finish();
+    await this.data.close();
+    await this.hashes.close();
   }
 
   /**
    * Closes, and cuts the current pair back to its extent before this writer's first append (a
-   * pair it created keeps only its headers, so the numbering readers see stays put).
+   * pair it created keeps only its headers, so the numbering readers see stays put). On an object
+   * store an unsealed pair is dropped (it never existed) and a sealed one stays, as bytes kept.
    */
   async rollback(): Promise<RollbackResult> {
     await this.data.discard().catch(() => undefined); // closing only; the cut below decides
     await this.hashes.discard().catch(() => undefined);
     let bytesRemoved = 0;
-    for (const [path, extent] of [...this.started].reverse()) {
-      const size = (await stat(path)).size;
-      if (size > extent.end) bytesRemoved += size - extent.end;
-      await cutSlabFile(path, extent);
+    let bytesKept = this.bytesKept;
+    for (const [key, extent] of [...this.started].reverse()) {
+      const info = await this.storage.stat(key).catch((e: unknown) => (e instanceof DiskarcError && e.code === 'ENOKEY' ? undefined : Promise.reject(e)));
+      if (!info) continue;
+      if (info.sealed) {
+        bytesKept += info.size - extent.end;
+        continue;
+      }
+      if (info.size > extent.end) bytesRemoved += info.size - extent.end;
+      await cutSlabFile(this.storage, key, extent);
     }
-    return { bytesRemoved, bytesKept: this.bytesKept };
+    return { bytesRemoved, bytesKept };
   }
-}
-
-export async function createSlabDirs(dir: string): Promise<void> {
-  await mkdir(join(dir, DATA_DIR));
-  await mkdir(join(dir, HASHES_DIR));
 }

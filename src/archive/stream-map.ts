@@ -1,19 +1,18 @@
 // A stream's map (format.md §5): extents from stream offset to data (slab, offset, chunk),
 // fill (byte) or unmapped, as fixed 32-byte entries in zstd-compressed pages of up to 4096
 // entries, plus a flat index of each page's first offset. Opening a map reads nothing; a lookup
-// binary-searches the index file with positioned reads, so cost is O(pages touched).
-import { open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+// binary-searches the index file with positioned reads, so cost is O(pages touched). Both files
+// are keys of the archive's Storage (streams/<id>/map, …/map.index), appended then sealed.
 import { LRUCache } from 'lru-cache';
 import { compress } from 'zstd-napi';
 import { zstdDecompress } from '../../native/index.js';
 import { crc32 } from 'node:zlib';
 import { DiskarcError } from '../errors.js';
 import { ExtentType, FileContent, fileHeader, mapEntry, mapIndexRecord, SLAB_FLAG_ZSTD } from './layout.js';
-import { checkFileHeader, encodeFileHeader, encodeSlabHeader, readExactly, readSlabAt } from './slab-file.js';
+import type { AppendHandle, ObjectReader, Storage } from '../storage/backend.js';
+import { streamKey } from '../storage/keys.js';
+import { checkFileHeader, encodeFileHeader, encodeSlabHeader, openSlabKey, readExactly, readSlabAt } from './slab-file.js';
 
-export const MAP_FILE = 'map';
-export const MAP_INDEX_FILE = 'map.index';
 export const PAGE_ENTRIES = 4096;
 
 export interface MapExtent {
@@ -35,13 +34,21 @@ export class MapWriter {
   entries = 0;
   end = 0;
 
-  private constructor(private readonly fh: FileHandle, private readonly ifh: FileHandle) {}
+  private constructor(private readonly fh: AppendHandle, private readonly ifh: AppendHandle) {}
 
-  static async create(dir: string): Promise<MapWriter> {
-    const fh = await open(join(dir, MAP_FILE), 'wx');
-    const ifh = await open(join(dir, MAP_INDEX_FILE), 'wx');
-    await fh.write(encodeFileHeader(FileContent.StreamMap), 0, fileHeader.size, 0);
-    await ifh.write(encodeFileHeader(FileContent.StreamMapIndex), 0, fileHeader.size, 0);
+  /** Starts the map of stream `id` (both keys must be new). */
+  static async create(storage: Storage, id: string): Promise<MapWriter> {
+    const fh = await storage.append(streamKey(id, 'map'));
+    let ifh: AppendHandle | undefined;
+    try {
+      ifh = await storage.append(streamKey(id, 'map.index'));
+      await fh.append([encodeFileHeader(FileContent.StreamMap)]);
+      await ifh.append([encodeFileHeader(FileContent.StreamMapIndex)]);
+    } catch (e) {
+      await fh.abandon();
+      await ifh?.abandon();
+      throw e;
+    }
     return new MapWriter(fh, ifh);
   }
 
@@ -74,26 +81,25 @@ export class MapWriter {
     const payload = compress(raw);
     const header = encodeSlabHeader(SLAB_FLAG_ZSTD, payload.length, raw.length, crc32(payload));
     const rec = mapIndexRecord.encode({ firstOffset: mapEntry.get(raw, 0, 'offset'), filePosition: this.pos });
-    await this.fh.writev([header, payload], this.pos);
+    await this.fh.append([header, payload]);
     this.pos += header.length + payload.length;
-    await this.ifh.write(rec, 0, rec.length, this.indexPos);
+    await this.ifh.append([rec]);
     this.indexPos += rec.length;
     this.inPage = 0;
     this.last = undefined;
   }
 
-  /** Writes the last page and makes both files durable. */
+  /** Writes the last page and seals both files (durable and immutable from here on). */
   async finish(): Promise<void> {
     await this.flushPage();
-    await this.fh.sync();
-    await this.ifh.sync();
-    await this.fh.close();
-    await this.ifh.close();
+    await this.fh.seal();
+    await this.ifh.seal();
   }
 
+  /** Closes both files unsynced; the caller removes their keys. */
   async abort(): Promise<void> {
-    await this.fh.close().catch(() => undefined);
-    await this.ifh.close().catch(() => undefined);
+    await this.fh.abandon().catch(() => undefined);
+    await this.ifh.abandon().catch(() => undefined);
   }
 }
 
@@ -118,34 +124,36 @@ export class MapReader {
   private readonly path: string;
 
   private constructor(
-    dir: string,
-    private readonly fh: FileHandle,
-    private readonly ifh: FileHandle,
+    storage: Storage,
+    id: string,
+    private readonly fh: ObjectReader,
+    private readonly ifh: ObjectReader,
     readonly pageCount: number,
     readonly size: number,
   ) {
-    this.path = join(dir, MAP_FILE);
+    this.path = storage.where(streamKey(id, 'map'));
   }
 
-  /** Opens a map; `size` is the stream size from its metadata (the map must cover exactly it). */
-  static async open(dir: string, size: number): Promise<MapReader> {
-    let fh: FileHandle | undefined;
-    let ifh: FileHandle | undefined;
+  /** Opens stream `id`'s map; `size` is the stream size from its metadata (the map must cover exactly it). */
+  static async open(storage: Storage, id: string, size: number): Promise<MapReader> {
+    let fh: ObjectReader | undefined;
+    let ifh: ObjectReader | undefined;
+    const mapPath = storage.where(streamKey(id, 'map'));
+    const indexPath = storage.where(streamKey(id, 'map.index'));
     try {
-      fh = await open(join(dir, MAP_FILE), 'r');
-      ifh = await open(join(dir, MAP_INDEX_FILE), 'r');
-      checkFileHeader(await readExactly(fh, fileHeader.size, 0), join(dir, MAP_FILE), FileContent.StreamMap);
-      checkFileHeader(await readExactly(ifh, fileHeader.size, 0), join(dir, MAP_INDEX_FILE), FileContent.StreamMapIndex);
-      const isize = (await ifh.stat()).size - fileHeader.size;
-      if (isize % mapIndexRecord.size !== 0) throw new DiskarcError('ECORRUPT', `${join(dir, MAP_INDEX_FILE)} is truncated`, { path: dir });
+      fh = await openSlabKey(storage, streamKey(id, 'map'), 'stream map');
+      ifh = await openSlabKey(storage, streamKey(id, 'map.index'), 'stream map index');
+      checkFileHeader(await readExactly(fh, fileHeader.size, 0), mapPath, FileContent.StreamMap);
+      checkFileHeader(await readExactly(ifh, fileHeader.size, 0), indexPath, FileContent.StreamMapIndex);
+      const isize = (await ifh.size()) - fileHeader.size;
+      if (isize % mapIndexRecord.size !== 0) throw new DiskarcError('ECORRUPT', `${indexPath} is truncated`, { path: indexPath });
       const pages = isize / mapIndexRecord.size;
-      if (pages === 0 && size > 0) throw new DiskarcError('ECORRUPT', `${dir}: stream map is empty but the stream has ${size} bytes`, { path: dir });
-      return new MapReader(dir, fh, ifh, pages, size);
+      if (pages === 0 && size > 0) throw new DiskarcError('ECORRUPT', `${mapPath}: stream map is empty but the stream has ${size} bytes`, { path: mapPath });
+      return new MapReader(storage, id, fh, ifh, pages, size);
     } catch (e) {
       await fh?.close();
       await ifh?.close();
-      if (e instanceof DiskarcError) throw e;
-      throw new DiskarcError('ECORRUPT', `cannot open stream map in ${dir}: ${(e as Error).message}`, { path: dir }, { cause: e });
+      throw e;
     }
   }
 

@@ -17,7 +17,11 @@ export function fileError(e: unknown, key: string, path: string, doing: string, 
   if (code === 'ENOENT' || (!write && (code === 'ENOTDIR' || code === 'EISDIR'))) return noSuchKey(key, path);
   if (code === 'EEXIST') return keyExists(key, path);
   if (code === 'ENOTDIR' || code === 'EISDIR') return keyExists(key, path, 'another archive file is in the way of its folder');
-  return classifySystemError(e, `${doing} ${path}`);
+  const err = classifySystemError(e, `${doing} ${path}`);
+  // The archive file meant (the errno's own path may be a temp name beside it), for callers
+  // that restate the error in their own terms.
+  if (err instanceof DiskarcError) err.details.file ??= path;
+  return err;
 }
 
 /** Writes every byte of `parts` at `position` (writev may write less than asked). */

@@ -2,7 +2,7 @@
 // durable when they return (file fsync, then directory fsync for names); put files are created
 // read-only and sealed files made so, which is how a later writer knows not to append to them.
 import { randomBytes } from 'node:crypto';
-import { link, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DiskarcError } from '../errors.js';
 import { checkOffset, keyExists, noSuchKey, type AppendHandle, type AppendOptions, type KeyInfo, type ObjectReader, type Storage, type StorageTraits, type WriterLock } from './backend.js';
@@ -30,8 +30,12 @@ export class LocalStorage implements Storage {
     return new LocalStorage(root);
   }
 
-  /** Makes a new, empty directory (or takes an empty one); EEXIST when it holds anything. */
-  static async create(root: string): Promise<LocalStorage> {
+  /**
+   * Makes a new, empty directory (or takes an empty one); EEXIST when it holds anything.
+   * `folders`: top-level folders to make now (the archive's layout, format.md §1), so the
+   * directory shows its layout from the start; every other folder appears with its first key.
+   */
+  static async create(root: string, opts: { folders?: readonly string[] } = {}): Promise<LocalStorage> {
     try {
       const entries = await readdir(root);
       if (entries.length > 0) throw new DiskarcError('EEXIST', `${root} exists and is not empty; choose a new directory for the archive`, { archive: root });
@@ -40,6 +44,12 @@ export class LocalStorage implements Storage {
       if (code === 'ENOTDIR') throw new DiskarcError('EEXIST', `${root} exists and is not a directory`, { archive: root });
       if (code !== 'ENOENT') throw fileError(e, '', root, 'creating');
       await makeDirs(root).catch((me: unknown) => Promise.reject(fileError(me, '', root, 'creating', true)));
+    }
+    try {
+      for (const f of opts.folders ?? []) await mkdir(join(root, checkKey(f)));
+      if (opts.folders?.length) await fsyncDir(root);
+    } catch (e) {
+      throw e instanceof DiskarcError ? e : fileError(e, '', root, 'creating', true);
     }
     return new LocalStorage(root);
   }
@@ -199,6 +209,9 @@ export class LocalStorage implements Storage {
     }
     try {
       await fsyncDir(dirname(path));
+      // A folder below the top level (a stream's) goes with its last key, so a removed stream
+      // leaves nothing behind; top-level folders are the archive's layout and stay.
+      if (key.indexOf('/') !== key.lastIndexOf('/')) await removeIfEmpty(dirname(path));
     } catch (e) {
       throw fileError(e, key, path, 'removing');
     }
@@ -210,6 +223,17 @@ export class LocalStorage implements Storage {
   }
 
   async close(): Promise<void> {}
+}
+
+async function removeIfEmpty(dir: string): Promise<void> {
+  try {
+    await rmdir(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT') return;
+    throw e;
+  }
+  await fsyncDir(dirname(dir));
 }
 
 /** A temp name beside `path` that no key can have ('~' is not a key character). */

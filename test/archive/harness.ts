@@ -67,3 +67,18 @@ export async function writeSparse(path: string, size: number, pieces: Array<{ of
     await fh.close();
   }
 }
+
+/**
+ * Folders under the archive's streams/ that are no committed stream: a stream is committed once
+ * its meta.json exists (format.md §7); a pack in progress, or killed, has map files without one
+ * (an older diskarc wrote into streams/.tmp-<id>/ instead).
+ */
+export async function uncommittedStreams(archive: string): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  const names = await readdir(join(archive, 'streams')).catch(() => [] as string[]);
+  const out: string[] = [];
+  for (const name of names) {
+    if (!(await readdir(join(archive, 'streams', name)).catch(() => [] as string[])).includes('meta.json') || name.startsWith('.')) out.push(name);
+  }
+  return out;
+}

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeSlabHeader } from '../../src/archive/slab-file.js';
-import { CLI, diskarc, diskarcJson, run, tempDir, writeSparse } from './harness.js';
+import { CLI, diskarc, diskarcJson, run, tempDir, uncommittedStreams, writeSparse } from './harness.js';
 
 /** Sizes of every file under data/ and hashes/ (slab files and their offsets indexes). */
 async function slabFileSizes(archive: string): Promise<Record<string, number>> {
@@ -19,7 +19,7 @@ async function slabFileSizes(archive: string): Promise<Record<string, number>> {
 }
 
 async function assertNoDebris(t: { deepEqual(a: unknown, b: unknown, m?: string): void }, archive: string): Promise<void> {
-  t.deepEqual((await readdir(join(archive, 'streams'))).filter((n) => n.startsWith('.tmp-')), [], 'no temporary stream directory left');
+  t.deepEqual(await uncommittedStreams(archive), [], 'no uncommitted stream files left');
   t.deepEqual((await readdir(archive)).filter((n) => n === 'lock'), [], 'lock released');
 }
 
@@ -191,7 +191,7 @@ test.serial('a full disk after rolling over to new slab files: the newest pair i
   }
 });
 
-test('a pack killed outright (SIGKILL) leaves a tail and a temporary directory: the next pack removes both', async (t) => {
+test('a pack killed outright (SIGKILL) leaves a tail and an uncommitted stream: the next pack removes both (and an older diskarc\'s temporary directory)', async (t) => {
   const dir = await tempDir(t);
   const archive = join(dir, 'arc');
   await diskarcJson('create', '-a', archive);
@@ -202,7 +202,11 @@ test('a pack killed outright (SIGKILL) leaves a tail and a temporary directory: 
   const { child, exited } = await packMidway(t, dir, archive, committed);
   child.kill('SIGKILL');
   await exited;
-  t.true((await readdir(join(archive, 'streams'))).some((n) => n.startsWith('.tmp-')), 'the killed pack left its temporary directory');
+  t.is((await uncommittedStreams(archive)).length, 1, 'the killed pack left its map without a meta.json');
+  // What a killed pack of an older diskarc left: a temporary directory, meta.json included.
+  const old = join(archive, 'streams', '.tmp-0123456789abcdef');
+  await mkdir(old);
+  for (const f of ['map', 'map.index', 'meta.json']) await writeFile(join(old, f), 'x');
 
   const b = join(dir, 'b');
   await writeFile(b, randomBytes(1 << 20));

@@ -64,9 +64,12 @@ test('too few file descriptors (ulimit -n): exit 16 naming what could not start,
   const dir = await tempDir(t);
   const { archive, input } = await archiveWithInput(t, dir);
   const codes: number[] = [];
-  // Below about 30 Node itself cannot load its modules; from there up, pack runs out somewhere.
-  for (const limit of [32, 36, 40, 48, 64]) {
+  // Near 32 Node itself may not load diskarc's modules (it opens many at once): that run tells
+  // nothing about pack and is skipped — recognised as Node's loader failing before diskarc ran.
+  // From there up, pack runs out somewhere, then succeeds.
+  for (const limit of [32, 33, 34, 35, 36, 40, 64]) {
     const r = await run('sh', ['-c', `ulimit -n ${limit}; exec "${process.execPath}" "${CLI}" pack -a "${archive}" "${input}" --name n${limit}`]);
+    if (r.code === 1 && /^node:internal\/(modules|fs)\//.test(r.stderr) && !/diskarc:/.test(r.stderr)) continue;
     t.notRegex(r.stderr, /internal error/, `ulimit -n ${limit}`);
     t.true(r.code === 0 || r.code === 16, `ulimit -n ${limit}: exit ${r.code}: ${r.stderr}`);
     if (r.code === 16) t.regex(r.stderr, /too many open files while .*: raise the limit \(ulimit -n\)/);

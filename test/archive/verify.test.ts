@@ -4,7 +4,7 @@ import test from 'ava';
 import { open, readdir, readFile, writeFile, truncate, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { CLI, diskarc, diskarcJson, seededBytes, tempDir } from './harness.js';
+import { CLI, diskarc, diskarcJson, seededBytes, tempDir, uncommittedStreams } from './harness.js';
 
 async function packed(t: Parameters<typeof tempDir>[0]) {
   const dir = await tempDir(t);
@@ -74,9 +74,9 @@ test('Ctrl-C during pack exits promptly, and the interrupted stream never appear
   const child = spawn(process.execPath, [CLI, 'pack', '-a', archive, big, '--name', 'interrupted'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  // Interrupt once pack is under way (its temporary stream directory exists).
+  // Interrupt once pack is under way (its stream map exists, its meta.json not yet).
   for (let i = 0; i < 600; i++) {
-    if ((await readdir(join(archive, 'streams'))).some((n) => n.startsWith('.tmp-'))) break;
+    if ((await uncommittedStreams(archive)).length > 0) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   const sent = Date.now();
@@ -89,7 +89,7 @@ test('Ctrl-C during pack exits promptly, and the interrupted stream never appear
     t.is(code, 130, stderr);
     const list = await diskarcJson<{ streams: Array<{ name: string }> }>('list', '-a', archive);
     t.false(list.streams.some((s) => s.name === 'interrupted'));
-    t.deepEqual((await readdir(join(archive, 'streams'))).filter((n) => n.startsWith('.')), [], 'no temp stream left');
+    t.deepEqual(await uncommittedStreams(archive), [], 'no uncommitted stream left');
   }
   t.is((await diskarc('verify', '-a', archive, '-s', id)).code, 0, 'earlier stream intact');
   // The archive still takes new streams after the interruption.
