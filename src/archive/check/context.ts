@@ -4,7 +4,7 @@ import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { classifySystemError, DiskarcError } from '../../errors.js';
 import { fileHeader, type FileContent } from '../layout.js';
-import { checkFileHeader, readExactly } from '../slab-file.js';
+import { checkFileHeader } from '../slab-file.js';
 import type { Note } from './report.js';
 import { ProblemLog } from './report.js';
 
@@ -29,10 +29,17 @@ export class CheckContext {
     }
   }
 
+  /** `length` bytes at `position` (fewer at the end of the file), counted in bytesRead. */
   async read(fh: FileHandle, length: number, position: number): Promise<Buffer> {
-    const buf = await readExactly(fh, length, position);
-    this.bytesRead += buf.length;
-    return buf;
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    this.bytesRead += done;
+    return done === length ? buf : buf.subarray(0, done);
   }
 
   /** A whole small file, or undefined when it does not exist. */

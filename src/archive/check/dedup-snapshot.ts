@@ -3,13 +3,14 @@
 // without rebuilding it: every used slot's fingerprint is the first 8 bytes of the hash of the
 // (slab, chunk) it names, unused slots are all zero, and every chunk of the slabs it claims to
 // cover is found where a lookup probes for it.
-import { DEDUP_INDEX_FILE, EMPTY_SLOT, INDEX_MAGIC, indexHeader } from '../dedup-index.js';
+import { EMPTY_SLOT, INDEX_MAGIC, indexHeader } from '../dedup-index.js';
+import { DEDUP_INDEX_KEY } from '../../storage/keys.js';
 import { hashRecord } from '../layout.js';
 import type { CheckContext } from './context.js';
 import type { SlabState } from './slab-files.js';
 
 export async function checkDedupSnapshot(ctx: CheckContext, slabs: SlabState): Promise<void> {
-  const rel = DEDUP_INDEX_FILE;
+  const rel = DEDUP_INDEX_KEY;
   const buf = await ctx.readWhole(rel);
   if (buf === undefined) {
     if (slabs.total > 0) ctx.notes.push({ file: rel, message: 'no dedup index snapshot (derived: the next pack rebuilds it from the hash lists)' });

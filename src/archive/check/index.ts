@@ -36,7 +36,13 @@ export async function checkArchive(dir: string, opts: CheckOptions = {}): Promis
     });
     if (names.length === 0 && !(await exists(ctx.path('streams')))) ctx.log.add({ file: 'streams', offset: 0, length: 0, kind: 'missing-file', message: 'the streams/ directory is missing' });
     for (const n of names) if (n.startsWith('.tmp-')) ctx.notes.push({ file: `streams/${n}`, message: 'a stream a killed pack was writing (never listed; the next pack removes it)' });
-    const ids = names.filter((n) => STREAM_ID_RE.test(n)).sort();
+    // meta.json is the commit point (format.md §7): a stream folder without it is a pack that did
+    // not finish — never listed by readers, removed by the next pack — not a damaged stream.
+    const ids: string[] = [];
+    for (const n of names.filter((n) => STREAM_ID_RE.test(n)).sort()) {
+      if (await exists(ctx.path(`streams/${n}/meta.json`))) ids.push(n);
+      else ctx.notes.push({ file: `streams/${n}`, message: 'an uncommitted stream (a pack that did not finish: never listed; the next pack removes it)' });
+    }
     const checked: StreamCheck[] = [];
     for (const id of ids) {
       checked.push(await checkStream(ctx, id, slabs, referenced));

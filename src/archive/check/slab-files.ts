@@ -8,8 +8,12 @@ import { readdir } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { classifySystemError, DiskarcError } from '../../errors.js';
 import { FileContent, fileHeader, hashRecord, slabHeader } from '../layout.js';
-import { decodeSlabHeader, OFFSETS_SUFFIX } from '../slab-file.js';
-import { DATA_DIR, HASHES_DIR } from '../slab-store.js';
+import { decodeSlabHeader } from '../slab-file.js';
+import { DATA_PREFIX, HASHES_PREFIX, OFFSETS_SUFFIX } from '../../storage/keys.js';
+
+// The slab file folders, as check names them in its reports (`data/000001.slab`).
+const DATA_DIR = DATA_PREFIX.slice(0, -1);
+const HASHES_DIR = HASHES_PREFIX.slice(0, -1);
 import { checkWrittenHeader, type CheckContext } from './context.js';
 import type { Problem, ProblemKind } from './report.js';
 import { checkDataPayloads, PayloadReader, type DataRecords, type RecordAt } from './slab-payloads.js';

@@ -10,7 +10,11 @@ import { zstdDecompress } from '../../../native/index.js';
 import { DiskarcError } from '../../errors.js';
 import { ExtentType, FileContent, fileHeader, hashRecord, mapEntry, mapIndexRecord, SLAB_FLAG_ZSTD, slabHeader } from '../layout.js';
 import { decodeSlabHeader } from '../slab-file.js';
-import { MAP_FILE, MAP_INDEX_FILE, PAGE_ENTRIES } from '../stream-map.js';
+import { PAGE_ENTRIES } from '../stream-map.js';
+import type { StreamFile } from '../../storage/keys.js';
+
+const MAP_FILE: StreamFile = 'map';
+const MAP_INDEX_FILE: StreamFile = 'map.index';
 import { checkWrittenHeader, parseWrittenJson, type CheckContext } from './context.js';
 import type { Problem } from './report.js';
 import type { SlabState } from './slab-files.js';
