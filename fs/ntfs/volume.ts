@@ -114,7 +114,9 @@ function pathParts(path: string): string[] {
 
 export class NtfsVolume {
   private readonly records: LRUCache<number, FileRecord>;
-  private readonly mftBlocks = new LRUCache<number, Buffer>({ max: 32 });
+  // Promises, so that concurrent readers of records in one block share one read of it (a listing
+  // of a large directory asks for thousands of records at once).
+  private readonly mftBlocks = new LRUCache<number, Promise<Buffer>>({ max: 32 });
   private readonly indexBlocks = new LRUCache<string, IndexEntry[]>({ max: 256 });
   private mft!: AttributeSource;
   private upcaseTable!: UpcaseTable;
@@ -541,12 +543,14 @@ export class NtfsVolume {
     if (!Number.isSafeInteger(n) || n < 0 || n >= this.recordCount) throw corrupt(`MFT record ${n}`, `is beyond the end of $MFT (${this.recordCount} records)`);
     const blockSize = Math.max(MFT_BLOCK, size);
     const block = Math.floor((n * size) / blockSize);
-    let buf = this.mftBlocks.get(block);
-    if (!buf) {
+    let pending = this.mftBlocks.get(block);
+    if (!pending) {
       const off = block * blockSize;
-      buf = await this.mft.read(off, Math.min(blockSize, this.mft.size - off));
-      this.mftBlocks.set(block, buf);
+      pending = this.mft.read(off, Math.min(blockSize, this.mft.size - off));
+      this.mftBlocks.set(block, pending);
+      pending.catch(() => this.mftBlocks.get(block) === pending && this.mftBlocks.delete(block));
     }
+    const buf = await pending;
     const at = n * size - block * blockSize;
     return parseMftRecord(Buffer.from(buf.subarray(at, at + size)), n, this.geometry.totalClusters);
   }

@@ -10,6 +10,9 @@ import { safeEntryName, uniqueNames } from './names.js';
 import type { NtfsEntryLike, NtfsVolumeLike } from './ntfs-provider.js';
 import { DIR_MODE, FILE_MODE, LINK_MODE, type DirEntry, type TreeNode } from './types.js';
 
+/** Children whose nodes (MFT records) readdir builds at once. */
+const READDIR_BATCH = 256;
+
 interface Child {
   /** Path inside the volume ("/dir/file" or "/dir/file:ads"). */
   ntfsPath: string;
@@ -96,7 +99,15 @@ export class NtfsSubtree {
 
   async readdir(parts: string[]): Promise<DirEntry[]> {
     const listing = await this.listing(parts);
-    return Promise.all([...listing.children].map(async ([name, child]) => ({ name, node: await this.childNode(child) })));
+    // Each child's node reads its MFT record: a bounded number at a time, so a directory of 10^5
+    // entries does not start 10^5 record reads (and hold their buffers) at once.
+    const children = [...listing.children];
+    const out: DirEntry[] = [];
+    for (let i = 0; i < children.length; i += READDIR_BATCH) {
+      const batch = children.slice(i, i + READDIR_BATCH);
+      out.push(...(await Promise.all(batch.map(async ([name, child]) => ({ name, node: await this.childNode(child) })))));
+    }
+    return out;
   }
 
   async open(parts: string[]): Promise<BlockSource> {
