@@ -100,7 +100,8 @@ export async function writeSampleDisk(path: string, sizeMiB = 48, seed = 1): Pro
         if (r.kind === 'random') {
           chunk = Buffer.alloc(len);
           fillRandom(chunk, seed * 1000003 + ++n);
-        } else if (r.kind === 'repeated') chunk = Buffer.concat(Array.from({ length: Math.ceil(len / repeated.length) }, () => repeated)).subarray(0, len);
+        } else if (r.kind === 'repeated')
+          chunk = Buffer.concat(Array.from({ length: Math.ceil(len / repeated.length) }, () => repeated)).subarray(0, len);
         else if (r.kind === 'zeros') chunk = Buffer.alloc(len);
         else if (r.kind === 'ones') chunk = Buffer.alloc(len, 0xff);
         else chunk = textBlock(len, seed * 100000 + at / 64);

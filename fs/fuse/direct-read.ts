@@ -15,7 +15,16 @@ interface FuseReadBinding {
 type ReadCallback = (result: number) => void;
 export type FuseReadOp = (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: ReadCallback) => void;
 /** What fuse-native's native side calls for each read: (handler, opcode, path, fh, buf, len, offsetLow, offsetHigh). */
-export type FuseReadHandler = (handler: unknown, op: number, path: string, fh: number, buf: Buffer, len: number, lo: number, hi: number) => void;
+export type FuseReadHandler = (
+  handler: unknown,
+  op: number,
+  path: string,
+  fh: number,
+  buf: Buffer,
+  len: number,
+  lo: number,
+  hi: number,
+) => void;
 
 const EIO = -5;
 

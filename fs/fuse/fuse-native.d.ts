@@ -1,8 +1,12 @@
 // Types for the parts of fuse-native (a CommonJS package without its own types) that we use.
 declare module 'fuse-native' {
   type Cb = (code: number, ...result: unknown[]) => void;
-  interface FuseOps { [op: string]: ((...args: any[]) => void) | undefined }
-  interface FuseOpts { [opt: string]: unknown }
+  interface FuseOps {
+    [op: string]: ((...args: any[]) => void) | undefined;
+  }
+  interface FuseOpts {
+    [opt: string]: unknown;
+  }
   class Fuse {
     constructor(mnt: string, ops: FuseOps, opts?: FuseOpts);
     readonly mnt: string;

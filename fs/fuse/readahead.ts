@@ -59,7 +59,10 @@ export class ReadaheadReader {
   /** Counters for --verbose and tests. */
   readonly stats = { reads: 0, fromChunks: 0, direct: 0, chunks: 0, resets: 0 };
 
-  constructor(readonly source: BlockSource, private readonly budget: ReadaheadBudget) {}
+  constructor(
+    readonly source: BlockSource,
+    private readonly budget: ReadaheadBudget,
+  ) {}
 
   get size(): number {
     return this.source.size;
@@ -192,6 +195,9 @@ export class ReadaheadReader {
     if (chunk.released) return;
     chunk.released = true;
     chunk.parts = undefined;
-    chunk.lent.then((l) => l.release(), () => {});
+    chunk.lent.then(
+      (l) => l.release(),
+      () => {},
+    );
   }
 }

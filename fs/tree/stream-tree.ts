@@ -65,7 +65,10 @@ export class StreamTree implements VirtualTree {
   private readonly mountTime = new Date();
   private readonly inodes = new InodeNumbers();
 
-  constructor(readonly catalog: StreamCatalog, private readonly opts: StreamTreeOptions = {}) {
+  constructor(
+    readonly catalog: StreamCatalog,
+    private readonly opts: StreamTreeOptions = {},
+  ) {
     this.listings = createListingCache(opts.listingCacheEntries);
   }
 
@@ -84,13 +87,23 @@ export class StreamTree implements VirtualTree {
     switch (child.kind) {
       case 'disk':
         if (rest.length > 1) throw notDirectory(path);
-        return this.fileNode(state.stream.size, t, ino(), state.stream.dataBytes ?? (await this.allocated(state, rest[0], async () => this.source(state))));
+        return this.fileNode(
+          state.stream.size,
+          t,
+          ino(),
+          state.stream.dataBytes ?? (await this.allocated(state, rest[0], async () => this.source(state))),
+        );
       case 'info':
         if (rest.length > 1) throw notDirectory(path);
         return this.fileNode(child.data.length, t, ino(), child.data.length);
       case 'partition':
         if (rest.length > 1) throw notDirectory(path);
-        return this.fileNode(this.partitionSize(state, child.partition), t, ino(), await this.partitionAllocated(state, rest[0], child.partition));
+        return this.fileNode(
+          this.partitionSize(state, child.partition),
+          t,
+          ino(),
+          await this.partitionAllocated(state, rest[0], child.partition),
+        );
       case 'filesystem':
         // The directory itself is shown without opening the volume; below it the volume is opened.
         if (rest.length === 1) return this.dirNode(t, child.subtree.rootIno);
@@ -270,10 +283,15 @@ export class StreamTree implements VirtualTree {
   }
 
   private subtree(key: string, source: BlockSource): NtfsSubtree {
-    return new NtfsSubtree(key, async () => {
-      const open = this.opts.openNtfs ?? (await defaultNtfsOpener());
-      return open(source);
-    }, this.listings, this.inodes);
+    return new NtfsSubtree(
+      key,
+      async () => {
+        const open = this.opts.openNtfs ?? (await defaultNtfsOpener());
+        return open(source);
+      },
+      this.listings,
+      this.inodes,
+    );
   }
 
   /**

@@ -21,7 +21,12 @@ interface ErrorJson {
 }
 
 /** Runs `args` with --json and asserts the usage-error contract; returns the JSON error. */
-async function usageError(t: import('ava').ExecutionContext, args: string[], message: RegExp, alsoPlain = false): Promise<ErrorJson['error']> {
+async function usageError(
+  t: import('ava').ExecutionContext,
+  args: string[],
+  message: RegExp,
+  alsoPlain = false,
+): Promise<ErrorJson['error']> {
   // --json right after the command, so a trailing option that lacks its value stays without one.
   const r = await diskarc(args[0]!, '--json', ...args.slice(1));
   t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
@@ -50,7 +55,11 @@ test('create: bad --block-size, --compression level, --slab-size and --slab-file
     [['--slab-size', '100'], /--slab-size 100: must be at least 16 blocks/, '--slab-size'],
     [['--slab-size', '1GiB'], /--slab-size 1073741824: .*at most 64 MiB/, '--slab-size'],
     [['--slab-size', '1MiB', '--slab-file-limit', '64k'], /--slab-file-limit 65536: must be at least the slab size/, '--slab-file-limit'],
-    [['--block-size', '1MiB'], /--slab-size \(default 262144\): must be at least 16 blocks \(16777216 bytes at block size 1048576\)/, '--slab-size'],
+    [
+      ['--block-size', '1MiB'],
+      /--slab-size \(default 262144\): must be at least 16 blocks \(16777216 bytes at block size 1048576\)/,
+      '--slab-size',
+    ],
   ];
   for (const [i, [opts, message, option]] of cases.entries()) {
     const e = await usageError(t, ['create', '-a', dir, ...opts], message, i === 0);
@@ -58,9 +67,27 @@ test('create: bad --block-size, --compression level, --slab-size and --slab-file
   }
   await t.throwsAsync(readdir(dir), { code: 'ENOENT' });
   // A good value still creates the archive.
-  const good = await diskarc('create', '-a', dir, '--block-size', '8k', '--slab-size', '512KiB', '--slab-file-limit', '1MiB', '--compression', 'zstd:19', '--json');
+  const good = await diskarc(
+    'create',
+    '-a',
+    dir,
+    '--block-size',
+    '8k',
+    '--slab-size',
+    '512KiB',
+    '--slab-file-limit',
+    '1MiB',
+    '--compression',
+    'zstd:19',
+    '--json',
+  );
   t.is(good.code, 0, good.stderr);
-  t.like(JSON.parse(good.stdout), { blockSize: 8192, slabSize: 512 * 1024, slabFileLimit: 1024 * 1024, compression: { algorithm: 'zstd', level: 19 } });
+  t.like(JSON.parse(good.stdout), {
+    blockSize: 8192,
+    slabSize: 512 * 1024,
+    slabFileLimit: 1024 * 1024,
+    compression: { algorithm: 'zstd', level: 19 },
+  });
 });
 
 test('commander-detected mistakes give a JSON error too: unknown option, missing value, missing required option, bad value, unknown command, extra argument, missing argument', async (t) => {
@@ -87,5 +114,6 @@ test('no command at all is a usage error; asked-for help and --version succeed',
   const none = await diskarc();
   t.is(none.code, 2);
   t.regex(none.stderr, /Usage: diskarc/);
-  for (const args of [['--help'], ['help', 'create'], ['create', '--help'], ['--version']]) t.is((await diskarc(...args)).code, 0, args.join(' '));
+  for (const args of [['--help'], ['help', 'create'], ['create', '--help'], ['--version']])
+    t.is((await diskarc(...args)).code, 0, args.join(' '));
 });

@@ -40,20 +40,22 @@ export function register(program: Command): void {
     let bar: ReturnType<typeof progressBar> | undefined;
     let phase = '';
     try {
-      const result = await withInterrupt((signal) => pack(archive, input, {
-        name: o.name,
-        verify: o.verify,
-        signal,
-        onProgress: (p) => {
-          if (o.json) return;
-          if (p.phase !== phase) {
-            bar?.stop();
-            phase = p.phase;
-            bar = progressBar(p.size, p.phase === 'pack' ? 'packing  ' : 'verifying');
-          }
-          bar!.update(p.done, { extra: p.phase === 'pack' ? `| read ${formatBytes(p.read)} → stored ${formatBytes(p.stored)}` : '' });
-        },
-      }));
+      const result = await withInterrupt((signal) =>
+        pack(archive, input, {
+          name: o.name,
+          verify: o.verify,
+          signal,
+          onProgress: (p) => {
+            if (o.json) return;
+            if (p.phase !== phase) {
+              bar?.stop();
+              phase = p.phase;
+              bar = progressBar(p.size, p.phase === 'pack' ? 'packing  ' : 'verifying');
+            }
+            bar!.update(p.done, { extra: p.phase === 'pack' ? `| read ${formatBytes(p.read)} → stored ${formatBytes(p.stored)}` : '' });
+          },
+        }),
+      );
       bar?.stop();
       out.result(result, () => describePack(result));
     } finally {

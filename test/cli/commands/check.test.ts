@@ -9,7 +9,13 @@ import { ntfsFixtures } from '../../fixtures/ntfs/fixtures.js';
 
 interface Report {
   clean: boolean;
-  problems: Array<{ file: string; offset: number; length: number; kind: string; affects: Array<{ id: string; ranges: Array<[number, number]> }> }>;
+  problems: Array<{
+    file: string;
+    offset: number;
+    length: number;
+    kind: string;
+    affects: Array<{ id: string; ranges: Array<[number, number]> }>;
+  }>;
   streams: Array<{ id: string; name?: string; intact: boolean; damagedRanges: Array<[number, number]>; files?: string[] }>;
 }
 
@@ -49,7 +55,10 @@ const ntfsDamage = test.macro(async (t, layout: 'volume' | 'gpt') => {
   t.is(clean.code, 0, clean.stdout);
   t.regex(clean.stdout, /ntfs\): intact/);
 
-  const dump = (await diskarc('dump-stream', '-a', arc, '-s', 'ntfs', '--json')).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { offset: number; length: number; type: string; slab?: number });
+  const dump = (await diskarc('dump-stream', '-a', arc, '-s', 'ntfs', '--json')).stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { offset: number; length: number; type: string; slab?: number });
   const data = dump.filter((e) => e.type === 'data');
   // A data chunk whose first whole cluster belongs to a user file, per sleuthkit.
   let chosen: { slab: number; path: string } | undefined;
@@ -113,5 +122,9 @@ const ntfsDamage = test.macro(async (t, layout: 'volume' | 'gpt') => {
   t.is(fast.code, 0, fast.stdout);
 });
 
-test('a damaged data slab of an NTFS volume: exit 8, exact stream ranges, and the file sleuthkit says owns the cluster', ntfsDamage, 'volume');
+test(
+  'a damaged data slab of an NTFS volume: exit 8, exact stream ranges, and the file sleuthkit says owns the cluster',
+  ntfsDamage,
+  'volume',
+);
 test('a damaged data slab of a GPT disk: the file is named in its NTFS partition (p1:)', ntfsDamage, 'gpt');

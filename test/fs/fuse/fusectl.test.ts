@@ -52,13 +52,19 @@ function shellWord(s: string): string {
 }
 
 function field(out: string, key: string): string | undefined {
-  return out.split('\n').find((l) => l.startsWith(key + ': '))?.slice(key.length + 2);
+  return out
+    .split('\n')
+    .find((l) => l.startsWith(key + ': '))
+    ?.slice(key.length + 2);
 }
 
-test('a mount by root mounts a missing fusectl and lowers its connection\'s max_background to 6', async (t) => {
-  const r = await inNamespace('root-mnt', `
+test("a mount by root mounts a missing fusectl and lowers its connection's max_background to 6", async (t) => {
+  const r = await inNamespace(
+    'root-mnt',
+    `
     echo "fusectl-after: $(grep -c " ${FUSECTL} fusectl " /proc/self/mounts)"
-    echo "max_background: $(cat $conn/max_background)"`);
+    echo "max_background: $(cat $conn/max_background)"`,
+  );
   t.is(r.code, 0, r.stdout + r.stderr);
   t.is(field(r.stdout, 'fusectl-before'), '0', 'fusectl was unmounted first');
   t.is(field(r.stdout, 'fusectl-after'), '1', r.stdout);
@@ -72,10 +78,13 @@ test('a process that cannot mount fusectl warns once, naming what is lost and th
   // tuneFuseConnection run by nobody on the live mount, with fusectl unmounted again.
   const tune = join(CLI, '..', '..', '..', 'fs', 'fuse', 'fuse-mount.js');
   const js = `import(${JSON.stringify(tune)}).then((m) => m.tuneFuseConnection(process.argv[1], {}, (l) => console.log("log: " + l)))`;
-  const r = await inNamespace('user-mnt', `
+  const r = await inNamespace(
+    'user-mnt',
+    `
     umount ${FUSECTL}
     (cd / && setpriv --reuid=65534 --regid=65534 --clear-groups ${JSON.stringify(process.execPath)} --input-type=module -e ${shellWord(js)} ${join(dir, 'user-mnt')})
-    echo "fusectl-after: $(grep -c " ${FUSECTL} fusectl " /proc/self/mounts)"`);
+    echo "fusectl-after: $(grep -c " ${FUSECTL} fusectl " /proc/self/mounts)"`,
+  );
   t.is(r.code, 0, r.stdout + r.stderr);
   t.is(field(r.stdout, 'fusectl-after'), '0', 'an unprivileged process does not (cannot) mount fusectl');
   const warnings = r.stdout.split('\n').filter((l) => l.startsWith('log: ') && /fusectl/.test(l));

@@ -84,7 +84,10 @@ test('random reads go straight to the source; the budget bounds memory held', as
   const r = new ReadaheadReader(source, budget);
   const offsets = [5 * MiB + 3, 17, 3 * MiB, 7 * MiB + 4000, MiB + 1];
   for (const o of offsets) t.true((await r.read(o, 4096)).equals(data.subarray(o, o + 4096)));
-  t.deepEqual(reads, offsets.map((o) => [o, 4096]));
+  t.deepEqual(
+    reads,
+    offsets.map((o) => [o, 4096]),
+  );
   for (let pos = 0; pos < size; pos += 65536) {
     t.true((await r.read(pos, 65536)).equals(data.subarray(pos, pos + 65536)));
     t.true(budget.used <= budget.limit);
