@@ -141,7 +141,10 @@ export function groupProxyOptions(options: ProxyOption[]): ProxyListenerConfig[]
   for (const o of options) {
     if (o.kind === 'listener') {
       const open = current !== prefix && current.streams.length + current.offsets.length + current.lengths.length === 0;
-      if (!open) groups.push((current = fresh()));
+      if (!open) {
+        current = fresh();
+        groups.push(current);
+      }
       current.endpoints.push(o.endpoint);
     } else if (o.kind === 'stream') current.streams.push(o.ref);
     else if (o.kind === 'offset') current.offsets.push(o.value);

@@ -48,7 +48,7 @@ const MOUNT_POLL_MS = 1000;
 export class DiskarcFuse extends Fuse {
   constructor(
     mnt: string,
-    ops: Record<string, (...args: any[]) => void>,
+    ops: Record<string, (...args: never[]) => void>,
     private readonly optionList: string[],
     opts: Record<string, unknown>,
   ) {

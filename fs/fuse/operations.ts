@@ -4,7 +4,7 @@
 import Fuse from 'fuse-native';
 import { isDiskarcError, type ErrorCode } from '../../src/errors.js';
 import type { TreeNode, VirtualTree } from '../tree/types.js';
-import { ReadaheadBudget, ReadaheadReader } from './readahead.js';
+import { type ReadaheadBudget, ReadaheadReader } from './readahead.js';
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -115,7 +115,7 @@ export function createOperations(
   tree: VirtualTree,
   handles: HandleTable,
   opts: OperationsOptions,
-): Record<string, (...args: any[]) => void> {
+): Record<string, (...args: never[]) => void> {
   const { uid, gid, log } = opts;
   const fail = (op: string, path: string, cb: Cb) => (e: unknown) => cb(errnoOf(e, op, path, log));
   const readOnly = (cb: Cb) => cb(Fuse.EROFS);

@@ -3,7 +3,7 @@
 // Every structure is validated as it is read; anything inconsistent is DiskarcError('EFS').
 import { LRUCache } from 'lru-cache';
 import { readParts } from '../../src/block/parts.js';
-import { type BlockSource, type Extent } from '../../src/block/source.js';
+import type { BlockSource, Extent } from '../../src/block/source.js';
 import { DiskarcError, isDiskarcError } from '../../src/errors.js';
 import { AttributeType, AttributeFlags } from './attribute.js';
 import { AttributeSource, type StreamAttribute } from './attribute-stream.js';
@@ -524,7 +524,7 @@ export class NtfsVolume {
   private async indexOf(dir: FileRecord): Promise<{ root: IndexEntry[]; readNode: (vcn: number) => Promise<IndexEntry[]> }> {
     const what = `directory record ${dir.number} $INDEX_ROOT`;
     const rootAttr = findAttribute(dir, AttributeType.INDEX_ROOT, '$I30');
-    if (!rootAttr || !rootAttr.resident) throw corrupt(what, 'is missing or non-resident');
+    if (!rootAttr?.resident) throw corrupt(what, 'is missing or non-resident');
     const root = parseIndexRoot(rootAttr.value!, what);
     if (root.attributeType !== AttributeType.FILE_NAME || root.collationRule !== COLLATION_FILENAME) {
       throw corrupt(what, `indexes attribute 0x${root.attributeType.toString(16)} with collation ${root.collationRule}, not file names`);

@@ -215,7 +215,9 @@ export class NtfsSubtree {
     }
     const unique = uniqueNames(names);
     const children = new Map<string, Child>();
-    unique.forEach((n, i) => children.set(n, raw[i]));
+    unique.forEach((n, i) => {
+      children.set(n, raw[i]);
+    });
     return { children };
   }
 }

@@ -185,7 +185,9 @@ export class StreamTree implements VirtualTree {
         const streams = await this.catalog.list();
         const names = uniqueNames(streams.map((s) => escapeName(s.name || s.id)));
         const map = new Map<string, CatalogStream>();
-        names.forEach((n, i) => map.set(n, streams[i]));
+        names.forEach((n, i) => {
+          map.set(n, streams[i]);
+        });
         this.root = { at: Date.now(), names: map, streams };
         return map;
       } finally {

@@ -325,19 +325,18 @@ export class Transmission {
     if (this.nego.extendedHeaders) {
       const ext = Buffer.alloc(BlockStatusExtPrefix.size + descriptors.length * BlockDescriptorExt.size);
       BlockStatusExtPrefix.write({ contextId: context, count: descriptors.length }, ext);
-      descriptors.forEach((d, i) =>
-        BlockDescriptorExt.write(
-          { length: BigInt(d.length), flags: BigInt(d.flags) },
-          ext,
-          BlockStatusExtPrefix.size + i * BlockDescriptorExt.size,
-        ),
-      );
+      descriptors.forEach((d, i) => {
+        const at = BlockStatusExtPrefix.size + i * BlockDescriptorExt.size;
+        BlockDescriptorExt.write({ length: BigInt(d.length), flags: BigInt(d.flags) }, ext, at);
+      });
       this.sendChunk(req, ChunkType.BLOCK_STATUS_EXT, true, [ext]);
       return;
     }
     const payload = Buffer.alloc(BlockStatusPrefix.size + descriptors.length * BlockDescriptor.size);
     BlockStatusPrefix.write({ contextId: context }, payload);
-    descriptors.forEach((d, i) => BlockDescriptor.write(d, payload, BlockStatusPrefix.size + i * BlockDescriptor.size));
+    descriptors.forEach((d, i) => {
+      BlockDescriptor.write(d, payload, BlockStatusPrefix.size + i * BlockDescriptor.size);
+    });
     this.sendChunk(req, ChunkType.BLOCK_STATUS, true, [payload]);
   }
 
@@ -381,7 +380,10 @@ export class Transmission {
 
   private sendOk(req: Req): void {
     // With extended headers every reply is an extended chunk, even an empty success.
-    if (this.nego.extendedHeaders) return this.sendChunk(req, ChunkType.NONE, true, []);
+    if (this.nego.extendedHeaders) {
+      this.sendChunk(req, ChunkType.NONE, true, []);
+      return;
+    }
     this.send([SimpleReply.write({ magic: SIMPLE_REPLY_MAGIC, error: 0, cookie: req.cookie })]);
   }
 

@@ -267,7 +267,9 @@ async function buildExt4Pair(dir: string, sizeMiB: number, log: (line: string) =
   }
   const added = await pickFiles(['/usr/share', '/usr/lib'], sizeMiB * MiB * 0.05, used);
   cmds.push('mkdir /srv/new', 'cd /srv/new');
-  added.forEach((f, i) => cmds.push(`write ${f.path} n${i}-${f.path.slice(f.path.lastIndexOf('/') + 1)}`));
+  added.forEach((f, i) => {
+    cmds.push(`write ${f.path} n${i}-${f.path.slice(f.path.lastIndexOf('/') + 1)}`);
+  });
   const cmdFile = join(stage, 'debugfs-v2.cmds');
   await writeFile(cmdFile, cmds.join('\n') + '\n');
   await run('debugfs', ['-w', '-f', cmdFile, v2], { env: { ...process.env, E2FSPROGS_FAKE_TIME: String(Number(FAKE_TIME) + 86400) } });

@@ -97,7 +97,13 @@ class CountingClient {
         host: '127.0.0.1',
         port,
         noDelay: true,
-        onread: { buffer: Buffer.allocUnsafe(4 * MiB), callback: (n: number, buf: Uint8Array) => (client!.consume(buf, n), true) },
+        onread: {
+          buffer: Buffer.allocUnsafe(4 * MiB),
+          callback: (n: number, buf: Uint8Array) => {
+            client!.consume(buf, n);
+            return true;
+          },
+        },
       });
       client = new CountingClient(socket);
       socket.once('connect', () => resolve(client!));
@@ -128,7 +134,10 @@ class CountingClient {
       this.headerFill += k;
       at = k;
       if (this.headerFill < 16) return;
-      if (this.header.readBigUInt64LE(0) !== 0n) return this.fail?.(new Error(`errorno ${this.header.readBigUInt64LE(0)}`));
+      if (this.header.readBigUInt64LE(0) !== 0n) {
+        this.fail?.(new Error(`errorno ${this.header.readBigUInt64LE(0)}`));
+        return;
+      }
       this.length = Number(this.header.readBigUInt64LE(8));
       this.dataLeft = this.length;
     }

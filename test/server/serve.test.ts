@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CMD, RawNbd } from '../protocols/nbd/raw-client.js';
+import { CMD, RawNbd, type Reply } from '../protocols/nbd/raw-client.js';
 import { diskarc, packArchive } from '../protocols/nbd/fixture-disks.js';
 import { run, tempDir, writeOddImage } from '../protocols/nbd/helpers.js';
 import { writeSampleDisk } from '../../src/sample-disk.js';
@@ -95,7 +95,7 @@ test('SIGTERM with a client mid-read: in-flight replies finish, exit 0, no socke
   let bad = 0;
   const reading = (async () => {
     for (;;) {
-      let chunks;
+      let chunks: Extract<Reply, { kind: 'chunk' }>[];
       try {
         const first = await c.reply(10000);
         if (first.kind !== 'chunk') throw new Error('simple reply');

@@ -1,5 +1,5 @@
 // `diskarc create`: makes a new, empty archive directory.
-import { Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { Archive } from '../../archive/archive.js';
 import { DEFAULTS, validateCreateSettings, type CompressionConfig } from '../../archive/config.js';
 import { commonOptions, parseSize, parsePositiveInt } from '../options.js';

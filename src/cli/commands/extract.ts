@@ -4,6 +4,7 @@
 // reported and skipped; the command then fails with EFS after extracting everything else.
 // Paths that already exist are found before anything is written: refused (naming them), or
 // with --overwrite replaced, with --skip-existing kept.
+import type { FileHandle } from 'node:fs/promises';
 import { link, lstat, lutimes, mkdir, open, readdir, symlink, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -353,7 +354,7 @@ async function writeStreams(
 
 /** Writes only the data extents (holes stay holes), sets the size, then the times. */
 async function writeFile(src: BlockSource, target: string, entry: NtfsEntry, summary: ExtractSummary): Promise<void> {
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(target, 'wx');
   } catch (e) {

@@ -2,7 +2,7 @@
 // (-l long form, -R recursive). Also exports the source options and volume opener that
 // `cat` and `extract` share, so all three name their source the same way.
 import { Option, type Command } from 'commander';
-import { NtfsVolume, openNtfsOnSource, walkTree, type NtfsEntry } from '../../../fs/ntfs/index.js';
+import { type NtfsVolume, openNtfsOnSource, walkTree, type NtfsEntry } from '../../../fs/ntfs/index.js';
 import { presentTarget } from '../../../fs/tree/ntfs-subtree.js';
 import { isDiskarcError } from '../../errors.js';
 import { cacheOption, commonOptions } from '../options.js';

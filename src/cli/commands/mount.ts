@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { Option, type Command } from 'commander';
-import { Archive } from '../../archive/archive.js';
+import type { Archive } from '../../archive/archive.js';
 import { DiskarcError, ExitCode, isDiskarcError, type ErrorCode } from '../../errors.js';
 import { archiveOption, cacheOption, commonOptions } from '../options.js';
 import { Output } from '../output.js';

@@ -58,7 +58,10 @@ export function register(program: Command): void {
     .option(
       '-s, --stream <ref>',
       'serve only this stream (id, id prefix or name; repeatable); the first is the default export; after --proxy: what it exports (STREAM or STREAM:pN)',
-      (v: string, prev?: string[]) => (proxyArgs.push({ kind: 'stream', ref: v }), collect(v, prev)),
+      (v: string, prev?: string[]) => {
+        proxyArgs.push({ kind: 'stream', ref: v });
+        return collect(v, prev);
+      },
     )
     .option('--image <file>', 'also serve a raw image file or block device (repeatable)', collect)
     .addOption(
@@ -77,23 +80,31 @@ export function register(program: Command): void {
         'range proxy (IMDPROXY, for ImDisk / Arsenal Image Mounter) on TCP [HOST:]PORT (port 0 picks a free one; repeatable), exporting the -s given after it; NO authentication',
       )
         .preset(`127.0.0.1:${DEFAULT_PROXY_PORT}`)
-        .argParser((v: string, prev: Array<string | true> = []) => (proxyArgs.push({ kind: 'listener', tcp: v }), [...prev, v])),
+        .argParser((v: string, prev: Array<string | true> = []) => {
+          proxyArgs.push({ kind: 'listener', tcp: v });
+          return [...prev, v];
+        }),
     )
     .option(
       '--proxy-socket <path>',
       'range proxy on a Unix socket (local tools), exporting the -s given after it',
-      (v: string, prev?: string[]) => (proxyArgs.push({ kind: 'listener', socket: v }), collect(v, prev)),
+      (v: string, prev?: string[]) => {
+        proxyArgs.push({ kind: 'listener', socket: v });
+        return collect(v, prev);
+      },
     )
     .option(
       '--offset <bytes>',
       'a proxy listener exports the window from this offset of its -s (with --length; 64k, 1MiB… accepted)',
-      (v: string) => (proxyArgs.push({ kind: 'offset', value: v }), v),
+      (v: string) => {
+        proxyArgs.push({ kind: 'offset', value: v });
+        return v;
+      },
     )
-    .option(
-      '--length <bytes>',
-      'length of that window (default: to the end)',
-      (v: string) => (proxyArgs.push({ kind: 'length', value: v }), v),
-    )
+    .option('--length <bytes>', 'length of that window (default: to the end)', (v: string) => {
+      proxyArgs.push({ kind: 'length', value: v });
+      return v;
+    })
     .option(
       '--webdav <address>',
       `read-only WebDAV share and browser page on TCP [HOST:]PORT (e.g. 8080 = 127.0.0.1:${DEFAULT_WEBDAV_PORT}; repeatable)`,

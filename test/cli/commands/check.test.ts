@@ -47,7 +47,10 @@ const ntfsDamage = test.macro(async (t, layout: 'volume' | 'gpt') => {
   const arc = join(dir, 'arc');
   let input = image;
   let start = 0;
-  if (layout === 'gpt') start = await gptDisk(image, (input = join(dir, 'disk.img')));
+  if (layout === 'gpt') {
+    input = join(dir, 'disk.img');
+    start = await gptDisk(image, input);
+  }
   const prefix = layout === 'gpt' ? 'p1:' : '';
   t.is((await diskarc('create', '-a', arc)).code, 0);
   t.is((await diskarc('pack', '-a', arc, input, '--name', 'ntfs')).code, 0);

@@ -69,7 +69,9 @@ test('requests arriving out of order (as kernel readahead sends them) keep the r
   const order: number[] = [];
   for (let pos = 0; pos < size; pos += 4 * step) order.push(pos + step, pos, pos + 3 * step, pos + 2 * step);
   const got = await Promise.all(order.map((pos) => r.read(pos, step)));
-  order.forEach((pos, i) => t.true(got[i].equals(data.subarray(pos, pos + step))));
+  order.forEach((pos, i) => {
+    t.true(got[i].equals(data.subarray(pos, pos + step)));
+  });
   t.is(r.stats.resets, 0);
   t.true(r.stats.fromChunks > order.length / 2, JSON.stringify(r.stats));
   await r.close();
@@ -125,7 +127,9 @@ test('over an archived stream, chunks are borrowed (nothing cached), correct und
     const base = ((batch * 7919) % 30) * MiB;
     const offsets = [0, 1, 2, 3, 4, 5].map((k) => base + k * step).concat([((batch * 13) % 38) * MiB + 777, base + 6 * step]);
     const got = await Promise.all(offsets.map((o) => r.read(o, step)));
-    offsets.forEach((o, i) => t.true(got[i]!.equals(data.subarray(o, Math.min(size, o + step))), `batch ${batch} at ${o}`));
+    offsets.forEach((o, i) => {
+      t.true(got[i]!.equals(data.subarray(o, Math.min(size, o + step))), `batch ${batch} at ${o}`);
+    });
   }
   // Reads across a chunk boundary and past the end.
   const edge = 2 * READAHEAD_CHUNK - 1000;

@@ -82,7 +82,7 @@ async function randomReads(target: Target, expected: Buffer, count: number, seed
   const r = rng(seed);
   let bytes = 0;
   for (let i = 0; i < count; i++) {
-    const length = Math.min(expected.length, Math.round(512 * Math.pow(maxLength / 512, r())));
+    const length = Math.min(expected.length, Math.round(512 * (maxLength / 512) ** r()));
     let offset: number;
     if (i % 2 === 0) offset = Math.floor(r() * (expected.length - length + 1));
     else {

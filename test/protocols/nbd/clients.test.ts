@@ -94,7 +94,9 @@ function parseHexDump(text: string): Map<number, number> {
     m[2]!
       .trim()
       .split(/\s+/)
-      .forEach((h, i) => bytes.set(base + i, parseInt(h, 16)));
+      .forEach((h, i) => {
+        bytes.set(base + i, parseInt(h, 16));
+      });
   }
   return bytes;
 }

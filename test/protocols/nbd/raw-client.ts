@@ -146,7 +146,9 @@ export class RawNbd {
     b.writeUInt32BE(n.length, 0);
     n.copy(b, 4);
     b.writeUInt16BE(requests.length, 4 + n.length);
-    requests.forEach((r, i) => b.writeUInt16BE(r, 6 + n.length + 2 * i));
+    requests.forEach((r, i) => {
+      b.writeUInt16BE(r, 6 + n.length + 2 * i);
+    });
     return b;
   }
 
