@@ -84,7 +84,8 @@ export function checkExposure(endpoints: NbdEndpoint[], allowRemote: boolean): v
     if (e.kind === 'tcp' && !isLoopback(e.host) && !allowRemote) {
       throw new DiskarcError(
         'EUSAGE',
-        `refusing to listen on ${e.host}: it is not a loopback address and anyone who reaches it can read every served disk; add --allow-remote if that is intended`,
+        `refusing to listen on ${e.host}: it is not a loopback address and anyone who reaches it can read every served disk; ` +
+          `add --allow-remote if that is intended`,
         { host: e.host },
       );
     }

@@ -65,7 +65,8 @@ async function main(): Promise<number> {
   if (!(await hasStream(archiveDir))) {
     const layout = await writeSampleDisk(image, 64);
     process.stdout.write(
-      `wrote ${image}: ${formatBytes(layout.size)} MBR disk, ${layout.partitions.length} partitions (random, repeated, zero, 0xFF and text regions, holes)\n`,
+      `wrote ${image}: ${formatBytes(layout.size)} MBR disk, ${layout.partitions.length} partitions (random, repeated, zero, ` +
+        `0xFF and text regions, holes)\n`,
     );
     if (!(await exists(archiveDir))) await diskarc(['create', '-a', archiveDir]);
     await diskarc(['pack', '-a', archiveDir, image, '--name', STREAM]);

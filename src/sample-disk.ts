@@ -38,7 +38,9 @@ function textBlock(length: number, seed: number): Buffer {
   let n = 0;
   let size = 0;
   while (size < length) {
-    const line = `${String(seed + n).padStart(8, '0')} diskarc sample log line: request served from slab cache, status=ok bytes=${(n * 4096) % 1048576}\n`;
+    const line =
+      `${String(seed + n).padStart(8, '0')} diskarc sample log line: request served from slab cache, status=ok ` +
+      `bytes=${(n * 4096) % 1048576}\n`;
     lines.push(line);
     size += line.length;
     n++;

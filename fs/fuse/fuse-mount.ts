@@ -207,7 +207,8 @@ export async function tuneFuseConnection(
   }
   // Without fusectl the kernel keeps its max_background of 12; say once, plainly, what that costs.
   const lost =
-    "this mount keeps the kernel's max_background of 12, so libfuse's worker pool churns under sequential reads (slower reads, and a handle leaked per worker thread created)";
+    "this mount keeps the kernel's max_background of 12, so libfuse's worker pool churns under sequential reads (slower reads, " +
+    'and a handle leaked per worker thread created)';
   const missing = await ensureFusectl();
   if (missing) {
     log(`${missing}: ${lost}; to fix it, run as root: mount -t fusectl fusectl ${FUSECTL_DIR}`);

@@ -100,7 +100,8 @@ export async function checkMountpoint(mountPoint: string): Promise<string> {
   if (entries.length > 0) {
     throw new DiskarcError(
       'EUSAGE',
-      `mountpoint ${mp} is not empty (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}); mounting would hide its files — use an empty directory`,
+      `mountpoint ${mp} is not empty (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}); mounting would hide its ` +
+        `files — use an empty directory`,
       { mountpoint: mp, entries: entries.length },
     );
   }

@@ -433,7 +433,8 @@ export class NtfsVolume {
             if (!dest.inside) {
               throw new DiskarcError(
                 'ENOTFOUND',
-                `${path}: link ${linkPath} -> ${link.target} points outside the NTFS volume (${dest.reason}); only links within the volume are followed`,
+                `${path}: link ${linkPath} -> ${link.target} points outside the NTFS volume (${dest.reason}); only links ` +
+                  `within the volume are followed`,
                 { path, link: linkPath, target: link.target, reason: 'outside' },
               );
             }

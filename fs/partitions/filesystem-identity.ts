@@ -144,7 +144,8 @@ function isoIdentity(head: Buffer): FilesystemIdentity {
   if (pvd + 830 <= head.length) {
     const d = head.toString('latin1', pvd + 813, pvd + 829);
     if (/^\d{16}$/.test(d) && d !== '0000000000000000') {
-      out.uuid = `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}-${d.slice(8, 10)}-${d.slice(10, 12)}-${d.slice(12, 14)}-${d.slice(14, 16)}`;
+      // The volume's modification time digits (YYYYMMDDHHMMSScc), grouped as blkid shows them.
+      out.uuid = [d.slice(0, 4), ...(d.slice(4).match(/../g) ?? [])].join('-');
     }
   }
   return out;

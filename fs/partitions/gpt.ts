@@ -162,7 +162,8 @@ function buildTable(source: BlockSource, ss: number, gpt: ValidGpt, which: 'prim
     }
     if (e.startingLba < h.firstUsableLba || e.endingLba > h.lastUsableLba) {
       warnings.push(
-        `partition ${i + 1} (LBA ${e.startingLba}–${e.endingLba}) lies outside the usable area (LBA ${h.firstUsableLba}–${h.lastUsableLba})`,
+        `partition ${i + 1} (LBA ${e.startingLba}–${e.endingLba}) lies outside the usable area ` +
+          `(LBA ${h.firstUsableLba}–${h.lastUsableLba})`,
       );
     }
     partitions.push(p);

@@ -88,7 +88,8 @@ export async function readMbrTable(source: BlockSource, mbr: MbrSector, sectorSi
     if (isExtendedType(e.type)) p.extended = true;
     if (firstLba + e.sectors > diskSectors) {
       warnings.push(
-        `partition ${index} (sectors ${firstLba}–${firstLba + e.sectors - 1}) extends beyond the end of the disk (${diskSectors} sectors): image truncated?`,
+        `partition ${index} (sectors ${firstLba}–${firstLba + e.sectors - 1}) extends beyond the end of the disk ` +
+          `(${diskSectors} sectors): image truncated?`,
       );
     }
     return p;

@@ -53,7 +53,8 @@ function decodeField(f: ResolvedField, i: number): { pre: string; value: string 
     pre:
       `const h${i} = ${hi}, l${i} = ${lo};\n` +
       (signed
-        ? `  if (h${i} >= 0x200000 || h${i} < -0x200000 || (h${i} === -0x200000 && l${i} === 0)) hooks.outOfRange(what, ${name}, h${i}, l${i});\n`
+        ? `  if (h${i} >= 0x200000 || h${i} < -0x200000 || (h${i} === -0x200000 && l${i} === 0)) hooks.outOfRange(what, ${name}, ` +
+          `h${i}, l${i});\n`
         : `  if (h${i} >= 0x200000) hooks.outOfRange(what, ${name}, h${i}, l${i});\n`),
     value: `h${i} * 0x100000000 + l${i}`,
   });
@@ -164,7 +165,10 @@ export function compile(fields: readonly ResolvedField[], size: number, hooks: C
     '  return b;';
   const readBodies = fields.map((f, i) => {
     const end = f.offset + fieldWidth(f.type, f.size);
-    return `${JSON.stringify(f.name)}: function (b, at, what) {\n    if (!(${inside(end)})) hooks.outOfBounds(what, at, ${end}, b.length);\n    ${decoded[i].pre}    return ${decoded[i].value};\n  }`;
+    return (
+      `${JSON.stringify(f.name)}: function (b, at, what) {\n    if (!(${inside(end)})) hooks.outOfBounds(what, at, ${end}, ` +
+      `b.length);\n    ${decoded[i].pre}    return ${decoded[i].value};\n  }`
+    );
   });
   const source =
     `return {\n decode: function (b, at, what) {\n  ${decodeBody}\n },\n` +

@@ -84,7 +84,8 @@ export class BinaryTable<V extends Record<string, unknown>> {
       badValue: (field, type, value) => {
         throw new DiskarcError(
           'EINTERNAL',
-          `${name}: field ${field} (${type}) cannot hold ${typeof value === 'bigint' ? `${value}n` : (JSON.stringify(value) ?? String(value))}`,
+          `${name}: field ${field} (${type}) cannot hold ` +
+            `${typeof value === 'bigint' ? `${value}n` : (JSON.stringify(value) ?? String(value))}`,
         );
       },
       badTarget: (at, length) => {

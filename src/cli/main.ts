@@ -10,7 +10,8 @@ import { toolVersion } from '../version.js';
 async function main(argv: string[]): Promise<number> {
   const program = new Command('diskarc')
     .description(
-      'Deduplicating disk-image archiver: packs, restores and verifies disks; serves archived disks read-only over NBD, a range proxy (ImDisk / Arsenal Image Mounter), WebDAV and FUSE; reads the files of their NTFS partitions',
+      'Deduplicating disk-image archiver: packs, restores and verifies disks; serves archived disks read-only over NBD, a ' +
+        'range proxy (ImDisk / Arsenal Image Mounter), WebDAV and FUSE; reads the files of their NTFS partitions',
     )
     .version(toolVersion)
     .showHelpAfterError('(run with --help for usage)')
@@ -56,7 +57,8 @@ let settled = false;
 process.on('beforeExit', () => {
   if (settled) return;
   process.stderr.write(
-    'diskarc: internal error: the command stopped while still waiting for work that can never finish; please report it (with --verbose output)\n',
+    'diskarc: internal error: the command stopped while still waiting for work that can never finish; please report it (with ' +
+      '--verbose output)\n',
   );
   process.exitCode = ExitCode.INTERNAL;
 });

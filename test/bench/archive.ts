@@ -66,7 +66,9 @@ interface SetResults {
 export async function runArchiveBench(ctx: BenchContext): Promise<void> {
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmtBytes(totalmem())} RAM, node ${process.version}`);
   console.log(
-    `peers: ${(await versionOf('borg', ['--version'])) ?? 'borg missing'}; ${(await versionOf('restic', ['version'])) ?? 'restic missing'}; ${(await versionOf('zstd', ['--version'])) ?? 'zstd missing'}`,
+    `peers: ${(await versionOf('borg', ['--version'])) ?? 'borg missing'}; ` +
+      `${(await versionOf('restic', ['version'])) ?? 'restic missing'}; ` +
+      `${(await versionOf('zstd', ['--version'])) ?? 'zstd missing'}`,
   );
   const all: SetResults[] = [];
   for (const set of ctx.corpora) {
@@ -535,14 +537,18 @@ function printSet(r: SetResults): void {
     unpackRows,
   );
   const notes = [
-    `block size ${r.blockSize ?? '?'} → borg --chunker-params ${r.chunkerParams ?? '?'} (same min/avg/max); restic's chunker is fixed (512 KiB min, 1 MiB avg, 8 MiB max) and cannot be set`,
-    'borg: unencrypted (-e none), --files-cache disabled; restic: repository v2 (zstd "auto"), always encrypted, 0.14 restores without holes',
-    `1-minute load average ${r.load.map((l) => l.toFixed(1)).join(' → ')} on ${cpus().length} cores (other work on the machine lowers every tool's CPU share alike)`,
+    `block size ${r.blockSize ?? '?'} → borg --chunker-params ${r.chunkerParams ?? '?'} (same min/avg/max); restic's chunker ` +
+      `is fixed (512 KiB min, 1 MiB avg, 8 MiB max) and cannot be set`,
+    'borg: unencrypted (-e none), --files-cache disabled; restic: repository v2 (zstd "auto"), always encrypted, 0.14 restores ' +
+      'without holes',
+    `1-minute load average ${r.load.map((l) => l.toFixed(1)).join(' → ')} on ${cpus().length} cores (other work on the machine ` +
+      `lowers every tool's CPU share alike)`,
   ];
   if (r.dedupBytesPerChunk) {
     const d = r.dedupBytesPerChunk;
     notes.push(
-      `diskarc dedup table: ${fmtBytes(d.bytes)} for ${d.entries} unique chunks = ${d.perChunk.toFixed(1)} bytes per unique chunk (index/dedup.idx, the in-memory table; it has a minimum capacity, so small archives show more)`,
+      `diskarc dedup table: ${fmtBytes(d.bytes)} for ${d.entries} unique chunks = ${d.perChunk.toFixed(1)} bytes per unique ` +
+        `chunk (index/dedup.idx, the in-memory table; it has a minimum capacity, so small archives show more)`,
     );
   }
   for (const n of notes) console.log(`  note: ${n}`);
@@ -633,7 +639,9 @@ async function printTargets(ctx: BenchContext, all: SetResults[]): Promise<void>
       targets.push({
         name: `${TOOL_LABEL[tool].pack} of sparse.img reads only its data`,
         pass: rd !== undefined ? rd <= limit : undefined,
-        detail: `read() ${fmtBytes(rd)} by the process${reported}; file ${fmtBytes(sp.size)}, allocated ${fmtBytes(sp.allocated)} (limit ${passes}×allocated+5%+64 MiB)`,
+        detail:
+          `read() ${fmtBytes(rd)} by the process${reported}; file ${fmtBytes(sp.size)}, allocated ${fmtBytes(sp.allocated)} ` +
+          `(limit ${passes}×allocated+5%+64 MiB)`,
       });
     }
   }
@@ -663,7 +671,8 @@ async function printTargets(ctx: BenchContext, all: SetResults[]): Promise<void>
   const failed = targets.filter((t) => t.pass === false).length;
   const na = targets.filter((t) => t.pass === undefined).length;
   console.log(
-    `  ${targets.length - failed - na} of ${targets.length} met, ${failed} not met, ${na} not measurable in this run (a tool failed or an input is missing).`,
+    `  ${targets.length - failed - na} of ${targets.length} met, ${failed} not met, ${na} not measurable in this run (a tool ` +
+      `failed or an input is missing).`,
   );
 }
 

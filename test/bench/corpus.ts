@@ -58,7 +58,8 @@ export function corpusSet(loc: CorpusLocation): CorpusSet {
 export function describeMissingCorpus(loc: CorpusLocation, repoDir: string): string {
   const script = resolve(repoDir, '..', 'shared', 'bench', 'make-corpus.sh');
   return [
-    `Benchmark corpus: ${loc.missing.length === CORPUS_FILES.length ? 'not found' : 'incomplete'} in ${loc.dir} (${loc.source}); missing: ${loc.missing.join(', ')}.`,
+    `Benchmark corpus: ${loc.missing.length === CORPUS_FILES.length ? 'not found' : 'incomplete'} in ${loc.dir} ` +
+      `(${loc.source}); missing: ${loc.missing.join(', ')}.`,
     `  Only the synthetic corpus will be measured; the issue's targets are defined on the real corpus.`,
     `  Build it (needs root, network access to a Debian mirror, ~10 minutes, ~3 GiB scratch + 8 GiB of images):`,
     `    sudo CORPUS=${loc.dir} bash ${existsSync(script) ? script : '../shared/bench/make-corpus.sh'}`,
@@ -134,17 +135,19 @@ function prng(seed: number): () => number {
   };
 }
 
-const WORDS =
-  'disk block slab chunk archive stream restore verify mount serve offset extent hole zero fill read write cache index digest compress host level info warn error debug event payload ts id msg update insert delete commit page row table'.split(
-    ' ',
-  );
+const WORDS = (
+  'disk block slab chunk archive stream restore verify mount serve offset extent hole zero fill read write cache index digest ' +
+  'compress host level info warn error debug event payload ts id msg update insert delete commit page row table'
+).split(' ');
 
 /** Database-like text: rows of words and numbers, compressible about 3:1 like a real log or DB. */
 function textBlock(rand: () => number, length: number): Buffer {
   const parts: string[] = [];
   let n = 0;
   while (n < length) {
-    const row = `${Math.floor(rand() * 1e9)}|host-${Math.floor(rand() * 40)}|${Array.from({ length: 4 + Math.floor(rand() * 12) }, () => WORDS[Math.floor(rand() * WORDS.length)]).join(' ')}\n`;
+    const row =
+      `${Math.floor(rand() * 1e9)}|host-${Math.floor(rand() * 40)}|` +
+      `${Array.from({ length: 4 + Math.floor(rand() * 12) }, () => WORDS[Math.floor(rand() * WORDS.length)]).join(' ')}\n`;
     parts.push(row);
     n += row.length;
   }

@@ -296,7 +296,8 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
     const seqOf = (p: Peer) => median(p.seqRuns);
     const spread = (p: Peer) => (p.seqRuns.length > 1 ? `${fmtRate(Math.min(...p.seqRuns))}–${fmtRate(Math.max(...p.seqRuns))}` : '–');
     printTable(
-      `mount (${set.label}): ${fmtBytes(size)} ext4 image — sequential dd bs=1M (cold caches; median of ${SEQ_ROUNDS} alternating rounds) and fio random 4 KiB reads (O_DIRECT, 4 jobs, ${fioSeconds} s)`,
+      `mount (${set.label}): ${fmtBytes(size)} ext4 image — sequential dd bs=1M (cold caches; median of ${SEQ_ROUNDS} ` +
+        `alternating rounds) and fio random 4 KiB reads (O_DIRECT, 4 jobs, ${fioSeconds} s)`,
       [
         { header: 'peer', align: 'left' },
         'seq MiB/s',

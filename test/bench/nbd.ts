@@ -213,7 +213,8 @@ async function benchSet(opts: NbdBenchOptions, set: CorpusSet, log: (line: strin
 
   const [d, kit, qemu] = peers as [Peer, Peer, Peer];
   printTable(
-    `nbd (${set.label}): ${fmtBytes(size)} ext4 image — nbdcopy to null: (cold = page cache dropped, warm = second pass), fio nbd engine randread 4 KiB QD16 ${fioSeconds} s`,
+    `nbd (${set.label}): ${fmtBytes(size)} ext4 image — nbdcopy to null: (cold = page cache dropped, warm = second pass), fio ` +
+      `nbd engine randread 4 KiB QD16 ${fioSeconds} s`,
     [
       'server',
       { header: 'seq cold', align: 'right' },
@@ -230,31 +231,37 @@ async function benchSet(opts: NbdBenchOptions, set: CorpusSet, log: (line: strin
   const seqVsQemu = ratio(d.seqWarm, qemu.seqWarm);
   const randVsQemu = ratio(d.iops, qemu.iops);
   log(
-    `  sequential (warm) diskarc / nbdkit file: ${fmtRatio(d.seqWarm, kit.seqWarm)} (target ≥ 0.5: ${verdict(seqVsKit === undefined ? undefined : seqVsKit >= 0.5)})`,
+    `  sequential (warm) diskarc / nbdkit file: ${fmtRatio(d.seqWarm, kit.seqWarm)} (target ≥ 0.5: ` +
+      `${verdict(seqVsKit === undefined ? undefined : seqVsKit >= 0.5)})`,
   );
   log(
-    `  sequential (warm) diskarc / qemu-nbd qcow2: ${fmtRatio(d.seqWarm, qemu.seqWarm)} (target ≥ 2: ${verdict(seqVsQemu === undefined ? undefined : seqVsQemu >= 2)})`,
+    `  sequential (warm) diskarc / qemu-nbd qcow2: ${fmtRatio(d.seqWarm, qemu.seqWarm)} (target ≥ 2: ` +
+      `${verdict(seqVsQemu === undefined ? undefined : seqVsQemu >= 2)})`,
   );
   log(
-    `  random 4K IOPS diskarc / qemu-nbd qcow2: ${fmtRatio(d.iops, qemu.iops)} (target ≥ 1: ${verdict(randVsQemu === undefined ? undefined : randVsQemu >= 1)})`,
+    `  random 4K IOPS diskarc / qemu-nbd qcow2: ${fmtRatio(d.iops, qemu.iops)} (target ≥ 1: ` +
+      `${verdict(randVsQemu === undefined ? undefined : randVsQemu >= 1)})`,
   );
   log(`  random 4K IOPS diskarc / nbdkit file: ${fmtRatio(d.iops, kit.iops)}`);
   const half = peers[3];
   if (half)
     log(
-      `  with half the cache (${half.name}): sequential warm / nbdkit file ${fmtRatio(half.seqWarm, kit.seqWarm)}, random 4K / qemu-nbd qcow2 ${fmtRatio(half.iops, qemu.iops)}`,
+      `  with half the cache (${half.name}): sequential warm / nbdkit file ${fmtRatio(half.seqWarm, kit.seqWarm)}, random 4K / ` +
+        `qemu-nbd qcow2 ${fmtRatio(half.iops, qemu.iops)}`,
     );
   if (rssPeak > 0) {
     const budget = d.cacheBytes;
     const goal = budget !== undefined ? budget + 64 * MiB : undefined;
     log(
       `  serve RSS with 16 clients (fio numjobs=16 QD16, ${rss16Iops?.toFixed(0) ?? '-'} IOPS total): peak ${fmtBytes(rssPeak)} ` +
-        `(goal ≤ cache budget ${budget !== undefined ? fmtBytes(budget) : '?'} + 64 MiB: ${verdict(goal === undefined ? undefined : rssPeak <= goal)}` +
+        `(goal ≤ cache budget ${budget !== undefined ? fmtBytes(budget) : '?'} + 64 MiB: ` +
+        `${verdict(goal === undefined ? undefined : rssPeak <= goal)}` +
         `${goal !== undefined ? `, ${fmtBytes(rssPeak - budget!)} over the budget` : ''})`,
     );
     if (rssIdle > 0 && goal !== undefined) {
       log(
-        `  serve RSS before the first read (Node runtime + open archive): ${fmtBytes(rssIdle)}; growth while serving ${fmtBytes(rssPeak - rssIdle)} ` +
+        `  serve RSS before the first read (Node runtime + open archive): ${fmtBytes(rssIdle)}; growth while serving ` +
+          `${fmtBytes(rssPeak - rssIdle)} ` +
           `(≤ cache budget + 64 MiB: ${verdict(rssPeak - rssIdle <= goal)})`,
       );
     }

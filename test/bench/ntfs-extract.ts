@@ -101,7 +101,8 @@ async function benchImage(ctx: BenchContext, input: Input): Promise<void> {
   const listing = listingFromFls(parseFls(flsRun.stdout));
   console.log(`\n${input.label}: ${input.image}`);
   console.log(
-    `  ${listing.files.length} files, ${listing.dirs.length} directories, ${fmtBytes(listing.bytes)} of file data (fls listing: ${fmtSeconds(flsRun.wallSeconds)} s)`,
+    `  ${listing.files.length} files, ${listing.dirs.length} directories, ${fmtBytes(listing.bytes)} of file data (fls ` +
+      `listing: ${fmtSeconds(flsRun.wallSeconds)} s)`,
   );
 
   // Archive the image (not part of the comparison, reported for context).
@@ -195,7 +196,8 @@ async function benchImage(ctx: BenchContext, input: Input): Promise<void> {
   const cpu = (r: Row) => (r.m ? r.m.userSeconds + r.m.systemSeconds + (r.extraCpuSeconds ?? 0) : undefined);
   const archived = rows.find((r) => r.tool.startsWith('diskarc extract -a'));
   printTable(
-    `NTFS extract of the whole tree — ${input.label} (${listing.files.length} files, ${fmtBytes(listing.bytes)}; load ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)})`,
+    `NTFS extract of the whole tree — ${input.label} (${listing.files.length} files, ${fmtBytes(listing.bytes)}; load ` +
+      `${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)})`,
     [
       'method',
       'wall s',
@@ -221,7 +223,8 @@ async function benchImage(ctx: BenchContext, input: Input): Promise<void> {
   );
   console.log('  caches are warm for every method (the image and the archive fit in RAM); icat includes the fls listing;');
   console.log(
-    `  cpu s = user + system of the command and its children (ntfs-3g's daemon included). With a load of ${load0.toFixed(1)} on ${cpus().length} cores, wall times stretch; cpu ratios are the steadier comparison.`,
+    `  cpu s = user + system of the command and its children (ntfs-3g's daemon included). With a load of ${load0.toFixed(1)} ` +
+      `on ${cpus().length} cores, wall times stretch; cpu ratios are the steadier comparison.`,
   );
   for (const r of rows) {
     if (r.error) console.log(`  ${r.tool}: FAILED: ${r.error}`);
@@ -234,7 +237,9 @@ async function benchImage(ctx: BenchContext, input: Input): Promise<void> {
   const n3g = rows.find((r) => r.tool.startsWith('ntfs-3g'));
   if (archived?.m) {
     console.log(
-      `  diskarc (archived) vs icat per file: ${fmtRatio(total(icat!), total(archived))} wall, ${fmtRatio(cpu(icat!), cpu(archived))} cpu; vs ntfs-3g + cp -a: ${fmtRatio(total(n3g!), total(archived))} wall, ${fmtRatio(cpu(n3g!), cpu(archived))} cpu (> 1× = diskarc is faster)`,
+      `  diskarc (archived) vs icat per file: ${fmtRatio(total(icat!), total(archived))} wall, ` +
+        `${fmtRatio(cpu(icat!), cpu(archived))} cpu; vs ntfs-3g + cp -a: ${fmtRatio(total(n3g!), total(archived))} wall, ` +
+        `${fmtRatio(cpu(n3g!), cpu(archived))} cpu (> 1× = diskarc is faster)`,
     );
   }
 }

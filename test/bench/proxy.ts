@@ -314,7 +314,9 @@ async function benchSet(opts: ProxyBenchOptions, set: CorpusSet, log: (line: str
   }
 
   printTable(
-    `proxy (${set.label}): ${fmtBytes(size)} ext4 image over TCP — sequential warm (proxy: 1 MiB READs one at a time; NBD: nbdcopy --connections=1), random 4 KiB reads/s with 1 and 8 connections, one request at a time each (NBD: fio nbd engine QD1), ${seconds} s each`,
+    `proxy (${set.label}): ${fmtBytes(size)} ext4 image over TCP — sequential warm (proxy: 1 MiB READs one at a time; NBD: ` +
+      `nbdcopy --connections=1), random 4 KiB reads/s with 1 and 8 connections, one request at a time each (NBD: fio nbd engine ` +
+      `QD1), ${seconds} s each`,
     [
       'server',
       { header: 'seq MiB/s', align: 'right' },
@@ -329,11 +331,13 @@ async function benchSet(opts: ProxyBenchOptions, set: CorpusSet, log: (line: str
     a === undefined || b === undefined || b <= 0 ? 'n/a' : a / b >= target ? 'met' : 'NOT met';
   log(`  proxy sequential, first pass after dropping the page cache (fresh server): ${fmtRate(proxyCold)} MiB/s`);
   log(
-    `  proxy sequential / diskarc NBD single connection (nbdcopy -C 1): ${fmtRatio(proxyRow.seq, nbdRow.seq)} (target ≥ 0.7: ${verdict(proxyRow.seq, nbdRow.seq, 0.7)})`,
+    `  proxy sequential / diskarc NBD single connection (nbdcopy -C 1): ${fmtRatio(proxyRow.seq, nbdRow.seq)} (target ≥ 0.7: ` +
+      `${verdict(proxyRow.seq, nbdRow.seq, 0.7)})`,
   );
   log(`  proxy sequential / diskarc NBD 1 MiB one at a time (fio QD1, like for like): ${fmtRatio(proxyRow.seq, nbdOneAtATime)}`);
   log(
-    `  proxy random 4K ×8 / qemu-nbd qcow2 (fio QD16, as the NBD bench measures it: ${qemuQd16?.toFixed(0) ?? '-'}/s): ${fmtRatio(proxyRow.rand8, qemuQd16)} (target ≥ 1: ${verdict(proxyRow.rand8, qemuQd16)})`,
+    `  proxy random 4K ×8 / qemu-nbd qcow2 (fio QD16, as the NBD bench measures it: ${qemuQd16?.toFixed(0) ?? '-'}/s): ` +
+      `${fmtRatio(proxyRow.rand8, qemuQd16)} (target ≥ 1: ${verdict(proxyRow.rand8, qemuQd16)})`,
   );
   log(`  proxy random 4K ×8 / qemu-nbd qcow2 ×8 QD1 (like for like): ${fmtRatio(proxyRow.rand8, qemuRow.rand8)}`);
   log(

@@ -130,7 +130,8 @@ async function main(): Promise<number> {
   corpora.push(await ensureSyntheticCorpus(join(workRoot, 'synthetic'), { sizeMiB: synthMiB }));
   if (values['synthetic-only']) {
     console.log(
-      `Real corpus: skipped (--synthetic-only); ${loc.missing.length ? 'missing files: ' + loc.missing.join(', ') : 'present in ' + loc.dir}`,
+      `Real corpus: skipped (--synthetic-only); ` +
+        `${loc.missing.length ? 'missing files: ' + loc.missing.join(', ') : 'present in ' + loc.dir}`,
     );
   } else if (loc.missing.length) {
     console.log(describeMissingCorpus(loc, repoDir));

@@ -98,7 +98,8 @@ async function startRclone(d: Daemons, dir: string): Promise<string> {
 async function startNginx(d: Daemons, work: string, dir: string): Promise<string> {
   const port = await freePort();
   const conf = join(work, 'nginx.conf');
-  await mkdir(join(work, 'nginx-tmp'), { recursive: true });
+  const tmp = join(work, 'nginx-tmp');
+  await mkdir(tmp, { recursive: true });
   await writeFile(
     conf,
     `load_module ${NGINX_MODULE};
@@ -106,7 +107,8 @@ daemon off; master_process off; worker_processes 1; pid ${join(work, 'nginx.pid'
 events { worker_connections 256; }
 http {
   access_log off; sendfile on; tcp_nopush on;
-  client_body_temp_path ${join(work, 'nginx-tmp')}; proxy_temp_path ${join(work, 'nginx-tmp')}; fastcgi_temp_path ${join(work, 'nginx-tmp')}; uwsgi_temp_path ${join(work, 'nginx-tmp')}; scgi_temp_path ${join(work, 'nginx-tmp')};
+  client_body_temp_path ${tmp}; proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp};
+  uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
   server { listen 127.0.0.1:${port}; root ${dir}; dav_ext_methods PROPFIND OPTIONS; autoindex off; }
 }
 `,

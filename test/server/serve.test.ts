@@ -226,57 +226,61 @@ async function listedWithin(uri: string, ok: (names: string[]) => boolean, limit
   }
 }
 
-test('streams packed by another process while serving are exported (with partitions) within the refresh interval; removed ones go', async (t) => {
-  const tmp = await tempDir('serve-grow');
-  t.teardown(() => tmp.cleanup());
-  const grow = join(tmp.dir, 'archive');
-  t.is((await diskarc(['create', '-a', grow, '--slab-size', '256KiB'])).code, 0);
-  const sock = join(tmp.dir, 'grow.sock');
-  // Started on an empty archive: it waits for streams instead of refusing.
-  const s = await serve(['-a', grow, '--nbd-socket', sock]);
-  t.teardown(() => s.child.kill('SIGKILL'));
-  t.deepEqual(s.ready.exports, []);
-  const uri = `nbd+unix:///?socket=${sock}`;
-  t.deepEqual(await listed(uri), []);
+test(
+  'streams packed by another process while serving are exported (with partitions) within the refresh ' + 'interval; removed ones go',
+  async (t) => {
+    const tmp = await tempDir('serve-grow');
+    t.teardown(() => tmp.cleanup());
+    const grow = join(tmp.dir, 'archive');
+    t.is((await diskarc(['create', '-a', grow, '--slab-size', '256KiB'])).code, 0);
+    const sock = join(tmp.dir, 'grow.sock');
+    // Started on an empty archive: it waits for streams instead of refusing.
+    const s = await serve(['-a', grow, '--nbd-socket', sock]);
+    t.teardown(() => s.child.kill('SIGKILL'));
+    t.deepEqual(s.ready.exports, []);
+    const uri = `nbd+unix:///?socket=${sock}`;
+    t.deepEqual(await listed(uri), []);
 
-  const image = join(tmp.dir, 'sample.img');
-  await writeSampleDisk(image, 32, 5);
-  const packed = await diskarc(['pack', '-a', grow, image, '--name', 'fresh', '--json']);
-  t.is(packed.code, 0, packed.stderr);
-  const id = (JSON.parse(packed.stdout) as { id: string }).id;
-  // Documented bound: REFRESH_MS after the commit; starting nbdinfo takes up to ~2 s more on a busy 2-core machine.
-  const seen = await listedWithin(uri, (n) => n.includes('fresh') && n.includes('fresh/p1'), 10000);
-  t.deepEqual(seen.names, ['fresh', id, 'fresh/p1', 'fresh/p2']);
-  t.true(seen.ms <= REFRESH_MS + 2000, `listed after ${seen.ms} ms`);
+    const image = join(tmp.dir, 'sample.img');
+    await writeSampleDisk(image, 32, 5);
+    const packed = await diskarc(['pack', '-a', grow, image, '--name', 'fresh', '--json']);
+    t.is(packed.code, 0, packed.stderr);
+    const id = (JSON.parse(packed.stdout) as { id: string }).id;
+    // Documented bound: REFRESH_MS after the commit; starting nbdinfo takes up to ~2 s more on a busy 2-core machine.
+    const seen = await listedWithin(uri, (n) => n.includes('fresh') && n.includes('fresh/p1'), 10000);
+    t.deepEqual(seen.names, ['fresh', id, 'fresh/p1', 'fresh/p2']);
+    t.true(seen.ms <= REFRESH_MS + 2000, `listed after ${seen.ms} ms`);
 
-  const copy = join(tmp.dir, 'copy.img');
-  const c = await run('nbdcopy', [`nbd+unix:///fresh?socket=${sock}`, copy]);
-  t.is(c.code, 0, c.stderr);
-  const original = await readFile(image);
-  t.true((await readFile(copy)).equals(original), 'the new stream reads back byte for byte');
-  const p1 = join(tmp.dir, 'p1.img');
-  t.is((await run('nbdcopy', [`nbd+unix:///fresh/p1?socket=${sock}`, p1])).code, 0);
-  t.true((await readFile(p1)).equals(original.subarray(1 << 20, 16 << 20)), 'its first partition too');
-  t.regex(s.stderr(), /"msg":"exports changed"/);
+    const copy = join(tmp.dir, 'copy.img');
+    const c = await run('nbdcopy', [`nbd+unix:///fresh?socket=${sock}`, copy]);
+    t.is(c.code, 0, c.stderr);
+    const original = await readFile(image);
+    t.true((await readFile(copy)).equals(original), 'the new stream reads back byte for byte');
+    const p1 = join(tmp.dir, 'p1.img');
+    t.is((await run('nbdcopy', [`nbd+unix:///fresh/p1?socket=${sock}`, p1])).code, 0);
+    t.true((await readFile(p1)).equals(original.subarray(1 << 20, 16 << 20)), 'its first partition too');
+    t.regex(s.stderr(), /"msg":"exports changed"/);
 
-  // A stream's removal (its directory deleted) takes it out of the list too.
-  await rm(join(grow, 'streams', id), { recursive: true });
-  const gone = await listedWithin(uri, (n) => n.length === 0, 10000);
-  t.deepEqual(gone.names, []);
-  t.true(gone.ms <= REFRESH_MS + 2000, `removed after ${gone.ms} ms`);
-  s.child.kill('SIGTERM');
-  t.is((await s.exited).code, 0, s.stderr());
-});
+    // A stream's removal (its directory deleted) takes it out of the list too.
+    await rm(join(grow, 'streams', id), { recursive: true });
+    const gone = await listedWithin(uri, (n) => n.length === 0, 10000);
+    t.deepEqual(gone.names, []);
+    t.true(gone.ms <= REFRESH_MS + 2000, `removed after ${gone.ms} ms`);
+    s.child.kill('SIGTERM');
+    t.is((await s.exited).code, 0, s.stderr());
+  },
+);
 
 test('--exit-with-parent: serve stops gracefully when the process that started it dies', async (t) => {
   const sock = join(dir, 'orphan.sock');
   // A parent that starts serve and is then killed outright (no chance to signal its child).
+  const serveArgs = [main, 'serve', '--json', '--exit-with-parent', '-a', archive, '--nbd-socket', sock];
   const parent = spawn(
     process.execPath,
     [
       '-e',
       `
-    require('child_process').spawn(process.execPath, ${JSON.stringify([main, 'serve', '--json', '--exit-with-parent', '-a', archive, '--nbd-socket', sock])}, { stdio: 'inherit' });
+    require('child_process').spawn(process.execPath, ${JSON.stringify(serveArgs)}, { stdio: 'inherit' });
     setInterval(() => {}, 1000);`,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -105,7 +105,8 @@ function describe(r: CheckReport): string {
     lines.push(`${p.kind}: ${p.file} bytes ${p.offset}+${p.length}: ${p.message}`);
     for (const a of p.affects)
       lines.push(
-        `  damages stream ${a.id}${a.name !== undefined ? ` (${a.name})` : ''}${a.ranges.length ? ` at ${rangesText(a.ranges)}` : ' (whole stream)'}`,
+        `  damages stream ${a.id}${a.name !== undefined ? ` (${a.name})` : ''}` +
+          `${a.ranges.length ? ` at ${rangesText(a.ranges)}` : ' (whole stream)'}`,
       );
     if (p.affects.length === 0) lines.push('  no stream is affected');
   }
@@ -128,7 +129,8 @@ function describe(r: CheckReport): string {
     ? 'clean'
     : `${r.problems.length} problem(s), ${r.streams.filter((s) => !s.intact).length} of ${r.streams.length} stream(s) damaged`;
   lines.push(
-    `${r.deep ? 'deep' : 'fast'} check of ${r.archive}: ${verdict} (${r.slabs.total} slabs, read ${formatBytes(r.bytesRead)} in ${r.seconds.toFixed(2)} s)`,
+    `${r.deep ? 'deep' : 'fast'} check of ${r.archive}: ${verdict} (${r.slabs.total} slabs, read ${formatBytes(r.bytesRead)} ` +
+      `in ${r.seconds.toFixed(2)} s)`,
   );
   if (!r.deep) lines.push('data slab payloads were not read: run with --deep to check their checksums, chunk hashes and stream digests');
   return lines.join('\n');

@@ -61,7 +61,8 @@ export function register(program: Command): void {
       new Output(o).result(
         { archive: o.archive, ...config },
         () =>
-          `created archive ${o.archive} (id ${config.archiveId}, block size ${formatBytes(config.blockSize)}, slab size ${formatBytes(config.slabSize)}, ` +
+          `created archive ${o.archive} (id ${config.archiveId}, block size ${formatBytes(config.blockSize)}, slab size ` +
+          `${formatBytes(config.slabSize)}, ` +
           `${config.compression.algorithm === 'zstd' ? `zstd level ${config.compression.level}` : 'no compression'})`,
       );
     },

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { Archive } from '../../archive/archive.js';
 import { ExtentType } from '../../archive/layout.js';
+import type { MapExtent } from '../../archive/stream-map.js';
 import { DiskarcError } from '../../errors.js';
 import { archiveOption, parseSize } from '../options.js';
 
@@ -24,7 +25,8 @@ export function register(program: Command): void {
           if (o.offset >= reader.size && !(o.offset === 0 && reader.size === 0)) {
             throw new DiskarcError(
               'ERANGE',
-              `--offset ${o.offset} is past the end of stream ${reader.info.id} (${reader.size} bytes; offsets run from 0 to ${Math.max(0, reader.size - 1)})`,
+              `--offset ${o.offset} is past the end of stream ${reader.info.id} (${reader.size} bytes; offsets run from 0 to ` +
+                `${Math.max(0, reader.size - 1)})`,
               { offset: o.offset, size: reader.size, stream: reader.info.id },
             );
           }
@@ -50,10 +52,7 @@ export function register(program: Command): void {
                       : {}),
                 }),
               );
-            else
-              lines.push(
-                `${e.offset} ${e.length} ${type} ${e.type === ExtentType.Data ? `slab=${e.slab} at=${e.slabOffset} chunk=${e.chunk}` : e.type === ExtentType.Fill ? `byte=0x${e.fillByte.toString(16).padStart(2, '0')}` : ''}`,
-              );
+            else lines.push(`${e.offset} ${e.length} ${type} ${extentDetail(e)}`);
             if (lines.length >= 1024) flush();
           });
           flush();
@@ -64,4 +63,11 @@ export function register(program: Command): void {
         await archive.close();
       }
     });
+}
+
+/** The text columns after offset, length and type: where a data extent's bytes are, or a fill's byte. */
+function extentDetail(e: MapExtent): string {
+  if (e.type === ExtentType.Data) return `slab=${e.slab} at=${e.slabOffset} chunk=${e.chunk}`;
+  if (e.type === ExtentType.Fill) return `byte=0x${e.fillByte.toString(16).padStart(2, '0')}`;
+  return '';
 }

@@ -58,7 +58,8 @@ export function register(program: Command): void {
       .argument('<path>', 'file or directory inside the volume ("/" for everything)')
       .argument(
         '<dest>',
-        'destination: for a file, a new file or an existing directory; for a directory, the directory to create or fill (paths already there are refused unless --overwrite or --skip-existing)',
+        'destination: for a file, a new file or an existing directory; for a directory, the directory to create or fill (paths ' +
+          'already there are refused unless --overwrite or --skip-existing)',
       )
       .option('--streams', 'also write alternate data streams, as NAME:STREAM files beside each file')
       .addOption(
@@ -316,14 +317,16 @@ async function checkConflicts(
   if (policy === 'refuse') {
     throw new DiskarcError(
       'EDEST',
-      `${count} of the paths to extract already exist in ${dest}: ${more(count, existing)}; nothing was written (--overwrite replaces them, --skip-existing keeps them)`,
+      `${count} of the paths to extract already exist in ${dest}: ${more(count, existing)}; nothing was written (--overwrite ` +
+        `replaces them, --skip-existing keeps them)`,
       { dest, conflicts: existing, conflictCount: count },
     );
   }
   if (blocking.length) {
     throw new DiskarcError(
       'EDEST',
-      `directories stand where files or links would be written: ${blocking.join(', ')}; --overwrite never removes a directory, nothing was written (--skip-existing keeps them)`,
+      `directories stand where files or links would be written: ${blocking.join(', ')}; --overwrite never removes a directory, ` +
+        `nothing was written (--skip-existing keeps them)`,
       { dest, conflicts: blocking },
     );
   }

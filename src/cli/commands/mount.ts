@@ -88,7 +88,8 @@ async function runBackground(mountpoint: string, opts: MountOptions): Promise<vo
   } catch {
     throw new DiskarcError(
       'ESERVER',
-      `the background mount process exited without mounting${opts.logFile ? ` (see ${opts.logFile})` : ' (run with --foreground to see why)'}`,
+      `the background mount process exited without ` +
+        `mounting${opts.logFile ? ` (see ${opts.logFile})` : ' (run with --foreground to see why)'}`,
       { mountpoint: mp },
     );
   }
@@ -96,7 +97,8 @@ async function runBackground(mountpoint: string, opts: MountOptions): Promise<vo
   child.unref();
   out.result(
     { mounted: mp, pid: child.pid, archive: opts.archive, stream: opts.stream ?? null },
-    `mounted ${opts.archive}${opts.stream ? ` (stream ${opts.stream})` : ''} on ${mp} (process ${child.pid}); unmount with: diskarc umount ${shellQuote(mp)}`,
+    `mounted ${opts.archive}${opts.stream ? ` (stream ${opts.stream})` : ''} on ${mp} (process ${child.pid}); unmount with: ` +
+      `diskarc umount ${shellQuote(mp)}`,
   );
 }
 

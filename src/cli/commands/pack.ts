@@ -22,7 +22,8 @@ export function describePack(r: PackResult): string {
     `compression:      ${r.compressionRatio.toFixed(2)}x`,
     `speed:            ${r.mibPerSecond.toFixed(1)} MiB/s (${r.packSeconds.toFixed(2)} s)`,
     r.verified
-      ? `verify:           ${r.verifySeconds.toFixed(2)} s (${r.verifyMiBPerSecond.toFixed(1)} MiB/s${r.input === 'pipe' ? ', digest of the stream read back' : ', compared with the input'})`
+      ? `verify:           ${r.verifySeconds.toFixed(2)} s (${r.verifyMiBPerSecond.toFixed(1)} ` +
+        `MiB/s${r.input === 'pipe' ? ', digest of the stream read back' : ', compared with the input'})`
       : 'verify:           skipped (--no-verify)',
     `digest:           ${r.digest}`,
   ].join('\n');

@@ -53,7 +53,9 @@ export function register(program: Command): void {
 /** fdisk-like text: a summary line, then one row per partition with start and length in sectors. */
 function formatTable(label: string, size: number, table: PartitionTable): string {
   const ss = table.sectorSize;
-  const head = `${label}: ${formatBytes(size)}, ${table.scheme.toUpperCase()}, disk id ${table.diskId}, ${ss}-byte sectors${table.header === 'backup' ? ' (read from the backup GPT header)' : ''}`;
+  const head =
+    `${label}: ${formatBytes(size)}, ${table.scheme.toUpperCase()}, disk id ${table.diskId}, ${ss}-byte ` +
+    `sectors${table.header === 'backup' ? ' (read from the backup GPT header)' : ''}`;
   if (table.partitions.length === 0) return `${head}\nno partitions`;
   const rows = [['#', 'Boot', 'Start', 'Sectors', 'Size', 'Type', 'Name', 'Filesystem', 'Label']];
   for (const p of table.partitions) {

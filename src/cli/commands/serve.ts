@@ -57,7 +57,8 @@ export function register(program: Command): void {
     .addOption(new Option('-a, --archive <dir>', 'archive directory').env('DISKARC_ARCHIVE'))
     .option(
       '-s, --stream <ref>',
-      'serve only this stream (id, id prefix or name; repeatable); the first is the default export; after --proxy: what it exports (STREAM or STREAM:pN)',
+      'serve only this stream (id, id prefix or name; repeatable); the first is the default export; after --proxy: what it ' +
+        'exports (STREAM or STREAM:pN)',
       (v: string, prev?: string[]) => {
         proxyArgs.push({ kind: 'stream', ref: v });
         return collect(v, prev);
@@ -77,7 +78,8 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--proxy [address]',
-        'range proxy (IMDPROXY, for ImDisk / Arsenal Image Mounter) on TCP [HOST:]PORT (port 0 picks a free one; repeatable), exporting the -s given after it; NO authentication',
+        'range proxy (IMDPROXY, for ImDisk / Arsenal Image Mounter) on TCP [HOST:]PORT (port 0 picks a free one; repeatable), ' +
+          'exporting the -s given after it; NO authentication',
       )
         .preset(`127.0.0.1:${DEFAULT_PROXY_PORT}`)
         .argParser((v: string, prev: Array<string | true> = []) => {

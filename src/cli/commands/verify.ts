@@ -36,7 +36,8 @@ export function register(program: Command): void {
         new Output(o).result({ ok: true, ...r }, () =>
           input
             ? `stream ${r.stream} (${r.name}) matches ${input} (${formatBytes(r.size)}, ${r.seconds.toFixed(2)} s)`
-            : `stream ${r.stream} (${r.name}) is intact: ${r.chunksChecked} chunks match their hashes, digest ${r.digest} (${r.seconds.toFixed(2)} s)`,
+            : `stream ${r.stream} (${r.name}) is intact: ${r.chunksChecked} chunks match their hashes, digest ${r.digest} ` +
+              `(${r.seconds.toFixed(2)} s)`,
         );
       } finally {
         bar?.stop();

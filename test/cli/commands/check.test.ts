@@ -71,7 +71,9 @@ const ntfsDamage = test.macro(async (t, layout: 'volume' | 'gpt') => {
     if (cluster < 0 || start + (cluster + 1) * 4096 > data[i].offset + data[i].length) continue;
     const inode = (await run('ifind', ['-f', 'ntfs', '-d', String(cluster), image])).stdout.trim();
     if (!/^\d+/.test(inode) || Number.parseInt(inode, 10) < 64) continue;
-    const path = (await run('ffind', ['-f', 'ntfs', image, inode.split('-')[0]])).stdout.trim().split('\n')[0].replace(/^\/+/, '/'); // ffind prints '//name' at the root
+    // ffind prints '//name' at the root.
+    const found = await run('ffind', ['-f', 'ntfs', image, inode.split('-')[0]]);
+    const path = found.stdout.trim().split('\n')[0].replace(/^\/+/, '/');
     if (path.startsWith('/')) chosen = { slab: data[i].slab!, path: prefix + path };
   }
   t.truthy(chosen, 'found a chunk of a user file');

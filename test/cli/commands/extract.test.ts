@@ -45,7 +45,10 @@ const exists = (p: string) =>
     () => false,
   );
 
-/** A destination holding three of the volume's paths (a changed file, a file where a link goes, a file where a directory goes), nothing else. */
+/**
+ * A destination holding three of the volume's paths (a changed file, a file where a link goes, a file where a
+ * directory goes), nothing else.
+ */
 async function partlyThere(name: string): Promise<string> {
   const dest = join(tmp, name);
   await mkdir(join(dest, 'links'), { recursive: true });
@@ -60,10 +63,8 @@ test('an existing path is found before anything is written: exit 6, the paths na
   const dest = await partlyThere('refused');
   const r = await diskarc('extract', '--json', '--image', image, '/', dest);
   t.is(r.code, 6, r.stderr);
-  t.regex(
-    r.stderr,
-    /3 of the paths to extract already exist in .*: .*dir\/sub, .*doc\.txt, .*links\/rel; nothing was written \(--overwrite replaces them, --skip-existing keeps them\)/,
-  );
+  t.regex(r.stderr, /3 of the paths to extract already exist in .*: .*dir\/sub, .*doc\.txt, .*links\/rel; nothing was written /);
+  t.true(r.stderr.includes('nothing was written (--overwrite replaces them, --skip-existing keeps them)'), r.stderr);
   const e = JSON.parse(r.stdout) as { error: { code: string; conflictCount: number; conflicts: string[] } };
   t.is(e.error.code, 'EDEST');
   t.is(e.error.conflictCount, 3);

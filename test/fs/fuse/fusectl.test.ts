@@ -36,7 +36,8 @@ function inNamespace(name: string, body: string) {
     while grep -q " ${FUSECTL} fusectl " /proc/self/mounts; do umount ${FUSECTL} || exit 90; done
     echo "fusectl-before: $(grep -c " ${FUSECTL} fusectl " /proc/self/mounts)"
     mkdir -p ${mp}
-    ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} mount -a ${archive} ${mp} --foreground > ${dir}/${name}.out 2> ${dir}/${name}.err &
+    ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} mount -a ${archive} ${mp} --foreground \
+      > ${dir}/${name}.out 2> ${dir}/${name}.err &
     PID=$!
     for i in $(seq 400); do grep -q "mounted" ${dir}/${name}.out && break; kill -0 $PID 2>/dev/null || break; sleep 0.05; done
     grep -q "mounted" ${dir}/${name}.out || { echo "not mounted: $(cat ${dir}/${name}.err)"; kill -9 $PID; exit 91; }
@@ -82,7 +83,8 @@ test('a process that cannot mount fusectl warns once, naming what is lost and th
     'user-mnt',
     `
     umount ${FUSECTL}
-    (cd / && setpriv --reuid=65534 --regid=65534 --clear-groups ${JSON.stringify(process.execPath)} --input-type=module -e ${shellWord(js)} ${join(dir, 'user-mnt')})
+    (cd / && setpriv --reuid=65534 --regid=65534 --clear-groups \
+      ${JSON.stringify(process.execPath)} --input-type=module -e ${shellWord(js)} ${join(dir, 'user-mnt')})
     echo "fusectl-after: $(grep -c " ${FUSECTL} fusectl " /proc/self/mounts)"`,
   );
   t.is(r.code, 0, r.stdout + r.stderr);

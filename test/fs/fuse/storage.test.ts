@@ -136,12 +136,14 @@ test.serial('cp --sparse=auto and cp -a out of the mount keep holes and hard lin
   const out = join(dir, 'out');
   await mkdir(out);
   await mustSh(
-    `cp --sparse=auto ${JSON.stringify(join(ours, 'sparse/holes.bin'))} ${out}/ours.bin && cp --sparse=auto ${JSON.stringify(join(peer, 'sparse/holes.bin'))} ${out}/peer.bin`,
+    `cp --sparse=auto ${JSON.stringify(join(ours, 'sparse/holes.bin'))} ${out}/ours.bin && cp --sparse=auto ` +
+      `${JSON.stringify(join(peer, 'sparse/holes.bin'))} ${out}/peer.bin`,
   );
   t.is((await run('cmp', [`${out}/ours.bin`, `${out}/peer.bin`])).code, 0);
   const written = async (p: string) => (await stat(p)).blocks * 512;
   t.log(
-    `cp --sparse=auto of a ${(await stat(`${out}/ours.bin`)).size}-byte file writes ${await written(`${out}/ours.bin`)} bytes (from ntfs-3g: ${await written(`${out}/peer.bin`)})`,
+    `cp --sparse=auto of a ${(await stat(`${out}/ours.bin`)).size}-byte file writes ${await written(`${out}/ours.bin`)} bytes ` +
+      `(from ntfs-3g: ${await written(`${out}/peer.bin`)})`,
   );
   t.true((await written(`${out}/ours.bin`)) <= (await written(`${out}/peer.bin`)) + 64 * 1024);
 

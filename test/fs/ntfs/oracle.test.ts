@@ -193,8 +193,10 @@ test('allocated clusters equal ntfscluster and a popcount of $Bitmap', async (t)
 test('oracle parsers: fls lines, istat, reparse buffers', (t) => {
   const fls = parseFls(
     [
-      'r/r 67-128-2:\tdn/hl\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t3\t0\t48',
-      '-/r * 68-128-2:\tgone\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t1024\t0\t48',
+      'r/r 67-128-2:\tdn/hl\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 ' +
+        '12:01:01 (UTC)\t3\t0\t48',
+      '-/r * 68-128-2:\tgone\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 ' +
+        '12:01:01 (UTC)\t1024\t0\t48',
       'r/r 69:\tbig\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t0\t0\t48',
     ].join('\n'),
   );

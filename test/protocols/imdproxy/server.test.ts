@@ -148,30 +148,34 @@ test('an --offset/--length window: INFO gives its length, reads are those bytes,
   t.pass();
 });
 
-test('reads past the end: zero-padded to the requested length (as devio), whole reads beyond it all zeros; a read over 4 GiB − 1 is EINVAL', async (t) => {
-  const other = fx.other;
-  const c = await ProxyClient.connect(at.other);
-  const size = other.length;
-  const cross = await c.read(size - 300, 4096);
-  t.is(cross.errorno, 0n);
-  t.is(cross.data.length, 4096);
-  t.true(cross.data.subarray(0, 300).equals(other.subarray(size - 300)));
-  t.true(cross.data.subarray(300).equals(Buffer.alloc(4096 - 300)));
-  const beyond = await c.read(size + MiB, 8192);
-  t.is(beyond.errorno, 0n);
-  t.true(beyond.data.equals(Buffer.alloc(8192)));
-  const far = await c.read(2n ** 63n, 512);
-  t.true(far.errorno === 0n && far.data.equals(Buffer.alloc(512)));
-  // The driver's loop over such a read ends with the full length (no second request needed).
-  t.is((await c.readLikeDriver(size - 512, 1024)).length, 1024);
-  const empty = await c.read(0, 0);
-  t.deepEqual([empty.errorno, empty.data.length], [0n, 0]);
-  const huge = await c.read(0, 2n ** 32n);
-  t.true(huge.errorno !== 0n, 'a read over the maximum is an error');
-  t.is(huge.data.length, 0, 'an error reply carries length 0');
-  t.true((await c.read(100, 1000)).data.equals(other.subarray(100, 1100)), 'the session is still usable');
-  await c.close();
-});
+test(
+  'reads past the end: zero-padded to the requested length (as devio), whole reads beyond it all ' +
+    'zeros; a read over 4 GiB − 1 is EINVAL',
+  async (t) => {
+    const other = fx.other;
+    const c = await ProxyClient.connect(at.other);
+    const size = other.length;
+    const cross = await c.read(size - 300, 4096);
+    t.is(cross.errorno, 0n);
+    t.is(cross.data.length, 4096);
+    t.true(cross.data.subarray(0, 300).equals(other.subarray(size - 300)));
+    t.true(cross.data.subarray(300).equals(Buffer.alloc(4096 - 300)));
+    const beyond = await c.read(size + MiB, 8192);
+    t.is(beyond.errorno, 0n);
+    t.true(beyond.data.equals(Buffer.alloc(8192)));
+    const far = await c.read(2n ** 63n, 512);
+    t.true(far.errorno === 0n && far.data.equals(Buffer.alloc(512)));
+    // The driver's loop over such a read ends with the full length (no second request needed).
+    t.is((await c.readLikeDriver(size - 512, 1024)).length, 1024);
+    const empty = await c.read(0, 0);
+    t.deepEqual([empty.errorno, empty.data.length], [0n, 0]);
+    const huge = await c.read(0, 2n ** 32n);
+    t.true(huge.errorno !== 0n, 'a read over the maximum is an error');
+    t.is(huge.data.length, 0, 'an error reply carries length 0');
+    t.true((await c.read(100, 1000)).data.equals(other.subarray(100, 1100)), 'the session is still usable');
+    await c.close();
+  },
+);
 
 test('a READ longer than the disk (40 MiB, as one IRP over TCP may ask) is sent whole: the disk, then zeros', async (t) => {
   const c = await ProxyClient.connect(at.disk);
