@@ -29,11 +29,11 @@ export interface FuseMountOptions {
 /**
  * Why 6 and not the kernel's 12: libfuse 2 starts a worker thread whenever every worker is busy
  * and ends one whenever more than 10 are idle, so a connection that keeps ~12 requests in flight
- * makes it create and retire threads endlessly — measured: ≈ 600 threads per cold 2 GiB `dd`.
+ * makes it create and retire threads endlessly (the thread counts are in docs/mount.md).
  * Each new thread costs fuse-native a synchronous round trip to the event loop plus a uv_async
  * handle it never frees, and libuv scans every such handle on each wakeup, so the mount gets
  * slower the longer it serves. With 6 background requests (plus a few synchronous ones) the pool
- * settles below 10 workers: no churn, and cold sequential reads ≈ 1.2× faster (docs/mount.md).
+ * settles below 10 workers: no churn, and faster cold sequential reads (docs/mount.md).
  */
 export const DEFAULT_MAX_BACKGROUND = 6;
 

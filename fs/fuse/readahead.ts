@@ -9,8 +9,8 @@
 import { borrowParts, copyParts, readParts, sliceParts } from '../../src/block/parts.js';
 import type { BlockSource, BorrowedParts } from '../../src/block/source.js';
 
-/** Chunk size (measured: 4 MiB chunks stream cold archive data ~1.2–1.5× faster than 1 MiB ones:
- * fewer map walks and slab lookups per byte). */
+/** Chunk size: larger chunks mean fewer map walks and slab lookups per byte streamed (4 MiB against
+ * 1 MiB: docs/bench.md, "Figures behind choices in the code"). */
 export const READAHEAD_CHUNK = 4 * 1024 * 1024;
 const CHUNK = READAHEAD_CHUNK;
 const MAX_AHEAD = 4;

@@ -93,7 +93,7 @@ export function parseAttributes(
       const r = decode(attr, ResidentLayout, 0, at);
       requireBytes(attr, r.valueOffset, r.valueLength, `${at} value`);
       const value = attr.subarray(r.valueOffset, r.valueOffset + r.valueLength);
-      // Object literals, not spreads: V8's object spread is ~100× slower here, and this runs per attribute.
+      // Object literals, not spreads: V8's object spread is far slower here (docs/bench.md), and this runs per attribute.
       out.push({
         type: h.type,
         name,

@@ -30,7 +30,7 @@ export interface StreamTreeOptions {
 /** Filesystems whose files the tree presents (the others are served as pN.img only). */
 const BROWSABLE = new Set(['ntfs']);
 /** Partitions up to this size get their st_blocks from a walk of their extents (once per mount). */
-// Measured: a walk takes 15–150 ms per 256 MiB of 4 KiB chunks (warm–cold), so 1 GiB stays < 1 s.
+// The bound keeps that walk well under a second even cold (timings: docs/bench.md).
 const EXACT_ALLOCATION_BYTES = 1024 ** 3;
 /** Directory of a stream that is itself a filesystem (no partition table). */
 export const BARE_FS_DIR = 'fs';

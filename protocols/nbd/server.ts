@@ -171,7 +171,7 @@ async function removeStaleSocket(path: string): Promise<void> {
 /**
  * Reply data leaves in bulk: on a Unix socket, a send buffer larger than the default 208 KiB lets
  * one writev hand several 256 KiB read replies to the kernel instead of waiting for the client to
- * drain the socket between pieces (measured: warm sequential nbdcopy +10–25 %). TCP sockets are
+ * drain the socket between pieces (faster warm sequential reads: docs/bench.md). TCP sockets are
  * left alone: their buffers autotune, and setting SO_SNDBUF would switch that off. Kernel memory,
  * bounded per connection; the kernel caps it at net.core.wmem_max.
  */
