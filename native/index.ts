@@ -11,8 +11,16 @@ export interface NativeAddon {
   blockDeviceSize(fd: number): number;
   blockDiscard(fd: number, offset: number, length: number): void;
   punchHole(fd: number, offset: number, length: number): void;
-  findCuts(buf: Uint8Array, gear: Uint32Array, min: number, avg: number, max: number,
-    maskS: number, maskL: number, out: Uint32Array): number;
+  findCuts(
+    buf: Uint8Array,
+    gear: Uint32Array,
+    min: number,
+    avg: number,
+    max: number,
+    maskS: number,
+    maskL: number,
+    out: Uint32Array,
+  ): number;
   /** SHA-256 of the chunks [start, ends[0]), [ends[0], ends[1]) … into out (32 bytes each). */
   hashChunks(buf: Uint8Array, start: number, ends: Uint32Array, count: number, out: Uint8Array): void;
   /** Fixes glibc's mmap threshold (bytes): larger allocations are mmapped and unmapped on free. */
@@ -32,7 +40,14 @@ export interface NativeAddon {
    * is the frame's size, or -1 (not a zstd frame), -2 (size unknown or too large for dst), -3
    * (does not decode). Headers are the caller's to check. Use `readRecordDecoding`.
    */
-  readRecordDecoding(fd: number, position: number, length: number, scratch: Uint8Array, payloadOffset: number, dst: Uint8Array): Promise<[number, number, number]>;
+  readRecordDecoding(
+    fd: number,
+    position: number,
+    length: number,
+    scratch: Uint8Array,
+    payloadOffset: number,
+    dst: Uint8Array,
+  ): Promise<[number, number, number]>;
   /** The nice value (0..19) each pool thread takes before its next slab job (zstdDecompressInto, readRecordDecoding). */
   setDecodeNice(nice: number): void;
 }

@@ -18,7 +18,13 @@ const DEFAULT_CACHE_RAM_SHARE = 0.25;
  * of physical memory, and never more than that data needs. Below the archive's own default it
  * only goes when the data is smaller.
  */
-export function defaultServeCacheBytes(all: StreamInfo[], served: StreamInfo[], archiveDefault: number, slabSize: number, ram = totalmem()): number {
+export function defaultServeCacheBytes(
+  all: StreamInfo[],
+  served: StreamInfo[],
+  archiveDefault: number,
+  slabSize: number,
+  ram = totalmem(),
+): number {
   const unique = (s: StreamInfo): number => Math.max(0, s.mappedSize - s.fillBytes - s.duplicateBytes);
   // Data the served streams can reach: no more than they map, no more than the archive stores.
   const reachable = Math.min(
@@ -36,7 +42,11 @@ export function defaultServeCacheBytes(all: StreamInfo[], served: StreamInfo[], 
  * empty) and, unless `cacheBytes` is given, sizes the slab cache for them (defaultServeCacheBytes;
  * for every stream, at least the archive's dataCacheMiB, as streams packed later are served too).
  */
-export async function openArchiveForServing(dir: string, refs: string[], cacheBytes?: number): Promise<{ archive: Archive; streams: StreamInfo[] }> {
+export async function openArchiveForServing(
+  dir: string,
+  refs: string[],
+  cacheBytes?: number,
+): Promise<{ archive: Archive; streams: StreamInfo[] }> {
   SlabCache.releaseEvictedMemoryPromptly();
   SlabCache.decodeBehindRequests();
   let archive = await Archive.open(dir, { cacheBytes });
@@ -90,9 +100,10 @@ export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks
     time: new Date(s.packTime),
     info: { ...s },
     dataBytes: s.mappedSize - s.fillBytes,
-    open: () => opened.openStream(s.id).catch((e: unknown) => {
-      throw classifySystemError(e, `opening stream ${s.id} of ${dir}`);
-    }),
+    open: () =>
+      opened.openStream(s.id).catch((e: unknown) => {
+        throw classifySystemError(e, `opening stream ${s.id} of ${dir}`);
+      }),
   });
   const damaged = (): string[] => opened.damagedStreams.map((e) => `not serving a damaged stream: ${e.message}`);
   const refresh = async () => {
@@ -110,4 +121,3 @@ export async function openArchiveDisks(config: ServeConfig): Promise<OpenedDisks
     close: () => opened.close(),
   };
 }
-

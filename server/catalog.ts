@@ -74,7 +74,10 @@ export class ExportCatalog implements NbdExportCatalog {
   private refreshing: Promise<void> | undefined;
   private closed = false;
 
-  constructor(disks: ServedDisk[], private readonly opts: CatalogOptions = {}) {
+  constructor(
+    disks: ServedDisk[],
+    private readonly opts: CatalogOptions = {},
+  ) {
     this.index(disks);
   }
 

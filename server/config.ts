@@ -84,7 +84,8 @@ export function checkExposure(endpoints: NbdEndpoint[], allowRemote: boolean): v
     if (e.kind === 'tcp' && !isLoopback(e.host) && !allowRemote) {
       throw new DiskarcError(
         'EUSAGE',
-        `refusing to listen on ${e.host}: it is not a loopback address and anyone who reaches it can read every served disk; add --allow-remote if that is intended`,
+        `refusing to listen on ${e.host}: it is not a loopback address and anyone who reaches it can read every served disk; ` +
+          `add --allow-remote if that is intended`,
         { host: e.host },
       );
     }
@@ -128,7 +129,12 @@ export function parseStreamRef(value: string): { stream: string; partition?: num
  * before the first listener (with its --offset/--length), or else the default export.
  */
 export function groupProxyOptions(options: ProxyOption[]): ProxyListenerConfig[] {
-  interface Group { endpoints: ProxyEndpoint[]; streams: string[]; offsets: number[]; lengths: number[] }
+  interface Group {
+    endpoints: ProxyEndpoint[];
+    streams: string[];
+    offsets: number[];
+    lengths: number[];
+  }
   const fresh = (): Group => ({ endpoints: [], streams: [], offsets: [], lengths: [] });
   const prefix = fresh();
   const groups: Group[] = [];
@@ -136,29 +142,48 @@ export function groupProxyOptions(options: ProxyOption[]): ProxyListenerConfig[]
   for (const o of options) {
     if (o.kind === 'listener') {
       const open = current !== prefix && current.streams.length + current.offsets.length + current.lengths.length === 0;
-      if (!open) groups.push((current = fresh()));
+      if (!open) {
+        current = fresh();
+        groups.push(current);
+      }
       current.endpoints.push(o.endpoint);
     } else if (o.kind === 'stream') current.streams.push(o.ref);
     else if (o.kind === 'offset') current.offsets.push(o.value);
     else current.lengths.push(o.value);
   }
   if (groups.length === 0) {
-    if (prefix.offsets.length + prefix.lengths.length > 0) throw new DiskarcError('EUSAGE', '--offset and --length choose the window a --proxy listener exports: give them after --proxy … -s STREAM');
+    if (prefix.offsets.length + prefix.lengths.length > 0)
+      throw new DiskarcError(
+        'EUSAGE',
+        '--offset and --length choose the window a --proxy listener exports: give them after --proxy … -s STREAM',
+      );
     return [];
   }
   const where = (g: Group): string => g.endpoints.map((e) => (e.kind === 'unix' ? e.path : `${e.host}:${e.port}`)).join(', ');
   const spec = (g: Group, what: string): ProxyExportSpec => {
-    if (g.streams.length > 1) throw new DiskarcError('EUSAGE', `${what} has several -s (${g.streams.join(', ')}): a proxy listener exports one disk; give each its own --proxy … -s STREAM`);
+    if (g.streams.length > 1)
+      throw new DiskarcError(
+        'EUSAGE',
+        `${what} has several -s (${g.streams.join(', ')}): a proxy listener exports one disk; give each its own --proxy … -s STREAM`,
+      );
     if (g.offsets.length > 1 || g.lengths.length > 1) throw new DiskarcError('EUSAGE', `${what} has more than one --offset or --length`);
     const ref = g.streams[0] !== undefined ? parseStreamRef(g.streams[0]) : {};
-    return { ...ref, ...(g.offsets[0] !== undefined ? { offset: g.offsets[0] } : {}), ...(g.lengths[0] !== undefined ? { length: g.lengths[0] } : {}) };
+    return {
+      ...ref,
+      ...(g.offsets[0] !== undefined ? { offset: g.offsets[0] } : {}),
+      ...(g.lengths[0] !== undefined ? { length: g.lengths[0] } : {}),
+    };
   };
   const out: ProxyListenerConfig[] = [];
   for (const g of groups) {
     let s: ProxyExportSpec;
     if (g.streams.length > 0) s = spec(g, `--proxy ${where(g)}`);
     else {
-      if (prefix.streams.length > 1) throw new DiskarcError('EUSAGE', `which disk does the proxy listener ${where(g)} export? Several -s were given before it: put -s STREAM after --proxy`);
+      if (prefix.streams.length > 1)
+        throw new DiskarcError(
+          'EUSAGE',
+          `which disk does the proxy listener ${where(g)} export? Several -s were given before it: put -s STREAM after --proxy`,
+        );
       const inherited = spec(prefix, 'the options before the first --proxy');
       const own = spec({ ...g, streams: [] }, `--proxy ${where(g)}`);
       s = { ...inherited, ...own };

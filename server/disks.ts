@@ -30,7 +30,15 @@ export async function openImageDisks(paths: string[]): Promise<OpenedDisks> {
     const size = probe.size;
     await probe.close();
     const time = (await stat(path).catch(() => undefined))?.mtime;
-    disks.push({ id: `image${i + 1}`, name: basename(path), size, note: path, time, info: { id: `image${i + 1}`, name: basename(path), sourcePath: path, size }, open: () => FileBlockSource.open(path) });
+    disks.push({
+      id: `image${i + 1}`,
+      name: basename(path),
+      size,
+      note: path,
+      time,
+      info: { id: `image${i + 1}`, name: basename(path), sourcePath: path, size },
+      open: () => FileBlockSource.open(path),
+    });
   }
   return { disks, close: async () => {} };
 }

@@ -74,11 +74,15 @@ export class ServeProcess {
       defaultExport: config.streams.length > 0 ? disks[0]!.id : undefined,
       ...(growing
         ? {
-          refresh,
-          onChange: (added: ServedDisk[], removed: ServedDisk[]) =>
-            log.info({ added: added.map((d) => ({ id: d.id, name: d.name })), removed: removed.map((d) => ({ id: d.id, name: d.name })) }, 'exports changed'),
-          onRefreshError: (e: unknown) => log.error({ err: (e as Error).message }, 'cannot re-read the archive\'s streams; serving the last listing'),
-        }
+            refresh,
+            onChange: (added: ServedDisk[], removed: ServedDisk[]) =>
+              log.info(
+                { added: added.map((d) => ({ id: d.id, name: d.name })), removed: removed.map((d) => ({ id: d.id, name: d.name })) },
+                'exports changed',
+              ),
+            onRefreshError: (e: unknown) =>
+              log.error({ err: (e as Error).message }, "cannot re-read the archive's streams; serving the last listing"),
+          }
         : {}),
     });
     const services: ProtocolService[] = [];

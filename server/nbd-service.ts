@@ -8,7 +8,10 @@ import type { ProtocolService, ProtocolTraffic, ServeListener } from './services
 
 export class NbdService implements ProtocolService {
   readonly protocol = 'nbd';
-  private constructor(readonly server: NbdServer, readonly listeners: ServeListener[]) {}
+  private constructor(
+    readonly server: NbdServer,
+    readonly listeners: ServeListener[],
+  ) {}
 
   static async start(config: ServeConfig, catalog: ExportCatalog, log: Logger): Promise<NbdService | undefined> {
     if (config.nbd.length === 0) return undefined;

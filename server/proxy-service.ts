@@ -18,12 +18,18 @@ export interface ProxyServeListener extends ServeListener {
 
 export class ProxyService implements ProtocolService {
   readonly protocol = 'proxy';
-  private constructor(readonly server: ProxyServer, readonly listeners: ProxyServeListener[]) {}
+  private constructor(
+    readonly server: ProxyServer,
+    readonly listeners: ProxyServeListener[],
+  ) {}
 
   static async start(config: ServeConfig, catalog: ExportCatalog, log: Logger): Promise<ProxyService | undefined> {
     const wanted = config.proxy ?? [];
     if (wanted.length === 0) return undefined;
-    checkExposure(wanted.map((w) => w.endpoint), config.allowRemote);
+    checkExposure(
+      wanted.map((w) => w.endpoint),
+      config.allowRemote,
+    );
     const server = new ProxyServer(log.child({ protocol: 'proxy' }));
     const listeners: ProxyServeListener[] = [];
     try {
@@ -55,14 +61,21 @@ export async function resolveExport(catalog: ExportCatalog, spec: ProxyExportSpe
   if (!disk) {
     throw new DiskarcError(
       'ENOSTREAM',
-      ref === '' ? 'the range proxy needs to know which disk to export: give -s STREAM after --proxy' : `no served stream or image answers to "${ref}" (for the range proxy)`,
+      ref === ''
+        ? 'the range proxy needs to know which disk to export: give -s STREAM after --proxy'
+        : `no served stream or image answers to "${ref}" (for the range proxy)`,
       { stream: ref },
     );
   }
   let exp: ProxyExport = { name: disk.name, source: disk.source };
   if (spec.partition !== undefined) {
     const part = await catalog.open(`${disk.name}/p${spec.partition}`);
-    if (!part) throw new DiskarcError('ENOSTREAM', `"${disk.name}" has no partition ${spec.partition} (see nbdinfo --list, or diskarc partitions; --no-partitions hides them)`, { stream: ref, partition: spec.partition });
+    if (!part)
+      throw new DiskarcError(
+        'ENOSTREAM',
+        `"${disk.name}" has no partition ${spec.partition} (see nbdinfo --list, or diskarc partitions; --no-partitions hides them)`,
+        { stream: ref, partition: spec.partition },
+      );
     exp = { name: part.name, source: part.source };
   }
   if (spec.offset !== undefined || spec.length !== undefined) {
@@ -70,7 +83,11 @@ export async function resolveExport(catalog: ExportCatalog, spec: ProxyExportSpe
     const offset = spec.offset ?? 0;
     const length = spec.length ?? size - offset;
     if (offset >= size || length <= 0 || offset + length > size) {
-      throw new DiskarcError('EUSAGE', `--offset ${offset} --length ${length} is outside "${exp.name}" (${size} bytes): the window must lie within it and be non-empty`, { offset, length, size });
+      throw new DiskarcError(
+        'EUSAGE',
+        `--offset ${offset} --length ${length} is outside "${exp.name}" (${size} bytes): the window must lie within it and be non-empty`,
+        { offset, length, size },
+      );
     }
     exp = { name: `${exp.name}@${offset}+${length}`, source: new WindowSource(exp.source, offset, length) };
   }

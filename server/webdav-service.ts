@@ -20,7 +20,11 @@ async function readConfigFile(path: string, what: string): Promise<Buffer> {
   return readFile(path).catch((e: unknown) => {
     const errno = (e as NodeJS.ErrnoException).code;
     if (errno === 'ENOENT' || errno === 'EISDIR') {
-      throw new DiskarcError('EUSAGE', `the ${what} ${path} ${errno === 'ENOENT' ? 'does not exist' : 'is a directory'}: give an existing file`, { path });
+      throw new DiskarcError(
+        'EUSAGE',
+        `the ${what} ${path} ${errno === 'ENOENT' ? 'does not exist' : 'is a directory'}: give an existing file`,
+        { path },
+      );
     }
     throw classifySystemError(e, `reading the ${what} ${path}`);
   });
@@ -29,17 +33,26 @@ async function readConfigFile(path: string, what: string): Promise<Buffer> {
 export class WebDavService implements ProtocolService {
   readonly protocol = 'webdav';
   private panel: LivePanel | undefined;
-  private constructor(readonly server: WebDavServer, readonly listeners: ServeListener[], private readonly tree: StreamTree) {}
+  private constructor(
+    readonly server: WebDavServer,
+    readonly listeners: ServeListener[],
+    private readonly tree: StreamTree,
+  ) {}
 
   static async start(config: ServeConfig, catalog: ExportCatalog, log: Logger): Promise<WebDavService | undefined> {
     const dav = config.webdav;
     if (!dav || dav.endpoints.length === 0) return undefined;
-    checkExposure(dav.endpoints.map((e) => ({ kind: 'tcp' as const, ...e })), config.allowRemote);
+    checkExposure(
+      dav.endpoints.map((e) => ({ kind: 'tcp' as const, ...e })),
+      config.allowRemote,
+    );
     let auth: BasicAuth | undefined;
     if (dav.user !== undefined || dav.passwordFile !== undefined) {
-      if (dav.user === undefined || dav.passwordFile === undefined) throw new DiskarcError('EUSAGE', '--webdav-user and --webdav-password-file go together');
+      if (dav.user === undefined || dav.passwordFile === undefined)
+        throw new DiskarcError('EUSAGE', '--webdav-user and --webdav-password-file go together');
       const password = passwordFromFile((await readConfigFile(dav.passwordFile, 'WebDAV password file')).toString('utf8'));
-      if (password === '') throw new DiskarcError('EUSAGE', `the WebDAV password file ${dav.passwordFile} is empty: put the password on its first line`);
+      if (password === '')
+        throw new DiskarcError('EUSAGE', `the WebDAV password file ${dav.passwordFile} is empty: put the password on its first line`);
       auth = new BasicAuth({ user: dav.user, password });
     }
     let tls: { cert: Buffer; key: Buffer } | undefined;
@@ -47,7 +60,10 @@ export class WebDavService implements ProtocolService {
       if (dav.tlsCert === undefined || dav.tlsKey === undefined) throw new DiskarcError('EUSAGE', '--tls-cert and --tls-key go together');
       tls = { cert: await readConfigFile(dav.tlsCert, 'TLS certificate'), key: await readConfigFile(dav.tlsKey, 'TLS key') };
     }
-    if (auth && !tls) log.warn('WebDAV Basic authentication without TLS sends the password in clear text (and Windows refuses it unless BasicAuthLevel is 2)');
+    if (auth && !tls)
+      log.warn(
+        'WebDAV Basic authentication without TLS sends the password in clear text (and Windows refuses it unless BasicAuthLevel is 2)',
+      );
     const tree = servedTree(catalog, config.archive ?? config.images.join(','));
     const server = new WebDavServer({ tree, log: log.child({ protocol: 'webdav' }), auth, tls, livePanelQuery: LIVE_TARGET.slice(1) });
     const listeners: ServeListener[] = [];

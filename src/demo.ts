@@ -31,7 +31,11 @@ function diskarc(args: string[]): Promise<void> {
   });
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 async function hasStream(archiveDir: string): Promise<boolean> {
   if (!(await exists(archiveDir))) return false;
@@ -46,7 +50,13 @@ async function hasStream(archiveDir: string): Promise<boolean> {
 async function main(): Promise<number> {
   // Packing comes first and takes a while: a parent that dies meanwhile must still stop the demo.
   const parentPid = process.ppid;
-  const { values } = parseArgs({ options: { dir: { type: 'string', default: 'demo' }, port: { type: 'string', default: '10809' }, 'webdav-port': { type: 'string', default: '8080' } } });
+  const { values } = parseArgs({
+    options: {
+      dir: { type: 'string', default: 'demo' },
+      port: { type: 'string', default: '10809' },
+      'webdav-port': { type: 'string', default: '8080' },
+    },
+  });
   const dir = resolve(values.dir!);
   const image = join(dir, 'sample-disk.img');
   const archiveDir = join(dir, 'archive');
@@ -54,7 +64,10 @@ async function main(): Promise<number> {
 
   if (!(await hasStream(archiveDir))) {
     const layout = await writeSampleDisk(image, 64);
-    process.stdout.write(`wrote ${image}: ${formatBytes(layout.size)} MBR disk, ${layout.partitions.length} partitions (random, repeated, zero, 0xFF and text regions, holes)\n`);
+    process.stdout.write(
+      `wrote ${image}: ${formatBytes(layout.size)} MBR disk, ${layout.partitions.length} partitions (random, repeated, zero, ` +
+        `0xFF and text regions, holes)\n`,
+    );
     if (!(await exists(archiveDir))) await diskarc(['create', '-a', archiveDir]);
     await diskarc(['pack', '-a', archiveDir, image, '--name', STREAM]);
   } else {
@@ -88,7 +101,10 @@ async function main(): Promise<number> {
   // Always: npm forwards signals to its child only in some versions, and a demo outliving
   // `npm start` would hold the port and socket (the start script execs node, so npm is the parent).
   const stopped = stopOnSignal(proc, log, { exitWithParent: true, parentPid });
-  const tcp = proc.listeners.filter((l) => l.protocol === 'nbd').map((l) => l.bound).find((b) => b.kind === 'tcp');
+  const tcp = proc.listeners
+    .filter((l) => l.protocol === 'nbd')
+    .map((l) => l.bound)
+    .find((b) => b.kind === 'tcp');
   const port = tcp?.kind === 'tcp' ? tcp.port : 0;
   const dav = proc.listeners.find((l) => l.protocol === 'webdav')!.uri;
   const unix = (name: string) => `'nbd+unix:///${name}?socket=${socket}'`;

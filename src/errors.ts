@@ -23,28 +23,28 @@ export const ExitCode = {
 } as const;
 
 export type ErrorCode =
-  | 'EINTERNAL'     // a broken invariant: a bug in diskarc (use after close, writer misuse)
-  | 'EUSAGE'        // bad command-line argument or option value
-  | 'ENOARCHIVE'    // archive directory missing or not a diskarc archive
-  | 'EEXIST'        // refusing to overwrite (create on a non-empty directory)
-  | 'ENOSTREAM'     // stream id / name / prefix matches nothing, or is ambiguous
-  | 'EINPUT'        // input file or device unreadable
-  | 'EDEST'         // destination missing, wrong size, or unwritable
-  | 'EMISMATCH'     // verify found a difference
-  | 'ECORRUPT'      // archive data fails a checksum, is truncated or malformed
-  | 'EFS'           // filesystem / partition table malformed or unsupported
-  | 'ENOTFOUND'     // path inside a filesystem not found
-  | 'ENOTDIR'       // a path goes through something that is not a directory
-  | 'EISDIR'        // a directory where a file was expected (cat, open of a directory)
-  | 'ENOKEY'        // a file (storage key) of the archive does not exist
-  | 'ERANGE'        // read outside a block source
-  | 'ESERVER'       // server could not listen / mount
-  | 'ELOCKED'      // another diskarc process is writing to the archive
-  | 'ENOSPACE'      // no space left on a device, or a quota exceeded
-  | 'EPERMISSION'   // permission denied, or a read-only filesystem
-  | 'EIO'           // the operating system reported an I/O error
-  | 'ERESOURCES'    // out of file descriptors or memory
-  | 'EINTR';        // interrupted by a signal
+  | 'EINTERNAL' // a broken invariant: a bug in diskarc (use after close, writer misuse)
+  | 'EUSAGE' // bad command-line argument or option value
+  | 'ENOARCHIVE' // archive directory missing or not a diskarc archive
+  | 'EEXIST' // refusing to overwrite (create on a non-empty directory)
+  | 'ENOSTREAM' // stream id / name / prefix matches nothing, or is ambiguous
+  | 'EINPUT' // input file or device unreadable
+  | 'EDEST' // destination missing, wrong size, or unwritable
+  | 'EMISMATCH' // verify found a difference
+  | 'ECORRUPT' // archive data fails a checksum, is truncated or malformed
+  | 'EFS' // filesystem / partition table malformed or unsupported
+  | 'ENOTFOUND' // path inside a filesystem not found
+  | 'ENOTDIR' // a path goes through something that is not a directory
+  | 'EISDIR' // a directory where a file was expected (cat, open of a directory)
+  | 'ENOKEY' // a file (storage key) of the archive does not exist
+  | 'ERANGE' // read outside a block source
+  | 'ESERVER' // server could not listen / mount
+  | 'ELOCKED' // another diskarc process is writing to the archive
+  | 'ENOSPACE' // no space left on a device, or a quota exceeded
+  | 'EPERMISSION' // permission denied, or a read-only filesystem
+  | 'EIO' // the operating system reported an I/O error
+  | 'ERESOURCES' // out of file descriptors or memory
+  | 'EINTR'; // interrupted by a signal
 
 const exitFor: Record<ErrorCode, number> = {
   EINTERNAL: ExitCode.INTERNAL,
@@ -121,7 +121,12 @@ export function systemError(e: unknown, doing?: string): DiskarcError | undefine
   if (!cls) return undefined;
   const path = (e as NodeJS.ErrnoException).path;
   const where = [doing && `while ${doing}`, path && !doing?.includes(path) && `(${path})`].filter(Boolean).join(' ');
-  return new DiskarcError(cls.code, `${cls.says}${where ? ' ' + where : ''}: ${cls.fix}`, { errno, ...(path ? { path } : {}), ...(doing ? { doing } : {}) }, { cause: e });
+  return new DiskarcError(
+    cls.code,
+    `${cls.says}${where ? ' ' + where : ''}: ${cls.fix}`,
+    { errno, ...(path ? { path } : {}), ...(doing ? { doing } : {}) },
+    { cause: e },
+  );
 }
 
 /** Rethrows `e` as its system-error class when it is one (see systemError), else unchanged. */

@@ -38,7 +38,9 @@ function textBlock(length: number, seed: number): Buffer {
   let n = 0;
   let size = 0;
   while (size < length) {
-    const line = `${String(seed + n).padStart(8, '0')} diskarc sample log line: request served from slab cache, status=ok bytes=${(n * 4096) % 1048576}\n`;
+    const line =
+      `${String(seed + n).padStart(8, '0')} diskarc sample log line: request served from slab cache, status=ok ` +
+      `bytes=${(n * 4096) % 1048576}\n`;
     lines.push(line);
     size += line.length;
     n++;
@@ -100,7 +102,8 @@ export async function writeSampleDisk(path: string, sizeMiB = 48, seed = 1): Pro
         if (r.kind === 'random') {
           chunk = Buffer.alloc(len);
           fillRandom(chunk, seed * 1000003 + ++n);
-        } else if (r.kind === 'repeated') chunk = Buffer.concat(Array.from({ length: Math.ceil(len / repeated.length) }, () => repeated)).subarray(0, len);
+        } else if (r.kind === 'repeated')
+          chunk = Buffer.concat(Array.from({ length: Math.ceil(len / repeated.length) }, () => repeated)).subarray(0, len);
         else if (r.kind === 'zeros') chunk = Buffer.alloc(len);
         else if (r.kind === 'ones') chunk = Buffer.alloc(len, 0xff);
         else chunk = textBlock(len, seed * 100000 + at / 64);

@@ -26,9 +26,16 @@ test('the demo serves the packed sample disk and every printed command works', a
       await new Promise((r) => setTimeout(r, 100));
     }
     t.true(out.includes('Press Ctrl-C'), `demo did not become ready:\n${out}\n${err}`);
-    const commands = out.split('\n').filter((l) => l.startsWith('  $ ')).map((l) => l.slice(4));
+    const commands = out
+      .split('\n')
+      .filter((l) => l.startsWith('  $ '))
+      .map((l) => l.slice(4));
     t.true(commands.length >= 5, out);
-    t.true(commands.some((c) => c.startsWith('nbdinfo')) && commands.some((c) => c.startsWith('qemu-img info')) && commands.some((c) => c.startsWith('nbdcopy')));
+    t.true(
+      commands.some((c) => c.startsWith('nbdinfo')) &&
+        commands.some((c) => c.startsWith('qemu-img info')) &&
+        commands.some((c) => c.startsWith('nbdcopy')),
+    );
     t.true(commands.some((c) => c.startsWith('rclone')) && commands.some((c) => c.startsWith('curl')), 'WebDAV commands printed');
     for (const c of commands) {
       const r = await run('bash', ['-c', c], { timeoutMs: 120000 });
@@ -72,7 +79,10 @@ const portOpen = (port: number) =>
 /** Runs the real `npm start` on a temp dir; resolves once the demo (npm's child) has been found. */
 async function npmStart(t: { teardown(fn: () => unknown): void; readonly passed: boolean }, dir: string) {
   // --ignore-scripts skips only prestart (the build, already done): npm still runs "start".
-  const npm = spawn('npm', ['start', '--ignore-scripts', '--', '--dir', dir, '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const npm = spawn('npm', ['start', '--ignore-scripts', '--', '--dir', dir, '--port', '0'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const io = { out: '', err: '' };
   npm.stdout.on('data', (d: Buffer) => (io.out += d.toString()));
   npm.stderr.on('data', (d: Buffer) => (io.err += d.toString()));
@@ -82,7 +92,11 @@ async function npmStart(t: { teardown(fn: () => unknown): void; readonly passed:
   });
   // The start script execs node: the demo is npm's own child, not a shell's.
   for (let i = 0; i < 200 && !demoPid && npm.exitCode === null; i++) {
-    const children = (await readFile(`/proc/${npm.pid}/task/${npm.pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean).map(Number);
+    const children = (await readFile(`/proc/${npm.pid}/task/${npm.pid}/children`, 'utf8').catch(() => ''))
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
     for (const pid of children) if ((await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('demo.js')) demoPid = pid;
     if (!demoPid) await new Promise((r) => setTimeout(r, 50));
   }
@@ -107,7 +121,8 @@ for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
     const dir = join(tmp.dir, 'demo');
     const { npm, io, demoPid } = await npmStart(t, dir);
     t.true(demoPid > 0, 'the demo is a child of npm itself');
-    for (let i = 0; i < 1200 && !io.out.includes('Press Ctrl-C') && npm.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 1200 && !io.out.includes('Press Ctrl-C') && npm.exitCode === null; i++)
+      await new Promise((r) => setTimeout(r, 100));
     t.true(io.out.includes('Press Ctrl-C'), `demo did not become ready:\n${io.out}\n${io.err}`);
     const port = Number(/127\.0\.0\.1:(\d+):/.exec(io.out)?.[1]);
     t.true(await portOpen(port));

@@ -1,8 +1,8 @@
 // A leaner dispatch of FUSE reads through fuse-native. Its generic handler wraps every operation
 // in a bound signal, three argument spreads, a setTimeout watchdog and a process.nextTick before
-// the reply; for reads — one per 128 KiB of a sequential pass — that wrapper was ≈ 15 % of the
-// event loop's time. This handler calls the same native entry points with the same arguments
-// and sends the reply as soon as the read's callback runs.
+// the reply; for reads — one per 128 KiB of a sequential pass — that wrapper was a large share of
+// the event loop's time (docs/mount.md). This handler calls the same native entry points with the
+// same arguments and sends the reply as soon as the read's callback runs.
 import { createRequire } from 'node:module';
 
 /** The parts of fuse-native's native binding a read uses (fuse-native.c: FUSE_METHOD(read, …)). */
@@ -15,7 +15,16 @@ interface FuseReadBinding {
 type ReadCallback = (result: number) => void;
 export type FuseReadOp = (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: ReadCallback) => void;
 /** What fuse-native's native side calls for each read: (handler, opcode, path, fh, buf, len, offsetLow, offsetHigh). */
-export type FuseReadHandler = (handler: unknown, op: number, path: string, fh: number, buf: Buffer, len: number, lo: number, hi: number) => void;
+export type FuseReadHandler = (
+  handler: unknown,
+  op: number,
+  path: string,
+  fh: number,
+  buf: Buffer,
+  len: number,
+  lo: number,
+  hi: number,
+) => void;
 
 const EIO = -5;
 

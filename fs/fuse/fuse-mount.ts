@@ -29,11 +29,11 @@ export interface FuseMountOptions {
 /**
  * Why 6 and not the kernel's 12: libfuse 2 starts a worker thread whenever every worker is busy
  * and ends one whenever more than 10 are idle, so a connection that keeps ~12 requests in flight
- * makes it create and retire threads endlessly — measured: ≈ 600 threads per cold 2 GiB `dd`.
+ * makes it create and retire threads endlessly (the thread counts are in docs/mount.md).
  * Each new thread costs fuse-native a synchronous round trip to the event loop plus a uv_async
  * handle it never frees, and libuv scans every such handle on each wakeup, so the mount gets
  * slower the longer it serves. With 6 background requests (plus a few synchronous ones) the pool
- * settles below 10 workers: no churn, and cold sequential reads ≈ 1.2× faster (docs/mount.md).
+ * settles below 10 workers: no churn, and faster cold sequential reads (docs/mount.md).
  */
 export const DEFAULT_MAX_BACKGROUND = 6;
 
@@ -46,7 +46,12 @@ const MOUNT_POLL_MS = 1000;
  * exactly) and reads dispatched by directReadHandler instead of its generic wrapper.
  */
 export class DiskarcFuse extends Fuse {
-  constructor(mnt: string, ops: Record<string, (...args: any[]) => void>, private readonly optionList: string[], opts: Record<string, unknown>) {
+  constructor(
+    mnt: string,
+    ops: Record<string, (...args: never[]) => void>,
+    private readonly optionList: string[],
+    opts: Record<string, unknown>,
+  ) {
     super(mnt, ops, opts);
   }
   override _fuseOptions(): string {
@@ -111,7 +116,14 @@ export class FuseMount {
     await new Promise<void>((resolve, reject) => {
       fuse.mount((err) => {
         if (err) {
-          reject(new DiskarcError('ESERVER', `cannot mount on ${mountPoint}: ${err.message} (is /dev/fuse available and are you root or allowed to use fusermount?)`, { mountpoint: mountPoint }, { cause: err }));
+          reject(
+            new DiskarcError(
+              'ESERVER',
+              `cannot mount on ${mountPoint}: ${err.message} (is /dev/fuse available and are you root or allowed to use fusermount?)`,
+              { mountpoint: mountPoint },
+              { cause: err },
+            ),
+          );
         } else resolve();
       });
     });
@@ -129,11 +141,14 @@ export class FuseMount {
   /** Notices an unmount done by someone else (fusermount -u, diskarc umount, umount -l). */
   private watch(): void {
     this.poll = setInterval(() => {
-      findMount(this.mountPoint).then((m) => {
-        if (!m && !this.unmounting) {
-          this.unmounting = this.finish();
-        }
-      }, () => {});
+      findMount(this.mountPoint).then(
+        (m) => {
+          if (!m && !this.unmounting) {
+            this.unmounting = this.finish();
+          }
+        },
+        () => {},
+      );
     }, MOUNT_POLL_MS);
   }
 
@@ -191,7 +206,9 @@ export async function tuneFuseConnection(
     log(`could not raise kernel readahead: ${(e as Error).message}`);
   }
   // Without fusectl the kernel keeps its max_background of 12; say once, plainly, what that costs.
-  const lost = 'this mount keeps the kernel\'s max_background of 12, so libfuse\'s worker pool churns under sequential reads (slower reads, and a handle leaked per worker thread created)';
+  const lost =
+    "this mount keeps the kernel's max_background of 12, so libfuse's worker pool churns under sequential reads (slower reads, " +
+    'and a handle leaked per worker thread created)';
   const missing = await ensureFusectl();
   if (missing) {
     log(`${missing}: ${lost}; to fix it, run as root: mount -t fusectl fusectl ${FUSECTL_DIR}`);

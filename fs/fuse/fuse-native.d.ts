@@ -1,8 +1,13 @@
 // Types for the parts of fuse-native (a CommonJS package without its own types) that we use.
 declare module 'fuse-native' {
   type Cb = (code: number, ...result: unknown[]) => void;
-  interface FuseOps { [op: string]: ((...args: any[]) => void) | undefined }
-  interface FuseOpts { [opt: string]: unknown }
+  interface FuseOps {
+    // Each operation has its own parameters; never[] accepts any of them without opening `any`.
+    [op: string]: ((...args: never[]) => void) | undefined;
+  }
+  interface FuseOpts {
+    [opt: string]: unknown;
+  }
   class Fuse {
     constructor(mnt: string, ops: FuseOps, opts?: FuseOpts);
     readonly mnt: string;
@@ -14,7 +19,16 @@ declare module 'fuse-native' {
     _makeHandlerArray(): unknown[];
     ops: FuseOps;
     static unmount(mnt: string, cb: (err: Error | null) => void): void;
-    static [errno: string]: any;
+    // The errno values fuse-native exports and this code returns (negated by fuse-native).
+    static readonly EACCES: number;
+    static readonly EBADF: number;
+    static readonly EINVAL: number;
+    static readonly EIO: number;
+    static readonly EISDIR: number;
+    static readonly ENOENT: number;
+    static readonly ENOMEM: number;
+    static readonly ENOTDIR: number;
+    static readonly EROFS: number;
   }
   export = Fuse;
 }

@@ -30,7 +30,9 @@ async function mountFusectl(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return `fusectl is not mounted on ${FUSECTL_DIR} and only root can mount it`;
   try {
     // The fuse module is loaded (a FUSE mount exists), so the directory exists.
-    await run('mount', ['-t', 'fusectl', 'fusectl', FUSECTL_DIR], { env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin:/usr/bin:/bin` } });
+    await run('mount', ['-t', 'fusectl', 'fusectl', FUSECTL_DIR], {
+      env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin:/usr/bin:/bin` },
+    });
   } catch (e) {
     // Another process may have mounted it in the meantime: that is success too.
     if (await isFusectlMounted()) return undefined;

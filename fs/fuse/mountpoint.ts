@@ -62,7 +62,11 @@ export async function isStaleFuseMount(mountPoint: string): Promise<boolean> {
 }
 
 function staleMountError(mp: string): DiskarcError {
-  return new DiskarcError('ESERVER', `${mp} is a stale FUSE mount left by a process that was killed; clear it with: ${fixCommand(mp)}`, { mountpoint: mp, stale: true, fix: `fusermount3 -u ${mp}` });
+  return new DiskarcError('ESERVER', `${mp} is a stale FUSE mount left by a process that was killed; clear it with: ${fixCommand(mp)}`, {
+    mountpoint: mp,
+    stale: true,
+    fix: `fusermount3 -u ${mp}`,
+  });
 }
 
 /**
@@ -78,18 +82,28 @@ export async function checkMountpoint(mountPoint: string): Promise<string> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOTCONN') throw staleMountError(mp);
-    if (code === 'ENOENT') throw new DiskarcError('EUSAGE', `mountpoint ${mp} does not exist (create it with: mkdir -p ${shellQuote(mp)})`, { mountpoint: mp });
+    if (code === 'ENOENT')
+      throw new DiskarcError('EUSAGE', `mountpoint ${mp} does not exist (create it with: mkdir -p ${shellQuote(mp)})`, { mountpoint: mp });
     throw new DiskarcError('EUSAGE', `cannot use mountpoint ${mp}: ${(e as Error).message}`, { mountpoint: mp }, { cause: e });
   }
   if (!isDir) throw new DiskarcError('EUSAGE', `mountpoint ${mp} is not a directory`, { mountpoint: mp });
   const mounted = await findMount(mp);
   if (mounted) {
     if (mounted.fsType.startsWith('fuse') && (await isStaleFuseMount(mp))) throw staleMountError(mp);
-    throw new DiskarcError('EUSAGE', `${mp} is already a mount point (${mounted.fsType} from ${mounted.source}); unmount it first (diskarc umount ${shellQuote(mp)})`, { mountpoint: mp, fsType: mounted.fsType, source: mounted.source });
+    throw new DiskarcError(
+      'EUSAGE',
+      `${mp} is already a mount point (${mounted.fsType} from ${mounted.source}); unmount it first (diskarc umount ${shellQuote(mp)})`,
+      { mountpoint: mp, fsType: mounted.fsType, source: mounted.source },
+    );
   }
   const entries = await readdir(mp);
   if (entries.length > 0) {
-    throw new DiskarcError('EUSAGE', `mountpoint ${mp} is not empty (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}); mounting would hide its files — use an empty directory`, { mountpoint: mp, entries: entries.length });
+    throw new DiskarcError(
+      'EUSAGE',
+      `mountpoint ${mp} is not empty (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}); mounting would hide its ` +
+        `files — use an empty directory`,
+      { mountpoint: mp, entries: entries.length },
+    );
   }
   return mp;
 }

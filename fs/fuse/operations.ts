@@ -4,7 +4,7 @@
 import Fuse from 'fuse-native';
 import { isDiskarcError, type ErrorCode } from '../../src/errors.js';
 import type { TreeNode, VirtualTree } from '../tree/types.js';
-import { ReadaheadBudget, ReadaheadReader } from './readahead.js';
+import { type ReadaheadBudget, ReadaheadReader } from './readahead.js';
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -111,7 +111,11 @@ export class HandleTable {
 
 type Cb = (code: number, ...result: unknown[]) => void;
 
-export function createOperations(tree: VirtualTree, handles: HandleTable, opts: OperationsOptions): Record<string, (...args: any[]) => void> {
+export function createOperations(
+  tree: VirtualTree,
+  handles: HandleTable,
+  opts: OperationsOptions,
+): Record<string, (...args: never[]) => void> {
   const { uid, gid, log } = opts;
   const fail = (op: string, path: string, cb: Cb) => (e: unknown) => cb(errnoOf(e, op, path, log));
   const readOnly = (cb: Cb) => cb(Fuse.EROFS);
@@ -125,16 +129,18 @@ export function createOperations(tree: VirtualTree, handles: HandleTable, opts: 
     },
     readdir(path: string, cb: Cb) {
       tree.readdir(path).then(
-        (entries) => cb(0, entries.map((e) => e.name), entries.map((e) => toStat(e.node, uid, gid))),
+        (entries) =>
+          cb(
+            0,
+            entries.map((e) => e.name),
+            entries.map((e) => toStat(e.node, uid, gid)),
+          ),
         fail('readdir', path, cb),
       );
     },
     open(path: string, flags: number, cb: Cb) {
       if ((flags & O_ACCMODE) !== 0 || (flags & O_TRUNC) !== 0) return readOnly(cb);
-      tree.open(path).then(
-        (source) => cb(0, handles.add(path, new ReadaheadReader(source, opts.readaheadBudget))),
-        fail('open', path, cb),
-      );
+      tree.open(path).then((source) => cb(0, handles.add(path, new ReadaheadReader(source, opts.readaheadBudget))), fail('open', path, cb));
     },
     read(path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) {
       const reader = handles.get(fh);
@@ -153,31 +159,37 @@ export function createOperations(tree: VirtualTree, handles: HandleTable, opts: 
     release(_path: string, fh: number, cb: Cb) {
       const reader = handles.remove(fh);
       if (!reader) return cb(0);
-      reader.close().then(() => cb(0), (e) => {
-        log(`release ${_path}: ${(e as Error).message}`);
-        cb(0);
-      });
+      reader.close().then(
+        () => cb(0),
+        (e) => {
+          log(`release ${_path}: ${(e as Error).message}`);
+          cb(0);
+        },
+      );
     },
     readlink(path: string, cb: Cb) {
       tree.readlink(path).then((target) => cb(0, target), fail('readlink', path, cb));
     },
     statfs(path: string, cb: Cb) {
-      tree.stats().then(({ files, bytes }) => {
-        const bsize = 65536;
-        cb(0, {
-          bsize,
-          frsize: bsize,
-          blocks: Math.min(0xffffffff, Math.ceil(bytes / bsize)),
-          bfree: 0,
-          bavail: 0,
-          files: Math.min(0xffffffff, files),
-          ffree: 0,
-          favail: 0,
-          fsid: 0,
-          flag: 1, // ST_RDONLY
-          namemax: 255,
-        });
-      }, fail('statfs', path, cb));
+      tree.stats().then(
+        ({ files, bytes }) => {
+          const bsize = 65536;
+          cb(0, {
+            bsize,
+            frsize: bsize,
+            blocks: Math.min(0xffffffff, Math.ceil(bytes / bsize)),
+            bfree: 0,
+            bavail: 0,
+            files: Math.min(0xffffffff, files),
+            ffree: 0,
+            favail: 0,
+            fsid: 0,
+            flag: 1, // ST_RDONLY
+            namemax: 255,
+          });
+        },
+        fail('statfs', path, cb),
+      );
     },
     // Everything that would change the tree: the archive is immutable.
     write: (_p: string, _fh: number, _b: Buffer, _l: number, _o: number, cb: Cb) => readOnly(cb),

@@ -9,8 +9,8 @@
 import { borrowParts, copyParts, readParts, sliceParts } from '../../src/block/parts.js';
 import type { BlockSource, BorrowedParts } from '../../src/block/source.js';
 
-/** Chunk size (measured: 4 MiB chunks stream cold archive data ~1.2–1.5× faster than 1 MiB ones:
- * fewer map walks and slab lookups per byte). */
+/** Chunk size: larger chunks mean fewer map walks and slab lookups per byte streamed (4 MiB against
+ * 1 MiB: docs/bench.md, "Figures behind choices in the code"). */
 export const READAHEAD_CHUNK = 4 * 1024 * 1024;
 const CHUNK = READAHEAD_CHUNK;
 const MAX_AHEAD = 4;
@@ -59,7 +59,10 @@ export class ReadaheadReader {
   /** Counters for --verbose and tests. */
   readonly stats = { reads: 0, fromChunks: 0, direct: 0, chunks: 0, resets: 0 };
 
-  constructor(readonly source: BlockSource, private readonly budget: ReadaheadBudget) {}
+  constructor(
+    readonly source: BlockSource,
+    private readonly budget: ReadaheadBudget,
+  ) {}
 
   get size(): number {
     return this.source.size;
@@ -192,6 +195,9 @@ export class ReadaheadReader {
     if (chunk.released) return;
     chunk.released = true;
     chunk.parts = undefined;
-    chunk.lent.then((l) => l.release(), () => {});
+    chunk.lent.then(
+      (l) => l.release(),
+      () => {},
+    );
   }
 }

@@ -71,7 +71,13 @@ export interface Attribute {
  * Decodes the attributes of a fixed-up MFT record starting at `firstOffset` and ending within `usedSize`.
  * Each attribute must have length ≥ 24 and fit, so the walk is bounded by the record size.
  */
-export function parseAttributes(rec: Buffer, firstOffset: number, usedSize: number, recordNumber: number, totalClusters: number): Attribute[] {
+export function parseAttributes(
+  rec: Buffer,
+  firstOffset: number,
+  usedSize: number,
+  recordNumber: number,
+  totalClusters: number,
+): Attribute[] {
   const what = `MFT record ${recordNumber}`;
   const out: Attribute[] = [];
   let pos = firstOffset;
@@ -87,8 +93,23 @@ export function parseAttributes(rec: Buffer, firstOffset: number, usedSize: numb
       const r = decode(attr, ResidentLayout, 0, at);
       requireBytes(attr, r.valueOffset, r.valueLength, `${at} value`);
       const value = attr.subarray(r.valueOffset, r.valueOffset + r.valueLength);
-      // Object literals, not spreads: V8's object spread is ~100× slower here, and this runs per attribute.
-      out.push({ type: h.type, name, flags: h.flags, id: h.id, record: recordNumber, resident: true, value, firstVcn: 0, lastVcn: -1, compressionUnit: 0, allocatedSize: value.length, dataSize: value.length, validDataSize: value.length, runs: [] });
+      // Object literals, not spreads: V8's object spread is far slower here (docs/bench.md), and this runs per attribute.
+      out.push({
+        type: h.type,
+        name,
+        flags: h.flags,
+        id: h.id,
+        record: recordNumber,
+        resident: true,
+        value,
+        firstVcn: 0,
+        lastVcn: -1,
+        compressionUnit: 0,
+        allocatedSize: value.length,
+        dataSize: value.length,
+        validDataSize: value.length,
+        runs: [],
+      });
     } else if (h.nonResident === 1) {
       const n = decode(attr, NonResidentLayout, 0, at);
       if (n.lastVcn < n.firstVcn - 1) throw corrupt(at, `VCN range ${n.firstVcn}..${n.lastVcn} is invalid`);
@@ -99,7 +120,21 @@ export function parseAttributes(rec: Buffer, firstOffset: number, usedSize: numb
       if (n.firstVcn === 0 && (n.validDataSize > n.dataSize || n.dataSize > n.allocatedSize)) {
         throw corrupt(at, `sizes are inconsistent (valid ${n.validDataSize}, data ${n.dataSize}, allocated ${n.allocatedSize})`);
       }
-      out.push({ type: h.type, name, flags: h.flags, id: h.id, record: recordNumber, resident: false, firstVcn: n.firstVcn, lastVcn: n.lastVcn, compressionUnit: n.compressionUnit, allocatedSize: n.allocatedSize, dataSize: n.dataSize, validDataSize: n.validDataSize, runs });
+      out.push({
+        type: h.type,
+        name,
+        flags: h.flags,
+        id: h.id,
+        record: recordNumber,
+        resident: false,
+        firstVcn: n.firstVcn,
+        lastVcn: n.lastVcn,
+        compressionUnit: n.compressionUnit,
+        allocatedSize: n.allocatedSize,
+        dataSize: n.dataSize,
+        validDataSize: n.validDataSize,
+        runs,
+      });
     } else {
       throw corrupt(at, `non-resident flag ${h.nonResident} is invalid`);
     }

@@ -45,10 +45,12 @@ export function looksLikeNtfs(sector: Buffer): boolean {
 export function parseBootSector(buf: Buffer): Geometry {
   const what = 'NTFS boot sector';
   requireBytes(buf, 0, 512, what);
-  if (!looksLikeNtfs(buf)) throw new DiskarcError('EFS', 'not an NTFS volume (no "NTFS    " OEM id in the boot sector)', { structure: what });
+  if (!looksLikeNtfs(buf))
+    throw new DiskarcError('EFS', 'not an NTFS volume (no "NTFS    " OEM id in the boot sector)', { structure: what });
   const f = decode(buf, BootSectorLayout, 0, what);
   if (f.endMarker !== 0xaa55) throw corrupt(what, `end-of-sector marker is 0x${f.endMarker.toString(16)}, not 0xAA55`);
-  if (!isPow2(f.bytesPerSector) || f.bytesPerSector < 256 || f.bytesPerSector > 65536) throw corrupt(what, `bytes per sector ${f.bytesPerSector} is not a power of two in 256..65536`);
+  if (!isPow2(f.bytesPerSector) || f.bytesPerSector < 256 || f.bytesPerSector > 65536)
+    throw corrupt(what, `bytes per sector ${f.bytesPerSector} is not a power of two in 256..65536`);
   const spc = f.sectorsPerCluster >= 244 ? 2 ** (256 - f.sectorsPerCluster) : f.sectorsPerCluster;
   if (!isPow2(spc)) throw corrupt(what, `sectors per cluster code ${f.sectorsPerCluster} is invalid`);
   const clusterSize = spc * f.bytesPerSector;
@@ -63,10 +65,19 @@ export function parseBootSector(buf: Buffer): Geometry {
   const volumeSize = f.totalSectors * f.bytesPerSector;
   if (!Number.isSafeInteger(volumeSize) || f.totalSectors <= 0) throw corrupt(what, `total sectors ${f.totalSectors} is invalid`);
   const totalClusters = Math.floor(volumeSize / clusterSize);
-  if (f.mftCluster <= 0 || f.mftCluster >= totalClusters) throw corrupt(what, `$MFT cluster ${f.mftCluster} lies outside the volume (${totalClusters} clusters)`);
+  if (f.mftCluster <= 0 || f.mftCluster >= totalClusters)
+    throw corrupt(what, `$MFT cluster ${f.mftCluster} lies outside the volume (${totalClusters} clusters)`);
   const serial = (f.serialHigh.toString(16).padStart(8, '0') + f.serialLow.toString(16).padStart(8, '0')).toUpperCase();
   return {
-    bytesPerSector: f.bytesPerSector, clusterSize, totalSectors: f.totalSectors, totalClusters, volumeSize,
-    mftCluster: f.mftCluster, mftMirrCluster: f.mftMirrCluster, mftRecordSize, indexRecordSize, serial,
+    bytesPerSector: f.bytesPerSector,
+    clusterSize,
+    totalSectors: f.totalSectors,
+    totalClusters,
+    volumeSize,
+    mftCluster: f.mftCluster,
+    mftMirrCluster: f.mftMirrCluster,
+    mftRecordSize,
+    indexRecordSize,
+    serial,
   };
 }

@@ -58,11 +58,13 @@ export function parseIndexNode(buf: Buffer, nodeOffset: number, what: string): I
   const h = decode(buf, IndexNodeHeaderLayout, nodeOffset, `${what} node header`);
   const end = nodeOffset + h.indexLength;
   let pos = nodeOffset + h.entriesOffset;
-  if (h.entriesOffset < 16 || end > buf.length || pos > end) throw corrupt(what, `node header (entries at ${h.entriesOffset}, length ${h.indexLength}) is invalid`);
+  if (h.entriesOffset < 16 || end > buf.length || pos > end)
+    throw corrupt(what, `node header (entries at ${h.entriesOffset}, length ${h.indexLength}) is invalid`);
   const out: IndexEntry[] = [];
   for (;;) {
     const e = decode(buf, IndexEntryLayout, pos, `${what} entry at ${pos}`);
-    if (e.length < 16 || e.length % 8 !== 0 || pos + e.length > end) throw corrupt(what, `entry at offset ${pos} has invalid length ${e.length}`);
+    if (e.length < 16 || e.length % 8 !== 0 || pos + e.length > end)
+      throw corrupt(what, `entry at offset ${pos} has invalid length ${e.length}`);
     const entry: IndexEntry = { record: e.record, sequence: e.sequence };
     if (e.flags & IndexEntryFlags.HAS_SUBNODE) {
       if (e.length < 24) throw corrupt(what, `entry at offset ${pos} is too short for a sub-node`);
@@ -84,7 +86,12 @@ export function parseIndexNode(buf: Buffer, nodeOffset: number, what: string): I
 
 export function parseIndexRoot(value: Buffer, what: string): IndexRoot {
   const r = decode(value, IndexRootLayout, 0, what);
-  return { attributeType: r.attributeType, collationRule: r.collationRule, indexRecordSize: r.indexRecordSize, entries: parseIndexNode(value, INDEX_ROOT_NODE_OFFSET, what) };
+  return {
+    attributeType: r.attributeType,
+    collationRule: r.collationRule,
+    indexRecordSize: r.indexRecordSize,
+    entries: parseIndexNode(value, INDEX_ROOT_NODE_OFFSET, what),
+  };
 }
 
 /** Applies fixups to an INDX block (in place) and returns its entries; checks the VCN it claims. */

@@ -29,8 +29,15 @@ export const Namespace = { POSIX: 0, WIN32: 1, DOS: 2, WIN32_AND_DOS: 3 } as con
 
 /** DOS/Windows file attribute bits (FILE_ATTRIBUTE_*). */
 export const FileAttributes = {
-  READONLY: 0x1, HIDDEN: 0x2, SYSTEM: 0x4, DIRECTORY: 0x10, ARCHIVE: 0x20, SPARSE: 0x200,
-  REPARSE_POINT: 0x400, COMPRESSED: 0x800, ENCRYPTED: 0x4000,
+  READONLY: 0x1,
+  HIDDEN: 0x2,
+  SYSTEM: 0x4,
+  DIRECTORY: 0x10,
+  ARCHIVE: 0x20,
+  SPARSE: 0x200,
+  REPARSE_POINT: 0x400,
+  COMPRESSED: 0x800,
+  ENCRYPTED: 0x4000,
   /** $FILE_NAME's "has an $I30 index" bit. */
   INDEX_VIEW: 0x10000000,
 } as const;

@@ -41,11 +41,18 @@ export async function loadFileRecord(base: MftRecord, reader: RecordReader): Pro
     attributes = [...attributes];
     for (const n of extensions) {
       const ext = await reader.record(n);
-      if (!ext.inUse || ext.baseRecord !== base.number) throw corrupt(`${what} $ATTRIBUTE_LIST`, `extension record ${n} does not belong to this file`);
+      if (!ext.inUse || ext.baseRecord !== base.number)
+        throw corrupt(`${what} $ATTRIBUTE_LIST`, `extension record ${n} does not belong to this file`);
       attributes.push(...ext.attributes.filter((a) => a.type !== AttributeType.ATTRIBUTE_LIST));
     }
   }
-  return { number: base.number, sequence: base.sequence, linkCount: base.linkCount, isDirectory: base.isDirectory, attributes: mergeFragments(attributes, what) };
+  return {
+    number: base.number,
+    sequence: base.sequence,
+    linkCount: base.linkCount,
+    isDirectory: base.isDirectory,
+    attributes: mergeFragments(attributes, what),
+  };
 }
 
 /**
@@ -71,7 +78,8 @@ export function mergeFragments(attributes: Attribute[], what: string): Attribute
     if (first.firstVcn !== 0) throw corrupt(at, `first fragment starts at VCN ${first.firstVcn}, not 0`);
     const runs = [...first.runs];
     for (let i = 1; i < frags.length; i++) {
-      if (frags[i].firstVcn !== frags[i - 1].lastVcn + 1) throw corrupt(at, `fragment at VCN ${frags[i].firstVcn} does not follow VCN ${frags[i - 1].lastVcn}`);
+      if (frags[i].firstVcn !== frags[i - 1].lastVcn + 1)
+        throw corrupt(at, `fragment at VCN ${frags[i].firstVcn} does not follow VCN ${frags[i - 1].lastVcn}`);
       runs.push(...frags[i].runs);
     }
     out.push(Object.assign({}, first, { lastVcn: frags[frags.length - 1].lastVcn, runs }));

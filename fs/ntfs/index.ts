@@ -1,5 +1,13 @@
 // Read-only NTFS reader: the public surface other modules (CLI, FUSE, WebDAV) use.
-export { MAX_LINKS_FOLLOWED, NtfsVolume, SystemRecord, type NtfsEntry, type NtfsEntryType, type ReaddirOptions, type StatOptions } from './volume.js';
+export {
+  MAX_LINKS_FOLLOWED,
+  NtfsVolume,
+  SystemRecord,
+  type NtfsEntry,
+  type NtfsEntryType,
+  type ReaddirOptions,
+  type StatOptions,
+} from './volume.js';
 export { linkDestination, type LinkDestination, type LinkKind } from './link-path.js';
 export { AttributeSource } from './attribute-stream.js';
 export { looksLikeNtfs, parseBootSector, type Geometry } from './boot-sector.js';

@@ -18,7 +18,9 @@ function efsFailure(f: DecodeFailure): DiskarcError {
 }
 
 function truncated(what: string, start: number, length: number, size: number): DiskarcError {
-  return new DiskarcError('EFS', `${what} is corrupt: needs bytes ${start}..${start + length} of a ${size}-byte structure`, { structure: what });
+  return new DiskarcError('EFS', `${what} is corrupt: needs bytes ${start}..${start + length} of a ${size}-byte structure`, {
+    structure: what,
+  });
 }
 
 /** Decodes every field of `layout` from `buf` at `base` (the structures' call-site form of layout.decode). */

@@ -20,7 +20,8 @@ export function decompressLznt1(input: Buffer, output: Buffer, what = 'LZNT1 dat
     const compressed = (header & 0x8000) !== 0;
     const start = inPos + 2;
     const end = start + dataSize;
-    if (end > input.length) throw new DiskarcError('EFS', `${what} is corrupt: chunk at ${inPos} runs past the compressed data`, { structure: what });
+    if (end > input.length)
+      throw new DiskarcError('EFS', `${what} is corrupt: chunk at ${inPos} runs past the compressed data`, { structure: what });
     const chunkOut = outPos;
     const chunkLimit = Math.min(output.length, chunkOut + LZNT1_CHUNK_SIZE);
     if (!compressed) {
@@ -48,7 +49,8 @@ export function decompressLznt1(input: Buffer, output: Buffer, what = 'LZNT1 dat
           const length = (v & mask) + 3;
           const distance = (v >>> shift) + 1;
           let from = outPos - distance;
-          if (from < chunkOut) throw new DiskarcError('EFS', `${what} is corrupt: back-reference before the chunk start`, { structure: what });
+          if (from < chunkOut)
+            throw new DiskarcError('EFS', `${what} is corrupt: back-reference before the chunk start`, { structure: what });
           // Byte by byte: overlapping copies repeat the pattern (distance < length).
           const stop = Math.min(chunkLimit, outPos + length);
           while (outPos < stop) output[outPos++] = output[from++];

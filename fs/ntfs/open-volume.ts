@@ -22,8 +22,12 @@ export async function openNtfsOnSource(source: BlockSource, label: string): Prom
     const found = table.partitions.map((p) => `p${p.index}${p.filesystem ? ` (${p.filesystem})` : ''}`).join(', ') || 'none';
     throw new DiskarcError('EFS', `${label} has no NTFS partition (partitions: ${found})`, { source: label });
   }
-  throw new DiskarcError('EUSAGE', `${label} has ${ntfs.length} NTFS partitions (${ntfs.map((p) => `p${p.index}`).join(', ')}); name one as ${label}:pN`, {
-    source: label,
-    partitions: ntfs.map((p) => p.index),
-  });
+  throw new DiskarcError(
+    'EUSAGE',
+    `${label} has ${ntfs.length} NTFS partitions (${ntfs.map((p) => `p${p.index}`).join(', ')}); name one as ${label}:pN`,
+    {
+      source: label,
+      partitions: ntfs.map((p) => p.index),
+    },
+  );
 }

@@ -3,7 +3,7 @@
 // Every structure is validated as it is read; anything inconsistent is DiskarcError('EFS').
 import { LRUCache } from 'lru-cache';
 import { readParts } from '../../src/block/parts.js';
-import { type BlockSource, type Extent } from '../../src/block/source.js';
+import type { BlockSource, Extent } from '../../src/block/source.js';
 import { DiskarcError, isDiskarcError } from '../../src/errors.js';
 import { AttributeType, AttributeFlags } from './attribute.js';
 import { AttributeSource, type StreamAttribute } from './attribute-stream.js';
@@ -71,7 +71,10 @@ const INTERIX_SYMLINK = Buffer.from('IntxLNK\x01', 'latin1');
 
 /** A block source view that turns reads past the device into EFS errors naming the volume structure. */
 class VolumeDevice implements BlockSource {
-  constructor(private readonly source: BlockSource, readonly size: number) {}
+  constructor(
+    private readonly source: BlockSource,
+    readonly size: number,
+  ) {}
   async read(offset: number, length: number): Promise<Buffer> {
     this.checkInside(offset, length);
     return this.source.read(offset, length);
@@ -82,7 +85,11 @@ class VolumeDevice implements BlockSource {
   }
   private checkInside(offset: number, length: number): void {
     if (offset + length > this.size || offset + length > this.source.size) {
-      throw new DiskarcError('EFS', `NTFS volume is truncated: read at ${offset}+${length} beyond the end of the device (${this.source.size} bytes)`, { offset, length });
+      throw new DiskarcError(
+        'EFS',
+        `NTFS volume is truncated: read at ${offset}+${length} beyond the end of the device (${this.source.size} bytes)`,
+        { offset, length },
+      );
     }
   }
   extents(offset: number, length: number): Promise<Extent[]> {
@@ -123,7 +130,11 @@ export class NtfsVolume {
   private readonly device: VolumeDevice;
   label = '';
 
-  private constructor(source: BlockSource, readonly geometry: Geometry, recordCache: number) {
+  private constructor(
+    source: BlockSource,
+    readonly geometry: Geometry,
+    recordCache: number,
+  ) {
     this.device = new VolumeDevice(source, geometry.volumeSize + geometry.bytesPerSector);
     this.records = new LRUCache({ max: recordCache });
   }
@@ -180,14 +191,17 @@ export class NtfsVolume {
 
   /** Lists a directory given its record (used by tree walks to avoid re-resolving paths). */
   async readdirRecord(dir: FileRecord, opts: ReaddirOptions = {}): Promise<NtfsEntry[]> {
-    if (!this.isDirectory(dir)) throw new DiskarcError('ENOTFOUND', `MFT record ${dir.number} is not a directory`, { mftRecord: dir.number });
+    if (!this.isDirectory(dir))
+      throw new DiskarcError('ENOTFOUND', `MFT record ${dir.number} is not a directory`, { mftRecord: dir.number });
     const out: NtfsEntry[] = [];
     for (const e of await this.indexEntries(dir)) {
       const key = e.key!;
       if (key.namespace === Namespace.DOS) continue;
       if (e.record === dir.number) continue; // the root's "." entry
       if (dir.number === SystemRecord.ROOT && !opts.system && e.record < SystemRecord.FIRST_USER && key.name.startsWith('$')) continue;
-      out.push(await this.entryOf(await this.fileRecordChecked(e.record, e.sequence, `${key.name} in directory record ${dir.number}`), key.name));
+      out.push(
+        await this.entryOf(await this.fileRecordChecked(e.record, e.sequence, `${key.name} in directory record ${dir.number}`), key.name),
+      );
     }
     return out;
   }
@@ -217,7 +231,8 @@ export class NtfsVolume {
       if (stream === '' && this.isDirectory(rec)) throw new DiskarcError('EISDIR', `${path} is a directory, not a file`, { path });
       throw new DiskarcError('ENOTFOUND', stream ? `${path}: no stream named "${stream}"` : `${path} has no data stream`, { path });
     }
-    if (data.flags & AttributeFlags.ENCRYPTED) throw new DiskarcError('EFS', `${path} is encrypted (EFS); its content cannot be read without the user's key`, { path });
+    if (data.flags & AttributeFlags.ENCRYPTED)
+      throw new DiskarcError('EFS', `${path} is encrypted (EFS); its content cannot be read without the user's key`, { path });
     if (stream === '') {
       const reparse = await this.reparseOf(rec);
       if (reparse?.kind === 'wof') {
@@ -227,10 +242,23 @@ export class NtfsVolume {
         return new WofSource(storedSource, data.dataSize, reparse.algorithm, `MFT record ${rec.number} ${WOF_STREAM}`);
       }
     }
-    if ((data.flags & AttributeFlags.COMPRESSED) && !data.resident && (data.compressionUnit === 0 || this.clusterSize * 2 ** data.compressionUnit > MAX_COMPRESSION_UNIT_BYTES)) {
-      throw new DiskarcError('EFS', `${path}: compressed attribute with unsupported compression unit ${data.compressionUnit} at cluster size ${this.clusterSize}`, { path });
+    if (
+      data.flags & AttributeFlags.COMPRESSED &&
+      !data.resident &&
+      (data.compressionUnit === 0 || this.clusterSize * 2 ** data.compressionUnit > MAX_COMPRESSION_UNIT_BYTES)
+    ) {
+      throw new DiskarcError(
+        'EFS',
+        `${path}: compressed attribute with unsupported compression unit ${data.compressionUnit} at cluster size ${this.clusterSize}`,
+        { path },
+      );
     }
-    return new AttributeSource(this.device, this.clusterSize, streamOf(data), `MFT record ${rec.number} $DATA${stream ? ':' + stream : ''}`);
+    return new AttributeSource(
+      this.device,
+      this.clusterSize,
+      streamOf(data),
+      `MFT record ${rec.number} $DATA${stream ? ':' + stream : ''}`,
+    );
   }
 
   async readlink(path: string): Promise<string> {
@@ -319,7 +347,13 @@ export class NtfsVolume {
       entry.linkKind = reparse.kind;
     } else if (reparse?.kind === 'wof') {
       entry.compression = `WOF ${reparse.algorithm}`;
-    } else if (entry.type === 'file' && data && (times.attributes & FileAttributes.SYSTEM) && data.dataSize > 8 && data.dataSize <= 8 + 2 * 4096) {
+    } else if (
+      entry.type === 'file' &&
+      data &&
+      times.attributes & FileAttributes.SYSTEM &&
+      data.dataSize > 8 &&
+      data.dataSize <= 8 + 2 * 4096
+    ) {
       const target = await this.interixTarget(rec, data.dataSize);
       if (target !== undefined) {
         entry.type = 'symlink';
@@ -385,21 +419,33 @@ export class NtfsVolume {
         const parent = rec.number;
         rec = await this.fileRecordChecked(hit.record, hit.sequence, `${here === '/' ? '' : here}/${hit.key!.name}`);
         // Found through its DOS 8.3 alias: present the long name of the same link, as Windows does.
-        name = hit.key!.namespace === Namespace.DOS ? this.longNameIn(rec, parent) ?? hit.key!.name : hit.key!.name;
+        name = hit.key!.namespace === Namespace.DOS ? (this.longNameIn(rec, parent) ?? hit.key!.name) : hit.key!.name;
         if (!last || followLast) {
           const link = await this.linkOf(rec, name);
           if (link) {
             const linkPath = '/' + [...walked, name].join('/');
             if (++followed > MAX_LINKS_FOLLOWED) {
-              throw new DiskarcError('ENOTFOUND', `${path}: too many levels of symbolic links (more than ${MAX_LINKS_FOLLOWED} followed, last ${linkPath}; a link loop?)`, { path, link: linkPath, reason: 'loop' });
+              throw new DiskarcError(
+                'ENOTFOUND',
+                `${path}: too many levels of symbolic links (more than ${MAX_LINKS_FOLLOWED} followed, last ${linkPath}; a link loop?)`,
+                { path, link: linkPath, reason: 'loop' },
+              );
             }
             const dest = linkDestination(walked, link.target, link.kind);
             if (!dest.inside) {
-              throw new DiskarcError('ENOTFOUND', `${path}: link ${linkPath} -> ${link.target} points outside the NTFS volume (${dest.reason}); only links within the volume are followed`, { path, link: linkPath, target: link.target, reason: 'outside' });
+              throw new DiskarcError(
+                'ENOTFOUND',
+                `${path}: link ${linkPath} -> ${link.target} points outside the NTFS volume (${dest.reason}); only links ` +
+                  `within the volume are followed`,
+                { path, link: linkPath, target: link.target, reason: 'outside' },
+              );
             }
             const rest = parts.slice(i + 1);
             if (stream !== undefined) {
-              if (!dest.parts.length) throw new DiskarcError('ENOTFOUND', `${path}: link ${linkPath} leads to the volume root, which has no stream "${stream}"`, { path });
+              if (!dest.parts.length)
+                throw new DiskarcError('ENOTFOUND', `${path}: link ${linkPath} leads to the volume root, which has no stream "${stream}"`, {
+                  path,
+                });
               dest.parts[dest.parts.length - 1] += ':' + stream;
             }
             parts = [...dest.parts, ...rest];
@@ -481,7 +527,7 @@ export class NtfsVolume {
   private async indexOf(dir: FileRecord): Promise<{ root: IndexEntry[]; readNode: (vcn: number) => Promise<IndexEntry[]> }> {
     const what = `directory record ${dir.number} $INDEX_ROOT`;
     const rootAttr = findAttribute(dir, AttributeType.INDEX_ROOT, '$I30');
-    if (!rootAttr || !rootAttr.resident) throw corrupt(what, 'is missing or non-resident');
+    if (!rootAttr?.resident) throw corrupt(what, 'is missing or non-resident');
     const root = parseIndexRoot(rootAttr.value!, what);
     if (root.attributeType !== AttributeType.FILE_NAME || root.collationRule !== COLLATION_FILENAME) {
       throw corrupt(what, `indexes attribute 0x${root.attributeType.toString(16)} with collation ${root.collationRule}, not file names`);
@@ -489,7 +535,9 @@ export class NtfsVolume {
     const size = root.indexRecordSize;
     if (size < 512 || size > 65536 || (size & (size - 1)) !== 0) throw corrupt(what, `index record size ${size} is invalid`);
     const allocAttr = findAttribute(dir, AttributeType.INDEX_ALLOCATION, '$I30');
-    const alloc = allocAttr ? new AttributeSource(this.device, this.clusterSize, streamOf(allocAttr), `directory record ${dir.number} $INDEX_ALLOCATION`) : undefined;
+    const alloc = allocAttr
+      ? new AttributeSource(this.device, this.clusterSize, streamOf(allocAttr), `directory record ${dir.number} $INDEX_ALLOCATION`)
+      : undefined;
     const vcnUnit = size >= this.clusterSize ? this.clusterSize : 512;
     // $BITMAP ($I30) marks the INDX blocks in use; an entry pointing at a free block is corrupt.
     const bitmapAttr = findAttribute(dir, AttributeType.BITMAP, '$I30');
@@ -501,15 +549,20 @@ export class NtfsVolume {
       if (hit) return hit;
       if (!alloc) throw corrupt(at, 'is referenced but the directory has no $INDEX_ALLOCATION');
       const off = vcn * vcnUnit;
-      if (!Number.isSafeInteger(off) || off % size !== 0 || off + size > alloc.size) throw corrupt(at, `lies outside $INDEX_ALLOCATION (${alloc.size} bytes)`);
+      if (!Number.isSafeInteger(off) || off % size !== 0 || off + size > alloc.size)
+        throw corrupt(at, `lies outside $INDEX_ALLOCATION (${alloc.size} bytes)`);
       if (bitmapAttr) {
         if (!inUse) {
           const need = Math.ceil(alloc.size / size / 8);
-          if (bitmapAttr.dataSize > need + 8) throw corrupt(`directory record ${dir.number} $BITMAP`, `size ${bitmapAttr.dataSize} does not fit $INDEX_ALLOCATION`);
-          inUse = bitmapAttr.resident ? bitmapAttr.value! : await this.attributeValue(streamOf(bitmapAttr), `directory record ${dir.number} $BITMAP`);
+          if (bitmapAttr.dataSize > need + 8)
+            throw corrupt(`directory record ${dir.number} $BITMAP`, `size ${bitmapAttr.dataSize} does not fit $INDEX_ALLOCATION`);
+          inUse = bitmapAttr.resident
+            ? bitmapAttr.value!
+            : await this.attributeValue(streamOf(bitmapAttr), `directory record ${dir.number} $BITMAP`);
         }
         const block = off / size;
-        if (block >= inUse.length * 8 || !(inUse[block >> 3] & (1 << (block & 7)))) throw corrupt(at, 'is referenced but marked free in $BITMAP');
+        if (block >= inUse.length * 8 || !(inUse[block >> 3] & (1 << (block & 7))))
+          throw corrupt(at, 'is referenced but marked free in $BITMAP');
       }
       const entries = parseIndexRecord(await alloc.read(off, size), vcn, at);
       this.indexBlocks.set(key, entries);
@@ -540,7 +593,8 @@ export class NtfsVolume {
   /** One raw MFT record, parsed (fixups applied to a private copy). */
   async record(n: number): Promise<MftRecord> {
     const size = this.geometry.mftRecordSize;
-    if (!Number.isSafeInteger(n) || n < 0 || n >= this.recordCount) throw corrupt(`MFT record ${n}`, `is beyond the end of $MFT (${this.recordCount} records)`);
+    if (!Number.isSafeInteger(n) || n < 0 || n >= this.recordCount)
+      throw corrupt(`MFT record ${n}`, `is beyond the end of $MFT (${this.recordCount} records)`);
     const blockSize = Math.max(MFT_BLOCK, size);
     const block = Math.floor((n * size) / blockSize);
     let pending = this.mftBlocks.get(block);
@@ -568,10 +622,20 @@ export class NtfsVolume {
     if (!rec0.inUse) throw corrupt('MFT record 0 ($MFT)', 'is not in use');
     const first = rec0.attributes.find((a) => a.type === AttributeType.DATA && a.name === '' && !a.resident && a.firstVcn === 0);
     if (!first) throw corrupt('MFT record 0 ($MFT)', 'has no non-resident $DATA attribute');
-    if (first.dataSize < g.mftRecordSize * SystemRecord.FIRST_USER) throw corrupt('MFT record 0 ($MFT)', `$DATA size ${first.dataSize} is too small`);
+    if (first.dataSize < g.mftRecordSize * SystemRecord.FIRST_USER)
+      throw corrupt('MFT record 0 ($MFT)', `$DATA size ${first.dataSize} is too small`);
     const bootstrap = { ...streamOf(first), runs: first.runs };
     // The first fragment maps at least VCN 0..lastVcn; reading past it fails cleanly via runAt.
-    this.mft = new AttributeSource(this.device, g.clusterSize, { ...bootstrap, dataSize: Math.min(first.dataSize, (first.lastVcn + 1) * g.clusterSize), validDataSize: Math.min(first.validDataSize, (first.lastVcn + 1) * g.clusterSize) }, '$MFT $DATA');
+    this.mft = new AttributeSource(
+      this.device,
+      g.clusterSize,
+      {
+        ...bootstrap,
+        dataSize: Math.min(first.dataSize, (first.lastVcn + 1) * g.clusterSize),
+        validDataSize: Math.min(first.validDataSize, (first.lastVcn + 1) * g.clusterSize),
+      },
+      '$MFT $DATA',
+    );
     const full = await loadFileRecord(rec0, this);
     const data = findAttribute(full, AttributeType.DATA);
     if (!data || data.resident) throw corrupt('MFT record 0 ($MFT)', 'has no non-resident $DATA attribute');
@@ -602,4 +666,3 @@ function fileNameTimes(value: Buffer, what: string) {
   const fn: FileName = parseFileName(value, `${what} $FILE_NAME`);
   return { created: fn.modified, modified: fn.modified, changed: fn.modified, accessed: fn.modified, attributes: fn.flags };
 }
-

@@ -18,14 +18,18 @@ export async function* walkTree(volume: NtfsVolume, root: string, opts: ReaddirO
   const start = await volume.recordOf(root);
   const onPath = new Set<number>([start.number]);
   async function* visit(recNumber: number, prefix: string, depth: number): AsyncGenerator<WalkItem> {
-    if (depth > MAX_TREE_DEPTH) throw new DiskarcError('EFS', `directory tree below /${root} is deeper than ${MAX_TREE_DEPTH} levels`, { path: prefix });
+    if (depth > MAX_TREE_DEPTH)
+      throw new DiskarcError('EFS', `directory tree below /${root} is deeper than ${MAX_TREE_DEPTH} levels`, { path: prefix });
     const dir = await volume.fileRecordOf(recNumber);
     for (const entry of await volume.readdirRecord(dir, opts)) {
       const path = prefix ? `${prefix}/${entry.name}` : entry.name;
       yield { path, entry, depth };
       if (entry.type !== 'directory') continue;
       if (onPath.has(entry.mftRecord)) {
-        throw new DiskarcError('EFS', `directory cycle: ${path} is MFT record ${entry.mftRecord}, one of its own ancestors`, { path, mftRecord: entry.mftRecord });
+        throw new DiskarcError('EFS', `directory cycle: ${path} is MFT record ${entry.mftRecord}, one of its own ancestors`, {
+          path,
+          mftRecord: entry.mftRecord,
+        });
       }
       onPath.add(entry.mftRecord);
       yield* visit(entry.mftRecord, path, depth + 1);

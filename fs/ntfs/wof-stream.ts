@@ -33,7 +33,8 @@ export class WofSource implements BlockSource {
     this.chunks = Math.ceil(size / chunkSize);
     this.entrySize = size > 0xffffffff ? 8 : 4;
     this.tableBytes = Math.max(0, this.chunks - 1) * this.entrySize;
-    if (this.tableBytes > stored.size) throw corrupt(what, `chunk table (${this.tableBytes} bytes) is larger than the stream (${stored.size} bytes)`);
+    if (this.tableBytes > stored.size)
+      throw corrupt(what, `chunk table (${this.tableBytes} bytes) is larger than the stream (${stored.size} bytes)`);
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
@@ -81,7 +82,11 @@ export class WofSource implements BlockSource {
     if (end - start === plain) data = await this.stored.read(start, plain);
     else if (this.algorithm.startsWith('XPRESS')) data = decompressXpressHuffman(await this.stored.read(start, end - start), plain, at);
     else {
-      throw new DiskarcError('EFS', `${at} is ${this.algorithm}-compressed; decoding ${this.algorithm} WOF chunks is not supported (see docs/ntfs.md)`, { structure: at, algorithm: this.algorithm });
+      throw new DiskarcError(
+        'EFS',
+        `${at} is ${this.algorithm}-compressed; decoding ${this.algorithm} WOF chunks is not supported (see docs/ntfs.md)`,
+        { structure: at, algorithm: this.algorithm },
+      );
     }
     this.cached = { index, data };
     return data;

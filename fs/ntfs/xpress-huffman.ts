@@ -16,7 +16,8 @@ function buildTable(lengths: Uint8Array, what: string): Int32Array {
       if (lengths[sym] !== len) continue;
       const span = 1 << (TABLE_BITS - len);
       const start = code * span;
-      if (start + span > table.length) throw new DiskarcError('EFS', `${what} is corrupt: over-subscribed Huffman code`, { structure: what });
+      if (start + span > table.length)
+        throw new DiskarcError('EFS', `${what} is corrupt: over-subscribed Huffman code`, { structure: what });
       table.fill((sym << 4) | len, start, start + span);
       code++;
     }

@@ -13,9 +13,16 @@ export function partitionLayout<const F extends Readonly<Record<string, PlacedFi
 
 function efsFailure(f: DecodeFailure): DiskarcError {
   if (f.kind === 'bounds') {
-    return new DiskarcError('EFS', `${f.structure} is truncated: needs ${f.needed} bytes at ${f.at}, only ${Math.max(0, f.length - f.at)} available`, { structure: f.structure });
+    return new DiskarcError(
+      'EFS',
+      `${f.structure} is truncated: needs ${f.needed} bytes at ${f.at}, only ${Math.max(0, f.length - f.at)} available`,
+      { structure: f.structure },
+    );
   }
-  return new DiskarcError('EFS', `${f.structure} is corrupt: field ${f.field} (${f.hex}) is out of range`, { structure: f.structure, field: f.field });
+  return new DiskarcError('EFS', `${f.structure} is corrupt: field ${f.field} (${f.hex}) is out of range`, {
+    structure: f.structure,
+    field: f.field,
+  });
 }
 
 /** Size in bytes a layout covers (the end of its last field). */

@@ -16,7 +16,10 @@ function latin1Field(head: Buffer, offset: number, size: number): string | undef
   if (offset + size > head.length) return undefined;
   const raw = head.subarray(offset, offset + size);
   const nul = raw.indexOf(0);
-  const s = raw.subarray(0, nul < 0 ? raw.length : nul).toString('utf8').trimEnd();
+  const s = raw
+    .subarray(0, nul < 0 ? raw.length : nul)
+    .toString('utf8')
+    .trimEnd();
   return s || undefined;
 }
 
@@ -93,7 +96,8 @@ async function ntfsIdentity(head: Buffer, source: BlockSource): Promise<Filesyst
   const recRaw = head.readInt8(64);
   const recordSize = recRaw > 0 ? recRaw * cluster : 2 ** -recRaw;
   const mftLcn = head.readBigUInt64LE(48);
-  if (![512, 1024, 2048, 4096].includes(bps) || cluster === 0 || cluster > 2 * 1024 * 1024 || recordSize < 512 || recordSize > 65536) return out;
+  if (![512, 1024, 2048, 4096].includes(bps) || cluster === 0 || cluster > 2 * 1024 * 1024 || recordSize < 512 || recordSize > 65536)
+    return out;
   const at = Number(mftLcn) * cluster + 3 * recordSize;
   if (!Number.isSafeInteger(at) || at + recordSize > source.size) return out;
   const rec = await source.read(at, recordSize);
@@ -140,7 +144,8 @@ function isoIdentity(head: Buffer): FilesystemIdentity {
   if (pvd + 830 <= head.length) {
     const d = head.toString('latin1', pvd + 813, pvd + 829);
     if (/^\d{16}$/.test(d) && d !== '0000000000000000') {
-      out.uuid = `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}-${d.slice(8, 10)}-${d.slice(10, 12)}-${d.slice(12, 14)}-${d.slice(14, 16)}`;
+      // The volume's modification time digits (YYYYMMDDHHMMSScc), grouped as blkid shows them.
+      out.uuid = [d.slice(0, 4), ...(d.slice(4).match(/../g) ?? [])].join('-');
     }
   }
   return out;

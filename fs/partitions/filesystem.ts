@@ -106,7 +106,14 @@ function probeFat(head: Buffer): string | undefined {
 
 /** Identifies the format whose signature is in `head` (the first PROBE_BYTES of a volume, or fewer). */
 export function identifyFilesystem(head: Buffer): string | undefined {
-  return probeMagics(head, magicProbes) ?? probeExt(head) ?? probeMagics(head, lateMagicProbes) ?? probeSwap(head) ?? probeIso9660(head) ?? probeFat(head);
+  return (
+    probeMagics(head, magicProbes) ??
+    probeExt(head) ??
+    probeMagics(head, lateMagicProbes) ??
+    probeSwap(head) ??
+    probeIso9660(head) ??
+    probeFat(head)
+  );
 }
 
 /** Reads the head of `source` and identifies its filesystem; undefined when nothing is recognised. */

@@ -65,7 +65,10 @@ type Attempt = ValidGpt | { problem: string; signed: boolean };
  * Looks for a GPT. Returns null when no sector size shows a GPT signature at LBA 1 or at the
  * last LBA; throws EFS when a signature is there but no header and entry array pass their checks.
  */
-export async function readGptTable(source: BlockSource, sectorSizes: readonly number[] = PROBED_SECTOR_SIZES): Promise<PartitionTable | null> {
+export async function readGptTable(
+  source: BlockSource,
+  sectorSizes: readonly number[] = PROBED_SECTOR_SIZES,
+): Promise<PartitionTable | null> {
   const problems: string[] = [];
   for (const ss of sectorSizes) {
     const lastLba = BigInt(Math.floor(source.size / ss) - 1);
@@ -74,7 +77,10 @@ export async function readGptTable(source: BlockSource, sectorSizes: readonly nu
     if (!('problem' in primary)) {
       const warnings: string[] = [];
       const backupLba = primary.header.alternateLba;
-      const backup = backupLba > 1n && backupLba <= lastLba ? await readHeaderAt(source, ss, backupLba, 'backup') : { problem: `backup GPT header location ${backupLba} is beyond the end of the disk`, signed: false };
+      const backup =
+        backupLba > 1n && backupLba <= lastLba
+          ? await readHeaderAt(source, ss, backupLba, 'backup')
+          : { problem: `backup GPT header location ${backupLba} is beyond the end of the disk`, signed: false };
       if ('problem' in backup) warnings.push(`${backup.problem} (the primary is intact)`);
       return buildTable(source, ss, primary, 'primary', warnings);
     }
@@ -106,16 +112,19 @@ async function readHeaderAt(source: BlockSource, ss: number, lba: bigint, which:
   copy.writeUInt32LE(0, 16);
   if (crc32(copy) !== h.headerCrc32) return bad(`${what} fails its CRC32 check`);
   if (h.myLba !== lba) return bad(`${what} says it is at LBA ${h.myLba}`);
-  if (h.firstUsableLba > h.lastUsableLba + 1n) return bad(`${what} has first usable LBA ${h.firstUsableLba} after last usable LBA ${h.lastUsableLba}`);
+  if (h.firstUsableLba > h.lastUsableLba + 1n)
+    return bad(`${what} has first usable LBA ${h.firstUsableLba} after last usable LBA ${h.lastUsableLba}`);
   const esize = h.sizeOfPartitionEntry;
   if (esize < GPT_ENTRY_MIN_SIZE || esize % GPT_ENTRY_MIN_SIZE !== 0 || (esize & (esize - 1)) !== 0 || esize > ss) {
     return bad(`${what} has an unsupported partition entry size ${esize}`);
   }
   const arrayBytes = h.numberOfPartitionEntries * esize;
-  if (arrayBytes > GPT_MAX_ENTRY_ARRAY_BYTES) return bad(`${what} declares ${h.numberOfPartitionEntries} entries, too many for a real table`);
+  if (arrayBytes > GPT_MAX_ENTRY_ARRAY_BYTES)
+    return bad(`${what} declares ${h.numberOfPartitionEntries} entries, too many for a real table`);
   if (h.partitionEntryLba < 1n) return bad(`${what} puts the entry array at LBA ${h.partitionEntryLba}`);
   const arrayAt = lbaToBytes(h.partitionEntryLba, ss, what);
-  if (arrayAt + arrayBytes > source.size) return bad(`${what}: the entry array at LBA ${h.partitionEntryLba} runs beyond the end of the disk`);
+  if (arrayAt + arrayBytes > source.size)
+    return bad(`${what}: the entry array at LBA ${h.partitionEntryLba} runs beyond the end of the disk`);
   const entries = await source.read(arrayAt, arrayBytes);
   if (crc32(entries) !== h.partitionEntryArrayCrc32) return bad(`${what}: the partition entry array fails its CRC32 check`);
   return { header: h, entries };
@@ -152,7 +161,10 @@ function buildTable(source: BlockSource, ss: number, gpt: ValidGpt, which: 'prim
       if (e.attributes & 4n) p.bootable = true;
     }
     if (e.startingLba < h.firstUsableLba || e.endingLba > h.lastUsableLba) {
-      warnings.push(`partition ${i + 1} (LBA ${e.startingLba}–${e.endingLba}) lies outside the usable area (LBA ${h.firstUsableLba}–${h.lastUsableLba})`);
+      warnings.push(
+        `partition ${i + 1} (LBA ${e.startingLba}–${e.endingLba}) lies outside the usable area ` +
+          `(LBA ${h.firstUsableLba}–${h.lastUsableLba})`,
+      );
     }
     partitions.push(p);
   }

@@ -55,7 +55,11 @@ export async function readPartitionTable(source: BlockSource, options: ReadParti
   if (!mbr || isProtectiveMbr(mbr)) {
     table = await readGptTable(source, sectorSize ? [sectorSize] : PROBED_SECTOR_SIZES);
     if (!table && mbr) {
-      throw new DiskarcError('EFS', 'the MBR is a GPT protective MBR (type 0xEE) but no GPT header was found at LBA 1 or at the last LBA', {});
+      throw new DiskarcError(
+        'EFS',
+        'the MBR is a GPT protective MBR (type 0xEE) but no GPT header was found at LBA 1 or at the last LBA',
+        {},
+      );
     }
     if (table && detect) await detectPartitionFilesystems(source, table);
   } else if (isVolumeBootSector(sector0, mbr, source.size / (sectorSize ?? MBR_SECTOR_BYTES))) {

@@ -87,7 +87,10 @@ export async function readMbrTable(source: BlockSource, mbr: MbrSector, sectorSi
     if (e.status === 0x80) p.bootable = true;
     if (isExtendedType(e.type)) p.extended = true;
     if (firstLba + e.sectors > diskSectors) {
-      warnings.push(`partition ${index} (sectors ${firstLba}–${firstLba + e.sectors - 1}) extends beyond the end of the disk (${diskSectors} sectors): image truncated?`);
+      warnings.push(
+        `partition ${index} (sectors ${firstLba}–${firstLba + e.sectors - 1}) extends beyond the end of the disk ` +
+          `(${diskSectors} sectors): image truncated?`,
+      );
     }
     return p;
   };
@@ -97,7 +100,8 @@ export async function readMbrTable(source: BlockSource, mbr: MbrSector, sectorSi
     if (e.type === 0 || e.sectors === 0) continue;
     partitions.push(make(e.slot + 1, e, e.firstLba));
     if (isExtendedType(e.type)) {
-      if (extended) warnings.push(`more than one extended partition; only the logical partitions of partition ${extended.slot + 1} are read`);
+      if (extended)
+        warnings.push(`more than one extended partition; only the logical partitions of partition ${extended.slot + 1} are read`);
       else extended = e;
     }
   }
@@ -127,7 +131,8 @@ async function readLogicalPartitions(
   for (;;) {
     const what = `extended boot record at sector ${ebrLba}`;
     if (visited.has(ebrLba)) throw new DiskarcError('EFS', `the extended partition's chain loops back to the ${what}`, { lba: ebrLba });
-    if (visited.size >= MAX_LOGICAL_PARTITIONS) throw new DiskarcError('EFS', `the extended partition's chain has more than ${MAX_LOGICAL_PARTITIONS} records`, { lba: ebrLba });
+    if (visited.size >= MAX_LOGICAL_PARTITIONS)
+      throw new DiskarcError('EFS', `the extended partition's chain has more than ${MAX_LOGICAL_PARTITIONS} records`, { lba: ebrLba });
     visited.add(ebrLba);
     if (ebrLba < extStart || ebrLba >= extEnd) {
       throw new DiskarcError('EFS', `${what} lies outside the extended partition (sectors ${extStart}–${extEnd - 1})`, { lba: ebrLba });

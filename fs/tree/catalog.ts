@@ -39,7 +39,14 @@ export function archiveCatalog(archive: Archive, only?: string): StreamCatalog {
       const infos = await archive.listStreams();
       return infos
         .filter((s) => only === undefined || s.id === only)
-        .map((s) => ({ id: s.id, name: s.name, size: s.size, time: new Date(s.packTime), info: { ...s }, dataBytes: s.mappedSize - s.fillBytes }));
+        .map((s) => ({
+          id: s.id,
+          name: s.name,
+          size: s.size,
+          time: new Date(s.packTime),
+          info: { ...s },
+          dataBytes: s.mappedSize - s.fillBytes,
+        }));
     },
     open: (id) => archive.openStream(id),
     close: () => archive.close(),
@@ -51,12 +58,20 @@ export function imageCatalog(paths: readonly string[]): StreamCatalog {
   return {
     label: paths.join(','),
     async list() {
-      return Promise.all(paths.map(async (p, i) => {
-        const st = await stat(p).catch((e) => {
-          throw new DiskarcError('EINPUT', `cannot stat ${p}: ${(e as Error).message}`, { path: p });
-        });
-        return { id: String(i), name: basename(p), size: st.size, time: st.mtime, info: { id: String(i), name: basename(p), sourcePath: p, size: st.size } };
-      }));
+      return Promise.all(
+        paths.map(async (p, i) => {
+          const st = await stat(p).catch((e) => {
+            throw new DiskarcError('EINPUT', `cannot stat ${p}: ${(e as Error).message}`, { path: p });
+          });
+          return {
+            id: String(i),
+            name: basename(p),
+            size: st.size,
+            time: st.mtime,
+            info: { id: String(i), name: basename(p), sourcePath: p, size: st.size },
+          };
+        }),
+      );
     },
     async open(id) {
       const p = paths[Number(id)];

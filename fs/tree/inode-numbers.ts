@@ -39,6 +39,6 @@ export class InodeNumbers {
   private fallback(key: string): number {
     let h = 2166136261;
     for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
-    return (h >>> 0) || ROOT_INO + 1;
+    return h >>> 0 || ROOT_INO + 1;
   }
 }

@@ -10,7 +10,7 @@ const MAX_NAME_BYTES = 255;
  */
 export function escapeName(raw: string): string {
   let out = raw.replace(/[%/\0]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
-  if (out === '' ) out = '%00';
+  if (out === '') out = '%00';
   if (out === '.' || out === '..') out = out.replace(/\./g, '%2E');
   return truncateUtf8(out, MAX_NAME_BYTES);
 }

@@ -55,7 +55,10 @@ type StorageModule = typeof import('../ntfs/storage.js');
 
 /** fs/ntfs's NtfsVolume as the tree sees it, with the storage facts of fs/ntfs/storage.ts. */
 class NtfsVolumeView implements NtfsVolumeLike {
-  constructor(private readonly vol: NtfsVolume, private readonly storage: StorageModule) {}
+  constructor(
+    private readonly vol: NtfsVolume,
+    private readonly storage: StorageModule,
+  ) {}
   get recordCount(): number {
     return this.vol.recordCount;
   }

@@ -113,7 +113,10 @@ export class NtfsSubtree {
   async open(parts: string[]): Promise<BlockSource> {
     const child = await this.resolve(parts);
     if (!child.ads && child.entry.type !== 'file') {
-      throw new DiskarcError('EFS', `${child.ntfsPath} is a ${child.entry.type}, not a file`, { path: child.ntfsPath, type: child.entry.type });
+      throw new DiskarcError('EFS', `${child.ntfsPath} is a ${child.entry.type}, not a file`, {
+        path: child.ntfsPath,
+        type: child.entry.type,
+      });
     }
     return this.openChild(child);
   }
@@ -128,7 +131,8 @@ export class NtfsSubtree {
 
   async readlink(parts: string[]): Promise<string> {
     const child = await this.resolve(parts);
-    if (child.ads || child.entry.type !== 'symlink') throw new DiskarcError('EFS', `${child.ntfsPath} is not a symlink`, { path: child.ntfsPath });
+    if (child.ads || child.entry.type !== 'symlink')
+      throw new DiskarcError('EFS', `${child.ntfsPath} is not a symlink`, { path: child.ntfsPath });
     return presentTarget(child.entry.linkTarget ?? (await (await this.vol()).readlink(child.ntfsPath)), child.ntfsPath);
   }
 
@@ -161,7 +165,10 @@ export class NtfsSubtree {
         child.storage = { allocated: s.allocated, nlink: dir ? 1 : s.links };
       } else {
         // A reader that cannot tell: shown fully allocated, each name its own file.
-        child.storage = { allocated: child.ads !== undefined ? child.adsSize ?? 0 : child.entry.type === 'directory' ? 0 : child.entry.size, nlink: 1 };
+        child.storage = {
+          allocated: child.ads !== undefined ? (child.adsSize ?? 0) : child.entry.type === 'directory' ? 0 : child.entry.size,
+          nlink: 1,
+        };
       }
     }
     return child.storage;
@@ -199,9 +206,10 @@ export class NtfsSubtree {
 
   private async load(ntfsPath: string, mftRecord?: number): Promise<Listing> {
     const vol = await this.vol();
-    const entries = vol.fileRecordOf && vol.readdirRecord && mftRecord !== undefined
-      ? await vol.readdirRecord(await vol.fileRecordOf(mftRecord))
-      : await vol.readdir(ntfsPath);
+    const entries =
+      vol.fileRecordOf && vol.readdirRecord && mftRecord !== undefined
+        ? await vol.readdirRecord(await vol.fileRecordOf(mftRecord))
+        : await vol.readdir(ntfsPath);
     const base = ntfsPath === '/' ? '' : ntfsPath;
     const raw: Child[] = [];
     const names: string[] = [];
@@ -218,7 +226,9 @@ export class NtfsSubtree {
     }
     const unique = uniqueNames(names);
     const children = new Map<string, Child>();
-    unique.forEach((n, i) => children.set(n, raw[i]));
+    unique.forEach((n, i) => {
+      children.set(n, raw[i]);
+    });
     return { children };
   }
 }
@@ -232,7 +242,7 @@ export function presentTarget(target: string, linkPath: string): string {
   const m = /^[A-Za-z]:\/?(.*)$/.exec(target);
   if (!m) return target;
   const depth = linkPath.split('/').filter(Boolean).length - 1;
-  return ('../'.repeat(depth) + m[1]) || '.';
+  return '../'.repeat(depth) + m[1] || '.';
 }
 
 export function nodeOf(e: NtfsEntryLike, path: string, { ino, allocated, nlink }: Storage & { ino: number }): TreeNode {

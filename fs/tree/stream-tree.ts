@@ -30,7 +30,7 @@ export interface StreamTreeOptions {
 /** Filesystems whose files the tree presents (the others are served as pN.img only). */
 const BROWSABLE = new Set(['ntfs']);
 /** Partitions up to this size get their st_blocks from a walk of their extents (once per mount). */
-// Measured: a walk takes 15–150 ms per 256 MiB of 4 KiB chunks (warm–cold), so 1 GiB stays < 1 s.
+// The bound keeps that walk well under a second even cold (timings: docs/bench.md).
 const EXACT_ALLOCATION_BYTES = 1024 ** 3;
 /** Directory of a stream that is itself a filesystem (no partition table). */
 export const BARE_FS_DIR = 'fs';
@@ -65,7 +65,10 @@ export class StreamTree implements VirtualTree {
   private readonly mountTime = new Date();
   private readonly inodes = new InodeNumbers();
 
-  constructor(readonly catalog: StreamCatalog, private readonly opts: StreamTreeOptions = {}) {
+  constructor(
+    readonly catalog: StreamCatalog,
+    private readonly opts: StreamTreeOptions = {},
+  ) {
     this.listings = createListingCache(opts.listingCacheEntries);
   }
 
@@ -84,13 +87,23 @@ export class StreamTree implements VirtualTree {
     switch (child.kind) {
       case 'disk':
         if (rest.length > 1) throw notDirectory(path);
-        return this.fileNode(state.stream.size, t, ino(), state.stream.dataBytes ?? (await this.allocated(state, rest[0], async () => this.source(state))));
+        return this.fileNode(
+          state.stream.size,
+          t,
+          ino(),
+          state.stream.dataBytes ?? (await this.allocated(state, rest[0], async () => this.source(state))),
+        );
       case 'info':
         if (rest.length > 1) throw notDirectory(path);
         return this.fileNode(child.data.length, t, ino(), child.data.length);
       case 'partition':
         if (rest.length > 1) throw notDirectory(path);
-        return this.fileNode(this.partitionSize(state, child.partition), t, ino(), await this.partitionAllocated(state, rest[0], child.partition));
+        return this.fileNode(
+          this.partitionSize(state, child.partition),
+          t,
+          ino(),
+          await this.partitionAllocated(state, rest[0], child.partition),
+        );
       case 'filesystem':
         // The directory itself is shown without opening the volume; below it the volume is opened.
         if (rest.length === 1) return this.dirNode(t, child.subtree.rootIno);
@@ -172,7 +185,9 @@ export class StreamTree implements VirtualTree {
         const streams = await this.catalog.list();
         const names = uniqueNames(streams.map((s) => escapeName(s.name || s.id)));
         const map = new Map<string, CatalogStream>();
-        names.forEach((n, i) => map.set(n, streams[i]));
+        names.forEach((n, i) => {
+          map.set(n, streams[i]);
+        });
         this.root = { at: Date.now(), names: map, streams };
         return map;
       } finally {
@@ -270,10 +285,15 @@ export class StreamTree implements VirtualTree {
   }
 
   private subtree(key: string, source: BlockSource): NtfsSubtree {
-    return new NtfsSubtree(key, async () => {
-      const open = this.opts.openNtfs ?? (await defaultNtfsOpener());
-      return open(source);
-    }, this.listings, this.inodes);
+    return new NtfsSubtree(
+      key,
+      async () => {
+        const open = this.opts.openNtfs ?? (await defaultNtfsOpener());
+        return open(source);
+      },
+      this.listings,
+      this.inodes,
+    );
   }
 
   /**

@@ -34,7 +34,10 @@ export class ProxyServer {
   private nextId = 1;
   private closing = false;
 
-  constructor(private readonly log: Logger, limits: Partial<ProxyLimits> = {}) {
+  constructor(
+    private readonly log: Logger,
+    limits: Partial<ProxyLimits> = {},
+  ) {
     this.limits = { ...defaultProxyLimits, ...limits };
     this.budget = new ByteBudget(this.limits.maxServerReplyBytes);
   }
@@ -54,7 +57,14 @@ export class ProxyServer {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const where = endpoint.kind === 'unix' ? endpoint.path : `${endpoint.host}:${endpoint.port}`;
-        reject(new DiskarcError('ESERVER', `cannot listen for the range proxy on ${where}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`, { endpoint }, { cause: err }));
+        reject(
+          new DiskarcError(
+            'ESERVER',
+            `cannot listen for the range proxy on ${where}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`,
+            { endpoint },
+            { cause: err },
+          ),
+        );
       });
       if (endpoint.kind === 'unix') server.listen(endpoint.path, resolve);
       else server.listen({ host: endpoint.host, port: endpoint.port }, resolve);
@@ -62,7 +72,9 @@ export class ProxyServer {
     server.on('error', (err) => this.log.error({ err }, 'proxy listener error'));
     const addr = server.address();
     const bound: ProxyEndpoint =
-      endpoint.kind === 'unix' || addr === null || typeof addr === 'string' ? endpoint : { kind: 'tcp', host: addr.address, port: addr.port };
+      endpoint.kind === 'unix' || addr === null || typeof addr === 'string'
+        ? endpoint
+        : { kind: 'tcp', host: addr.address, port: addr.port };
     const listening = { endpoint, bound, address: proxyAddress(bound), export: exp };
     this.listeners.push({ server, listening });
     this.log.info({ address: listening.address, export: exp.name, size: exp.source.size }, 'range proxy listening');

@@ -82,7 +82,10 @@ export class ProxySession {
       else if (e instanceof ProtocolViolation) this.log.warn({ reason: e.message }, 'protocol violation; closing connection');
       else this.log.error({ err: e }, 'session failed');
     }
-    this.log.info({ export: this.exp.name, how, requests: this.requests, bytesSent: this.bytesSent, seconds: (Date.now() - started) / 1000 }, 'client session ended');
+    this.log.info(
+      { export: this.exp.name, how, requests: this.requests, bytesSent: this.bytesSent, seconds: (Date.now() - started) / 1000 },
+      'client session ended',
+    );
     if (how === 'violation') this.socket.destroy();
     else this.end();
   }
@@ -113,7 +116,10 @@ export class ProxySession {
       this.busy = true;
       this.requests++;
       this.stalled = setTimeout(() => {
-        this.log.warn({ code: code.toString(), timeoutMs: this.limits.requestTimeoutMs }, 'request not received whole in time; closing connection');
+        this.log.warn(
+          { code: code.toString(), timeoutMs: this.limits.requestTimeoutMs },
+          'request not received whole in time; closing connection',
+        );
         this.socket.destroy();
       }, this.limits.requestTimeoutMs);
       try {
@@ -128,7 +134,9 @@ export class ProxySession {
   private async handle(code: bigint): Promise<void> {
     switch (code) {
       case RequestCode.INFO:
-        return this.send([InfoResponse.write({ fileSize: BigInt(this.exp.source.size), reqAlignment: REQUIRED_ALIGNMENT, flags: InfoFlag.RO })]);
+        return this.send([
+          InfoResponse.write({ fileSize: BigInt(this.exp.source.size), reqAlignment: REQUIRED_ALIGNMENT, flags: InfoFlag.RO }),
+        ]);
       case RequestCode.READ:
         return this.read();
       case RequestCode.WRITE: {
@@ -139,10 +147,14 @@ export class ProxySession {
       }
       case RequestCode.CONNECT: {
         const req = await this.fixed(ConnectRequest);
-        if (req.length > BigInt(this.limits.maxConnectText)) throw new ProtocolViolation(`CONNECT text of ${req.length} bytes is over the maximum ${this.limits.maxConnectText}`);
+        if (req.length > BigInt(this.limits.maxConnectText))
+          throw new ProtocolViolation(`CONNECT text of ${req.length} bytes is over the maximum ${this.limits.maxConnectText}`);
         const text = (await this.exact(Number(req.length))).toString('utf16le');
         // Each listener exports one disk, so there is nothing for a CONNECT text to select.
-        this.log.warn({ text, flags: req.flags.toString() }, 'CONNECT refused: this listener exports one disk; give ImDisk/AIM "host:port" (no "://") as the -f text');
+        this.log.warn(
+          { text, flags: req.flags.toString() },
+          'CONNECT refused: this listener exports one disk; give ImDisk/AIM "host:port" (no "://") as the -f text',
+        );
         return this.send([ConnectResponse.write({ errorCode: Errno.ENODEV, objectPtr: 0n })]);
       }
       case RequestCode.UNMAP:
@@ -162,12 +174,21 @@ export class ProxySession {
         await this.fixed(SharedRequest);
         this.log.debug('SHARED refused: not supported (INFO does not offer it)');
         return this.send([
-          SharedResponse.write({ errorno: Errno.ENODEV, uniqueId: Buffer.alloc(16), channelKey: 0n, reservationKey: 0n, reservationScope: 0n, reservationType: 0n, length: 0n }),
+          SharedResponse.write({
+            errorno: Errno.ENODEV,
+            uniqueId: Buffer.alloc(16),
+            channelKey: 0n,
+            reservationKey: 0n,
+            reservationScope: 0n,
+            reservationType: 0n,
+            length: 0n,
+          }),
         ]);
       default: {
         // As devio does: one u64 ENODEV. NULL (0) has no defined answer, so it is unknown too.
         const entry = { code: code.toString() };
-        if (!this.warnedUnknown) this.log.warn(entry, 'unknown request code answered ENODEV (further ones on this connection are logged at debug)');
+        if (!this.warnedUnknown)
+          this.log.warn(entry, 'unknown request code answered ENODEV (further ones on this connection are logged at debug)');
         else this.log.debug(entry, 'unknown request code answered ENODEV');
         this.warnedUnknown = true;
         return this.send([ErrnoResponse.write({ errorno: Errno.ENODEV })]);
@@ -180,7 +201,10 @@ export class ProxySession {
     // Received whole: a slow source read is not the client's stall.
     this.received();
     if (req.length > BigInt(this.limits.maxRead)) {
-      this.log.debug({ offset: req.offset.toString(), length: req.length.toString() }, `READ over the maximum ${this.limits.maxRead} answered EINVAL`);
+      this.log.debug(
+        { offset: req.offset.toString(), length: req.length.toString() },
+        `READ over the maximum ${this.limits.maxRead} answered EINVAL`,
+      );
       return this.send([LengthResponse.write({ errorno: Errno.EINVAL, length: 0n })]);
     }
     const length = Number(req.length);
@@ -192,7 +216,10 @@ export class ProxySession {
       first = await this.piece(req.offset, Math.min(length, this.limits.readPiece));
     } catch (e) {
       // A source failure (corrupt slab, I/O error) fails this request; the session goes on.
-      this.log.error({ err: isDiskarcError(e) ? e.message : e, offset: req.offset.toString(), length }, 'read from source failed; answered EIO');
+      this.log.error(
+        { err: isDiskarcError(e) ? e.message : e, offset: req.offset.toString(), length },
+        'read from source failed; answered EIO',
+      );
       return this.send([LengthResponse.write({ errorno: Errno.EIO, length: 0n })]);
     }
     await this.send([LengthResponse.write({ errorno: 0n, length: req.length }), ...first]);
@@ -203,7 +230,10 @@ export class ProxySession {
         data = await this.piece(at, Math.min(length - done, this.limits.readPiece));
       } catch (e) {
         // The reply's header already promised the bytes: the only honest answer left is to hang up.
-        this.log.error({ err: isDiskarcError(e) ? e.message : e, offset: at.toString(), length }, 'read from source failed part-way through a long reply; closing connection');
+        this.log.error(
+          { err: isDiskarcError(e) ? e.message : e, offset: at.toString(), length },
+          'read from source failed part-way through a long reply; closing connection',
+        );
         this.socket.destroy();
         return;
       }

@@ -9,10 +9,28 @@ const u64 = 'bigu64le';
 const b16 = { type: 'bytes', size: 16 } as const;
 
 /** IMDPROXY_REQ: the first u64 of every request. */
-export const RequestCode = { NULL: 0n, INFO: 1n, READ: 2n, WRITE: 3n, CONNECT: 4n, CLOSE: 5n, UNMAP: 6n, ZERO: 7n, SCSI: 8n, SHARED: 9n } as const;
+export const RequestCode = {
+  NULL: 0n,
+  INFO: 1n,
+  READ: 2n,
+  WRITE: 3n,
+  CONNECT: 4n,
+  CLOSE: 5n,
+  UNMAP: 6n,
+  ZERO: 7n,
+  SCSI: 8n,
+  SHARED: 9n,
+} as const;
 
 /** IMDPROXY_FLAG_* in the INFO response. */
-export const InfoFlag = { RO: 0x01n, SUPPORTS_UNMAP: 0x02n, SUPPORTS_ZERO: 0x04n, SUPPORTS_SCSI: 0x08n, SUPPORTS_SHARED: 0x10n, KEEP_OPEN: 0x20n } as const;
+export const InfoFlag = {
+  RO: 0x01n,
+  SUPPORTS_UNMAP: 0x02n,
+  SUPPORTS_ZERO: 0x04n,
+  SUPPORTS_SCSI: 0x08n,
+  SUPPORTS_SHARED: 0x10n,
+  KEEP_OPEN: 0x20n,
+} as const;
 
 /**
  * errorno values the server sends. The driver only tests for non-zero; these are the numbers
@@ -47,7 +65,10 @@ export const SharedRequest = new MessageLayout('IMDPROXY_SHARED_REQ', {
 // --- Responses ---
 export const InfoResponse = new MessageLayout('IMDPROXY_INFO_RESP', { fileSize: u64, reqAlignment: u64, flags: u64 });
 /** IMDPROXY_READ_RESP / IMDPROXY_WRITE_RESP / IMDPROXY_SCSI_RESP; READ (and SCSI) data follow. */
-export const LengthResponse = new MessageLayout('IMDPROXY_READ_RESP / IMDPROXY_WRITE_RESP / IMDPROXY_SCSI_RESP', { errorno: u64, length: u64 });
+export const LengthResponse = new MessageLayout('IMDPROXY_READ_RESP / IMDPROXY_WRITE_RESP / IMDPROXY_SCSI_RESP', {
+  errorno: u64,
+  length: u64,
+});
 export const ConnectResponse = new MessageLayout('IMDPROXY_CONNECT_RESP', { errorCode: u64, objectPtr: u64 });
 /** IMDPROXY_UNMAP_RESP / IMDPROXY_ZERO_RESP; also the lone u64 devio answers an unknown code with. */
 export const ErrnoResponse = new MessageLayout('IMDPROXY_UNMAP_RESP / IMDPROXY_ZERO_RESP', { errorno: u64 });

@@ -57,7 +57,13 @@ export class NbdConnection {
       clearTimeout(timer);
       if (!nego || this.closing) return this.end();
       this.log.info(
-        { export: nego.export.name, size: nego.export.source.size, structured: nego.structuredReplies, extended: nego.extendedHeaders, blockStatus: nego.allocationContext !== undefined },
+        {
+          export: nego.export.name,
+          size: nego.export.source.size,
+          structured: nego.structuredReplies,
+          extended: nego.extendedHeaders,
+          blockStatus: nego.allocationContext !== undefined,
+        },
         'client connected to export',
       );
       this.exportName = nego.export.name;

@@ -56,7 +56,13 @@ export function allocationFlags(kind: Extent['kind']): number {
  * data 0; equal neighbours merged; at most `maxDescriptors` (proto.md: SHOULD NOT exceed 2^20),
  * exactly one with REQ_ONE.
  */
-export function allocationDescriptors(extents: Extent[], offset: number, length: number, reqOne: boolean, maxDescriptors = 1 << 20): StatusDescriptor[] {
+export function allocationDescriptors(
+  extents: Extent[],
+  offset: number,
+  length: number,
+  reqOne: boolean,
+  maxDescriptors = 1 << 20,
+): StatusDescriptor[] {
   const out: StatusDescriptor[] = [];
   for (const e of cover(extents, offset, length)) {
     const flags = allocationFlags(e.kind);

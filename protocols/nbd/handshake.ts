@@ -75,7 +75,9 @@ export function transmissionFlags(structuredReplies: boolean): number {
 /** Runs the handshake; resolves undefined when the client aborts or leaves without choosing an export. */
 export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined> {
   const { reader, log, catalog } = io;
-  io.write([Greeting.write({ magic: NBDMAGIC, ihaveopt: IHAVEOPT, handshakeFlags: HandshakeFlag.FIXED_NEWSTYLE | HandshakeFlag.NO_ZEROES })]);
+  io.write([
+    Greeting.write({ magic: NBDMAGIC, ihaveopt: IHAVEOPT, handshakeFlags: HandshakeFlag.FIXED_NEWSTYLE | HandshakeFlag.NO_ZEROES }),
+  ]);
   const { flags } = ClientFlags.read(await reader.read(ClientFlags.size));
   if ((flags & ~(ClientFlag.FIXED_NEWSTYLE | ClientFlag.NO_ZEROES)) !== 0) {
     throw new ProtocolViolation(`unknown client flags 0x${flags.toString(16)}`);
@@ -110,7 +112,8 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
   for (;;) {
     const header = OptionHeader.read(await reader.read(OptionHeader.size));
     if (header.magic !== IHAVEOPT) throw new ProtocolViolation(`bad option magic 0x${header.magic.toString(16)}`);
-    if (header.length > MAX_OPTION_DATA) throw new ProtocolViolation(`option ${header.option} carries ${header.length} bytes (limit ${MAX_OPTION_DATA})`);
+    if (header.length > MAX_OPTION_DATA)
+      throw new ProtocolViolation(`option ${header.option} carries ${header.length} bytes (limit ${MAX_OPTION_DATA})`);
     const data = await reader.read(header.length);
     const option = header.option;
     log.debug({ option, length: header.length }, 'option');
@@ -125,7 +128,13 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
         const parts = [ExportNameReply.write({ size: BigInt(exp.source.size), flags: tflags })];
         if (!noZeroes) parts.push(Buffer.alloc(EXPORT_NAME_PADDING));
         io.write(parts);
-        return { export: exp, structuredReplies: chunked(), extendedHeaders, allocationContext: allocationFor(meta, exp, name), transmissionFlags: tflags };
+        return {
+          export: exp,
+          structuredReplies: chunked(),
+          extendedHeaders,
+          allocationContext: allocationFor(meta, exp, name),
+          transmissionFlags: tflags,
+        };
       }
 
       case Option.ABORT:
@@ -165,7 +174,12 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
         reply(
           option,
           OptionReply.INFO,
-          InfoBlockSize.write({ type: Info.BLOCK_SIZE, minimum: MIN_BLOCK_SIZE, preferred: PREFERRED_BLOCK_SIZE, maximum: io.limits.maxPayload }),
+          InfoBlockSize.write({
+            type: Info.BLOCK_SIZE,
+            minimum: MIN_BLOCK_SIZE,
+            preferred: PREFERRED_BLOCK_SIZE,
+            maximum: io.limits.maxPayload,
+          }),
         );
         if (parsed.requests.includes(Info.NAME) || exp.name !== parsed.name) {
           reply(option, OptionReply.INFO, Buffer.concat([InfoString.write({ type: Info.NAME }), utf8Max(exp.name)]));
@@ -175,7 +189,13 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
         }
         reply(option, OptionReply.ACK);
         if (option === Option.GO) {
-          return { export: exp, structuredReplies: chunked(), extendedHeaders, allocationContext: allocationFor(meta, exp, parsed.name), transmissionFlags: tflags };
+          return {
+            export: exp,
+            structuredReplies: chunked(),
+            extendedHeaders,
+            allocationContext: allocationFor(meta, exp, parsed.name),
+            transmissionFlags: tflags,
+          };
         }
         break;
       }
@@ -240,14 +260,20 @@ export async function negotiate(io: HandshakeIo): Promise<Negotiated | undefined
   }
 }
 
-function allocationFor(meta: { exportName: string; allocation: boolean } | undefined, exp: NbdExport, requestedName: string): number | undefined {
+function allocationFor(
+  meta: { exportName: string; allocation: boolean } | undefined,
+  exp: NbdExport,
+  requestedName: string,
+): number | undefined {
   if (!meta?.allocation) return undefined;
   // Block status is only allowed for the export named in the last SET_META_CONTEXT.
   return meta.exportName === requestedName || meta.exportName === exp.name ? ALLOCATION_CONTEXT_ID : undefined;
 }
 
 function exportNotFound(name: string): string {
-  return name === '' ? 'there is no default export here: name one (nbdinfo --list shows them)' : `no export named "${name}" (nbdinfo --list shows them)`;
+  return name === ''
+    ? 'there is no default export here: name one (nbdinfo --list shows them)'
+    : `no export named "${name}" (nbdinfo --list shows them)`;
 }
 
 function utf8Max(s: string): Buffer {

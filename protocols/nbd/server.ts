@@ -80,7 +80,14 @@ export class NbdServer {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const where = endpoint.kind === 'unix' ? endpoint.path : `${endpoint.host}:${endpoint.port}`;
-        reject(new DiskarcError('ESERVER', `cannot listen for NBD on ${where}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`, { endpoint }, { cause: err }));
+        reject(
+          new DiskarcError(
+            'ESERVER',
+            `cannot listen for NBD on ${where}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`,
+            { endpoint },
+            { cause: err },
+          ),
+        );
       });
       if (endpoint.kind === 'unix') server.listen(endpoint.path, resolve);
       else server.listen({ host: endpoint.host, port: endpoint.port }, resolve);
@@ -88,7 +95,9 @@ export class NbdServer {
     server.on('error', (err) => this.opts.log.error({ err }, 'NBD listener error'));
     const addr = server.address();
     const bound: NbdEndpoint =
-      endpoint.kind === 'unix' || addr === null || typeof addr === 'string' ? endpoint : { kind: 'tcp', host: addr.address, port: addr.port };
+      endpoint.kind === 'unix' || addr === null || typeof addr === 'string'
+        ? endpoint
+        : { kind: 'tcp', host: addr.address, port: addr.port };
     const listening = { endpoint, bound, uri: nbdUri(bound) };
     this.listeners.push({ server, listening });
     this.opts.log.info({ uri: listening.uri }, 'NBD server listening');
@@ -121,9 +130,7 @@ export class NbdServer {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const stopped = this.listeners.map(
-      ({ server }) => new Promise<void>((resolve) => server.close(() => resolve())),
-    );
+    const stopped = this.listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
     for (const c of this.connections) c.shutdown();
     const all = Promise.all([...this.connections].map((c) => c.closed));
     let timer: NodeJS.Timeout | undefined;
@@ -164,7 +171,7 @@ async function removeStaleSocket(path: string): Promise<void> {
 /**
  * Reply data leaves in bulk: on a Unix socket, a send buffer larger than the default 208 KiB lets
  * one writev hand several 256 KiB read replies to the kernel instead of waiting for the client to
- * drain the socket between pieces (measured: warm sequential nbdcopy +10–25 %). TCP sockets are
+ * drain the socket between pieces (faster warm sequential reads: docs/bench.md). TCP sockets are
  * left alone: their buffers autotune, and setting SO_SNDBUF would switch that off. Kernel memory,
  * bounded per connection; the kernel caps it at net.core.wmem_max.
  */

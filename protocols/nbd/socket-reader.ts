@@ -5,7 +5,10 @@ import type { Socket } from 'node:net';
 
 /** The peer closed (or the socket failed) before a whole message arrived. */
 export class TruncatedError extends Error {
-  constructor(readonly wanted: number, readonly got: number) {
+  constructor(
+    readonly wanted: number,
+    readonly got: number,
+  ) {
     super(`connection ended ${got} bytes into a ${wanted}-byte message`);
     this.name = 'TruncatedError';
   }
@@ -17,7 +20,10 @@ export class SocketReader {
   private ended = false;
   private wake: (() => void) | undefined;
 
-  constructor(private readonly socket: Socket, private readonly highWater = 256 * 1024) {
+  constructor(
+    private readonly socket: Socket,
+    private readonly highWater = 256 * 1024,
+  ) {
     socket.on('data', (chunk: Buffer) => {
       this.chunks.push(chunk);
       this.buffered += chunk.length;

@@ -80,7 +80,10 @@ const toNumber = (v: bigint | number): number => (typeof v === 'number' ? v : v 
 
 /** A request we answer with an error reply; the connection carries on. */
 class RequestError extends Error {
-  constructor(readonly errno: number, message: string) {
+  constructor(
+    readonly errno: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -145,19 +148,34 @@ export class Transmission {
           break;
         }
         const extended = this.nego.extendedHeaders;
-        const h = extended ? ExtendedRequest.read(await this.reader.read(ExtendedRequest.size)) : Request.read(await this.reader.read(Request.size));
+        const h = extended
+          ? ExtendedRequest.read(await this.reader.read(ExtendedRequest.size))
+          : Request.read(await this.reader.read(Request.size));
         if (h.magic !== (extended ? EXTENDED_REQUEST_MAGIC : REQUEST_MAGIC)) {
           this.log.warn({ magic: h.magic.toString(16) }, 'bad request magic; closing connection');
           end = 'violation';
           break;
         }
-        const req: Req = { type: h.type, flags: h.flags, cookie: h.cookie, rawOffset: h.offset, offset: toNumber(h.offset), length: toNumber(h.length) };
+        const req: Req = {
+          type: h.type,
+          flags: h.flags,
+          cookie: h.cookie,
+          rawOffset: h.offset,
+          offset: toNumber(h.offset),
+          length: toNumber(h.length),
+        };
         if (req.type === Command.DISC) {
           end = 'disconnect';
           break;
         }
         // Which requests carry a payload: WRITE in compact mode, PAYLOAD_LEN ones with extended headers.
-        const payload = extended ? ((req.flags & CommandFlag.PAYLOAD_LEN) !== 0 ? req.length : 0) : req.type === Command.WRITE ? req.length : 0;
+        const payload = extended
+          ? (req.flags & CommandFlag.PAYLOAD_LEN) !== 0
+            ? req.length
+            : 0
+          : req.type === Command.WRITE
+            ? req.length
+            : 0;
         if (payload > 0) {
           if (extended && payload > this.limits.maxPayload) {
             this.log.warn({ length: payload }, 'request payload over the maximum; closing connection');
@@ -167,7 +185,10 @@ export class Transmission {
           // Consume it (streaming, never buffered whole) to stay in sync; we never use one.
           await this.reader.skip(payload);
           const write = req.type === Command.WRITE;
-          this.log.debug({ command: commandNames[req.type] ?? req.type, offset: req.offset, length: payload }, write ? 'write refused' : 'unexpected payload');
+          this.log.debug(
+            { command: commandNames[req.type] ?? req.type, offset: req.offset, length: payload },
+            write ? 'write refused' : 'unexpected payload',
+          );
           this.sendError(req, write ? NbdErrno.EPERM : NbdErrno.EINVAL, write ? 'export is read-only' : 'this command takes no payload');
           continue;
         }
@@ -209,7 +230,8 @@ export class Transmission {
   private async handle(req: Req): Promise<void> {
     try {
       const allowed = allowedFlags[req.type] ?? CommandFlag.FUA;
-      if ((req.flags & ~allowed) !== 0) throw new RequestError(NbdErrno.EINVAL, `flags 0x${req.flags.toString(16)} not valid for this command`);
+      if ((req.flags & ~allowed) !== 0)
+        throw new RequestError(NbdErrno.EINVAL, `flags 0x${req.flags.toString(16)} not valid for this command`);
       switch (req.type) {
         case Command.READ:
           return await this.read(req);
@@ -277,7 +299,13 @@ export class Transmission {
       const p = pieces[i]!;
       const done = i === pieces.length - 1;
       if (p.zero) this.sendChunk(req, ChunkType.OFFSET_HOLE, done, [OffsetHole.write({ offset: BigInt(p.offset), size: p.length })]);
-      else this.sendData(req, p.offset, pieces.length === 1 ? data : sliceParts(data, p.offset - req.offset, p.offset - req.offset + p.length), done);
+      else
+        this.sendData(
+          req,
+          p.offset,
+          pieces.length === 1 ? data : sliceParts(data, p.offset - req.offset, p.offset - req.offset + p.length),
+          done,
+        );
     }
   }
 
@@ -288,17 +316,27 @@ export class Transmission {
     }
     this.checkRange(req);
     const reqOne = (req.flags & CommandFlag.REQ_ONE) !== 0;
-    const descriptors = allocationDescriptors(await this.nego.export.source.extents(req.offset, req.length), req.offset, req.length, reqOne);
+    const descriptors = allocationDescriptors(
+      await this.nego.export.source.extents(req.offset, req.length),
+      req.offset,
+      req.length,
+      reqOne,
+    );
     if (this.nego.extendedHeaders) {
       const ext = Buffer.alloc(BlockStatusExtPrefix.size + descriptors.length * BlockDescriptorExt.size);
       BlockStatusExtPrefix.write({ contextId: context, count: descriptors.length }, ext);
-      descriptors.forEach((d, i) => BlockDescriptorExt.write({ length: BigInt(d.length), flags: BigInt(d.flags) }, ext, BlockStatusExtPrefix.size + i * BlockDescriptorExt.size));
+      descriptors.forEach((d, i) => {
+        const at = BlockStatusExtPrefix.size + i * BlockDescriptorExt.size;
+        BlockDescriptorExt.write({ length: BigInt(d.length), flags: BigInt(d.flags) }, ext, at);
+      });
       this.sendChunk(req, ChunkType.BLOCK_STATUS_EXT, true, [ext]);
       return;
     }
     const payload = Buffer.alloc(BlockStatusPrefix.size + descriptors.length * BlockDescriptor.size);
     BlockStatusPrefix.write({ contextId: context }, payload);
-    descriptors.forEach((d, i) => BlockDescriptor.write(d, payload, BlockStatusPrefix.size + i * BlockDescriptor.size));
+    descriptors.forEach((d, i) => {
+      BlockDescriptor.write(d, payload, BlockStatusPrefix.size + i * BlockDescriptor.size);
+    });
     this.sendChunk(req, ChunkType.BLOCK_STATUS, true, [payload]);
   }
 
@@ -324,7 +362,14 @@ export class Transmission {
     const length = payload.reduce((n, b) => n + b.length, 0);
     const flags = done ? ReplyFlag.DONE : 0;
     const header = this.nego.extendedHeaders
-      ? ExtendedChunkHeader.write({ magic: EXTENDED_REPLY_MAGIC, flags, type, cookie: req.cookie, offset: req.rawOffset, length: BigInt(length) })
+      ? ExtendedChunkHeader.write({
+          magic: EXTENDED_REPLY_MAGIC,
+          flags,
+          type,
+          cookie: req.cookie,
+          offset: req.rawOffset,
+          length: BigInt(length),
+        })
       : ChunkHeader.write({ magic: STRUCTURED_REPLY_MAGIC, flags, type, cookie: req.cookie, length });
     this.send([header, ...payload]);
   }
@@ -335,7 +380,10 @@ export class Transmission {
 
   private sendOk(req: Req): void {
     // With extended headers every reply is an extended chunk, even an empty success.
-    if (this.nego.extendedHeaders) return this.sendChunk(req, ChunkType.NONE, true, []);
+    if (this.nego.extendedHeaders) {
+      this.sendChunk(req, ChunkType.NONE, true, []);
+      return;
+    }
     this.send([SimpleReply.write({ magic: SIMPLE_REPLY_MAGIC, error: 0, cookie: req.cookie })]);
   }
 

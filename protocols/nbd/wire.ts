@@ -5,7 +5,11 @@
 import { MessageLayout } from '../wire/message-layout.js';
 
 // --- Handshake ("Newstyle negotiation", "Fixed newstyle negotiation") ---
-export const Greeting = new MessageLayout('Newstyle negotiation: server greeting', { magic: 'bigu64be', ihaveopt: 'bigu64be', handshakeFlags: 'u16be' });
+export const Greeting = new MessageLayout('Newstyle negotiation: server greeting', {
+  magic: 'bigu64be',
+  ihaveopt: 'bigu64be',
+  handshakeFlags: 'u16be',
+});
 export const ClientFlags = new MessageLayout('Newstyle negotiation: client flags', { flags: 'u32be' });
 export const OptionHeader = new MessageLayout('Newstyle negotiation: option', { magic: 'bigu64be', option: 'u32be', length: 'u32be' });
 export const OptionReplyHeader = new MessageLayout('Fixed newstyle negotiation: option reply', {
@@ -69,7 +73,19 @@ export const ExtendedChunkHeader = new MessageLayout('Structured reply chunk mes
 export const OffsetDataPrefix = new MessageLayout('Structured reply types: NBD_REPLY_TYPE_OFFSET_DATA', { offset: 'bigu64be' });
 export const OffsetHole = new MessageLayout('Structured reply types: NBD_REPLY_TYPE_OFFSET_HOLE', { offset: 'bigu64be', size: 'u32be' });
 export const BlockStatusPrefix = new MessageLayout('Structured reply types: NBD_REPLY_TYPE_BLOCK_STATUS', { contextId: 'u32be' });
-export const BlockDescriptor = new MessageLayout('Structured reply types: NBD_REPLY_TYPE_BLOCK_STATUS descriptor', { length: 'u32be', flags: 'u32be' });
-export const BlockStatusExtPrefix = new MessageLayout('Structured reply types: NBD_REPLY_TYPE_BLOCK_STATUS_EXT', { contextId: 'u32be', count: 'u32be' });
-export const BlockDescriptorExt = new MessageLayout('Structured reply types: NBD_REPLY_TYPE_BLOCK_STATUS_EXT descriptor', { length: 'bigu64be', flags: 'bigu64be' });
-export const ErrorChunkPrefix = new MessageLayout('Structured reply types: NBD_REPLY_TYPE_ERROR', { error: 'u32be', messageLength: 'u16be' });
+export const BlockDescriptor = new MessageLayout('Structured reply types: NBD_REPLY_TYPE_BLOCK_STATUS descriptor', {
+  length: 'u32be',
+  flags: 'u32be',
+});
+export const BlockStatusExtPrefix = new MessageLayout('Structured reply types: NBD_REPLY_TYPE_BLOCK_STATUS_EXT', {
+  contextId: 'u32be',
+  count: 'u32be',
+});
+export const BlockDescriptorExt = new MessageLayout('Structured reply types: NBD_REPLY_TYPE_BLOCK_STATUS_EXT descriptor', {
+  length: 'bigu64be',
+  flags: 'bigu64be',
+});
+export const ErrorChunkPrefix = new MessageLayout('Structured reply types: NBD_REPLY_TYPE_ERROR', {
+  error: 'u32be',
+  messageLength: 'u16be',
+});

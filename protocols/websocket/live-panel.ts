@@ -76,7 +76,13 @@ export class LivePanel {
         const key = `${t.protocol} ${c.peer}`;
         next.set(key, c.bytes);
         const before = this.last.get(key) ?? c.bytes;
-        clients.push({ peer: c.peer, protocol: t.protocol, connections: c.connections, bytes: c.bytes, bytesPerSecond: Math.max(0, Math.round((c.bytes - before) / seconds)) });
+        clients.push({
+          peer: c.peer,
+          protocol: t.protocol,
+          connections: c.connections,
+          bytes: c.bytes,
+          bytesPerSecond: Math.max(0, Math.round((c.bytes - before) / seconds)),
+        });
       }
     }
     if (advance) {

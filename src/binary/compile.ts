@@ -53,28 +53,46 @@ function decodeField(f: ResolvedField, i: number): { pre: string; value: string 
     pre:
       `const h${i} = ${hi}, l${i} = ${lo};\n` +
       (signed
-        ? `  if (h${i} >= 0x200000 || h${i} < -0x200000 || (h${i} === -0x200000 && l${i} === 0)) hooks.outOfRange(what, ${name}, h${i}, l${i});\n`
+        ? `  if (h${i} >= 0x200000 || h${i} < -0x200000 || (h${i} === -0x200000 && l${i} === 0)) hooks.outOfRange(what, ${name}, ` +
+          `h${i}, l${i});\n`
         : `  if (h${i} >= 0x200000) hooks.outOfRange(what, ${name}, h${i}, l${i});\n`),
     value: `h${i} * 0x100000000 + l${i}`,
   });
   switch (f.type) {
-    case 'u8': return { pre: '', value: byte(o) };
-    case 'i8': return { pre: '', value: `(${byte(o)} << 24 >> 24)` };
-    case 'u16le': return { pre: '', value: u16le(o) };
-    case 'u16be': return { pre: '', value: u16be(o) };
-    case 'u32le': return { pre: '', value: u32le(o) };
-    case 'u32be': return { pre: '', value: u32be(o) };
-    case 'u48le': return { pre: '', value: `${u32le(o)} + ${u16le(o + 4)} * 0x100000000` };
-    case 'u64le': return wide(u32le(o + 4), u32le(o), false);
-    case 'u64be': return wide(u32be(o), u32be(o + 4), false);
-    case 'i64le': return wide(i32le(o + 4), u32le(o), true);
-    case 'bigu64le': return { pre: '', value: `b.readBigUInt64LE(${at(o)})` };
-    case 'bigu64be': return { pre: '', value: `b.readBigUInt64BE(${at(o)})` };
-    case 'filetime': return { pre: '', value: `filetimeToUnixMs(${u32le(o + 4)}, ${u32le(o)})` };
-    case 'guid': return { pre: '', value: `readGuid(b, ${at(o)})` };
-    case 'bytes': return { pre: '', value: `b.subarray(${at(o)}, ${at(o + f.size)})` };
-    case 'ascii': return { pre: '', value: `readLatin1(b, ${at(o)}, ${f.size})` };
-    case 'utf16le': return { pre: '', value: `readUtf16(b, ${at(o)}, ${f.size})` };
+    case 'u8':
+      return { pre: '', value: byte(o) };
+    case 'i8':
+      return { pre: '', value: `(${byte(o)} << 24 >> 24)` };
+    case 'u16le':
+      return { pre: '', value: u16le(o) };
+    case 'u16be':
+      return { pre: '', value: u16be(o) };
+    case 'u32le':
+      return { pre: '', value: u32le(o) };
+    case 'u32be':
+      return { pre: '', value: u32be(o) };
+    case 'u48le':
+      return { pre: '', value: `${u32le(o)} + ${u16le(o + 4)} * 0x100000000` };
+    case 'u64le':
+      return wide(u32le(o + 4), u32le(o), false);
+    case 'u64be':
+      return wide(u32be(o), u32be(o + 4), false);
+    case 'i64le':
+      return wide(i32le(o + 4), u32le(o), true);
+    case 'bigu64le':
+      return { pre: '', value: `b.readBigUInt64LE(${at(o)})` };
+    case 'bigu64be':
+      return { pre: '', value: `b.readBigUInt64BE(${at(o)})` };
+    case 'filetime':
+      return { pre: '', value: `filetimeToUnixMs(${u32le(o + 4)}, ${u32le(o)})` };
+    case 'guid':
+      return { pre: '', value: `readGuid(b, ${at(o)})` };
+    case 'bytes':
+      return { pre: '', value: `b.subarray(${at(o)}, ${at(o + f.size)})` };
+    case 'ascii':
+      return { pre: '', value: `readLatin1(b, ${at(o)}, ${f.size})` };
+    case 'utf16le':
+      return { pre: '', value: `readUtf16(b, ${at(o)}, ${f.size})` };
   }
 }
 
@@ -86,27 +104,47 @@ function encodeField(f: ResolvedField): string {
   const bad = `hooks.badValue(${name}, ${label}, x)`;
   const int = (min: number, max: number) => `if (!(Number.isInteger(x) && x >= ${min} && x <= ${max})) ${bad};`;
   const bytes = (first: number, count: number, v: string, bigEndian = false) =>
-    Array.from({ length: count }, (_, k) => `${byte(first + k)} = ${v}${(bigEndian ? count - 1 - k : k) === 0 ? '' : ` >>> ${(bigEndian ? count - 1 - k : k) * 8}`};`).join(' ');
+    Array.from(
+      { length: count },
+      (_, k) => `${byte(first + k)} = ${v}${(bigEndian ? count - 1 - k : k) === 0 ? '' : ` >>> ${(bigEndian ? count - 1 - k : k) * 8}`};`,
+    ).join(' ');
   // Safe numbers wider than 32 bits: split into halves first (hi may be negative for i64le).
   const halves = 'lo = x % 0x100000000; if (lo < 0) lo += 0x100000000; hi = (x - lo) / 0x100000000;';
   switch (f.type) {
-    case 'u8': return `${int(0, 0xff)} ${byte(o)} = x;`;
-    case 'i8': return `${int(-0x80, 0x7f)} ${byte(o)} = x;`;
-    case 'u16le': return `${int(0, 0xffff)} ${bytes(o, 2, 'x')}`;
-    case 'u16be': return `${int(0, 0xffff)} ${bytes(o, 2, 'x', true)}`;
-    case 'u32le': return `${int(0, 0xffffffff)} ${bytes(o, 4, 'x')}`;
-    case 'u32be': return `${int(0, 0xffffffff)} ${bytes(o, 4, 'x', true)}`;
-    case 'u48le': return `${int(0, 2 ** 48 - 1)} ${halves} ${bytes(o, 4, 'lo')} ${bytes(o + 4, 2, 'hi')}`;
-    case 'u64le': return `${int(0, Number.MAX_SAFE_INTEGER)} ${halves} ${bytes(o, 4, 'lo')} ${bytes(o + 4, 4, 'hi')}`;
-    case 'u64be': return `${int(0, Number.MAX_SAFE_INTEGER)} ${halves} ${bytes(o, 4, 'hi', true)} ${bytes(o + 4, 4, 'lo', true)}`;
-    case 'i64le': return `${int(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)} ${halves} ${bytes(o, 4, 'lo')} ${bytes(o + 4, 4, 'hi')}`;
-    case 'bigu64le': return `if (typeof x !== 'bigint' || x < 0n || x > 0xffffffffffffffffn) ${bad}; b.writeBigUInt64LE(x, ${at(o)});`;
-    case 'bigu64be': return `if (typeof x !== 'bigint' || x < 0n || x > 0xffffffffffffffffn) ${bad}; b.writeBigUInt64BE(x, ${at(o)});`;
-    case 'filetime': return `${int(FILETIME_MIN_MS, FILETIME_MAX_MS)} writeFiletime(x, b, ${at(o)});`;
-    case 'guid': return `if (!isGuidText(x)) ${bad}; writeGuid(x, b, ${at(o)});`;
-    case 'bytes': return `if (!(x instanceof Uint8Array && x.length === ${f.size})) ${bad}; b.set(x, ${at(o)});`;
-    case 'ascii': return `if (!writeLatin1(x, b, ${at(o)}, ${f.size})) ${bad};`;
-    case 'utf16le': return `if (!writeUtf16(x, b, ${at(o)}, ${f.size})) ${bad};`;
+    case 'u8':
+      return `${int(0, 0xff)} ${byte(o)} = x;`;
+    case 'i8':
+      return `${int(-0x80, 0x7f)} ${byte(o)} = x;`;
+    case 'u16le':
+      return `${int(0, 0xffff)} ${bytes(o, 2, 'x')}`;
+    case 'u16be':
+      return `${int(0, 0xffff)} ${bytes(o, 2, 'x', true)}`;
+    case 'u32le':
+      return `${int(0, 0xffffffff)} ${bytes(o, 4, 'x')}`;
+    case 'u32be':
+      return `${int(0, 0xffffffff)} ${bytes(o, 4, 'x', true)}`;
+    case 'u48le':
+      return `${int(0, 2 ** 48 - 1)} ${halves} ${bytes(o, 4, 'lo')} ${bytes(o + 4, 2, 'hi')}`;
+    case 'u64le':
+      return `${int(0, Number.MAX_SAFE_INTEGER)} ${halves} ${bytes(o, 4, 'lo')} ${bytes(o + 4, 4, 'hi')}`;
+    case 'u64be':
+      return `${int(0, Number.MAX_SAFE_INTEGER)} ${halves} ${bytes(o, 4, 'hi', true)} ${bytes(o + 4, 4, 'lo', true)}`;
+    case 'i64le':
+      return `${int(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)} ${halves} ${bytes(o, 4, 'lo')} ${bytes(o + 4, 4, 'hi')}`;
+    case 'bigu64le':
+      return `if (typeof x !== 'bigint' || x < 0n || x > 0xffffffffffffffffn) ${bad}; b.writeBigUInt64LE(x, ${at(o)});`;
+    case 'bigu64be':
+      return `if (typeof x !== 'bigint' || x < 0n || x > 0xffffffffffffffffn) ${bad}; b.writeBigUInt64BE(x, ${at(o)});`;
+    case 'filetime':
+      return `${int(FILETIME_MIN_MS, FILETIME_MAX_MS)} writeFiletime(x, b, ${at(o)});`;
+    case 'guid':
+      return `if (!isGuidText(x)) ${bad}; writeGuid(x, b, ${at(o)});`;
+    case 'bytes':
+      return `if (!(x instanceof Uint8Array && x.length === ${f.size})) ${bad}; b.set(x, ${at(o)});`;
+    case 'ascii':
+      return `if (!writeLatin1(x, b, ${at(o)}, ${f.size})) ${bad};`;
+    case 'utf16le':
+      return `if (!writeUtf16(x, b, ${at(o)}, ${f.size})) ${bad};`;
   }
 }
 
@@ -114,7 +152,8 @@ function encodeField(f: ResolvedField): string {
 const inside = (end: number): string => `Number.isSafeInteger(at) && at >= 0 && at <= b.length - ${end}`;
 
 export function compile(fields: readonly ResolvedField[], size: number, hooks: CompileHooks): Compiled {
-  for (const f of fields) if (!IDENTIFIER.test(f.name)) throw new DiskarcError('EINTERNAL', `field name ${JSON.stringify(f.name)} is not an identifier`);
+  for (const f of fields)
+    if (!IDENTIFIER.test(f.name)) throw new DiskarcError('EINTERNAL', `field name ${JSON.stringify(f.name)} is not an identifier`);
   const decoded = fields.map(decodeField);
   const decodeBody =
     `if (!(${inside(size)})) hooks.outOfBounds(what, at, ${size}, b.length);\n` +
@@ -126,12 +165,26 @@ export function compile(fields: readonly ResolvedField[], size: number, hooks: C
     '  return b;';
   const readBodies = fields.map((f, i) => {
     const end = f.offset + fieldWidth(f.type, f.size);
-    return `${JSON.stringify(f.name)}: function (b, at, what) {\n    if (!(${inside(end)})) hooks.outOfBounds(what, at, ${end}, b.length);\n    ${decoded[i].pre}    return ${decoded[i].value};\n  }`;
+    return (
+      `${JSON.stringify(f.name)}: function (b, at, what) {\n    if (!(${inside(end)})) hooks.outOfBounds(what, at, ${end}, ` +
+      `b.length);\n    ${decoded[i].pre}    return ${decoded[i].value};\n  }`
+    );
   });
   const source =
     `return {\n decode: function (b, at, what) {\n  ${decodeBody}\n },\n` +
     ` encode: function (v, b, at) {\n  ${encodeBody}\n },\n` +
     ` read: {\n  ${readBodies.join(',\n  ')}\n }\n};`;
-  const helpers = { hooks, filetimeToUnixMs, writeFiletime, readGuid, writeGuid, isGuidText, readLatin1, readUtf16, writeLatin1, writeUtf16 };
+  const helpers = {
+    hooks,
+    filetimeToUnixMs,
+    writeFiletime,
+    readGuid,
+    writeGuid,
+    isGuidText,
+    readLatin1,
+    readUtf16,
+    writeLatin1,
+    writeUtf16,
+  };
   return new Function(...Object.keys(helpers), source)(...Object.values(helpers)) as Compiled;
 }

@@ -41,12 +41,20 @@ export type SizedType = 'bytes' | 'ascii' | 'utf16le';
 export type FieldType = FixedType | SizedType;
 
 /** A field of an explicit-offset table (disk structures). */
-export type PlacedField = { readonly offset: number; readonly type: FixedType } | { readonly offset: number; readonly type: SizedType; readonly size: number };
+export type PlacedField =
+  | { readonly offset: number; readonly type: FixedType }
+  | { readonly offset: number; readonly type: SizedType; readonly size: number };
 
 /** A field of a sequential table (wire messages): its type, or a sized type with its size. */
 export type SequencedField = FixedType | { readonly type: SizedType; readonly size: number };
 
-export type ValueOf<T extends FieldType> = T extends 'bigu64le' | 'bigu64be' ? bigint : T extends 'bytes' ? Buffer : T extends 'guid' | 'ascii' | 'utf16le' ? string : number;
+export type ValueOf<T extends FieldType> = T extends 'bigu64le' | 'bigu64be'
+  ? bigint
+  : T extends 'bytes'
+    ? Buffer
+    : T extends 'guid' | 'ascii' | 'utf16le'
+      ? string
+      : number;
 
 type TypeOf<F> = F extends { readonly type: infer T extends FieldType } ? T : F extends FieldType ? F : never;
 

@@ -17,7 +17,8 @@ export function filetimeToUnixMs(hi: number, lo: number): number {
 
 /** Writes the FILETIME of whole milliseconds `ms`; EINTERNAL when no FILETIME holds it. */
 export function writeFiletime(ms: number, buf: Buffer, at: number): void {
-  if (!Number.isInteger(ms) || ms < FILETIME_MIN_MS || ms > FILETIME_MAX_MS) throw new DiskarcError('EINTERNAL', `${ms} is not a whole number of milliseconds a FILETIME can hold`);
+  if (!Number.isInteger(ms) || ms < FILETIME_MIN_MS || ms > FILETIME_MAX_MS)
+    throw new DiskarcError('EINTERNAL', `${ms} is not a whole number of milliseconds a FILETIME can hold`);
   // m·10^4 may exceed 2^53: split m = q·2^32 + r, so that every partial product stays safe.
   const m = ms + FILETIME_UNIX_EPOCH_MS;
   const r = m % TWO32;

@@ -17,8 +17,10 @@ const TEXT_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
 
 /** Writes the GUID of text form `text` (either case); EINTERNAL when it is not one. */
 export function writeGuid(text: string, buf: Buffer, at: number): void {
-  if (!isGuidText(text)) throw new DiskarcError('EINTERNAL', `${JSON.stringify(text)} is not a GUID (XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX)`);
-  for (let i = 0; i < 16; i++) buf[at + TEXT_ORDER[i]] = (hexDigit(text.charCodeAt(TEXT_AT[i])) << 4) | hexDigit(text.charCodeAt(TEXT_AT[i] + 1));
+  if (!isGuidText(text))
+    throw new DiskarcError('EINTERNAL', `${JSON.stringify(text)} is not a GUID (XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX)`);
+  for (let i = 0; i < 16; i++)
+    buf[at + TEXT_ORDER[i]] = (hexDigit(text.charCodeAt(TEXT_AT[i])) << 4) | hexDigit(text.charCodeAt(TEXT_AT[i] + 1));
 }
 
 /** The value of a hex digit already checked by TEXT_FORM: 0-9, A-F, a-f. */

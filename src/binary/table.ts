@@ -25,7 +25,12 @@ export interface TableLayout<V> {
 
 /** Fields at the offsets they declare (disk structures); the record ends after the last one unless `size` says more (reserved bytes). */
 export function placed<const F extends Readonly<Record<string, PlacedField>>>(fields: F, size?: number): TableLayout<Values<F>> {
-  const list = Object.entries(fields).map(([name, f]) => ({ name, offset: f.offset, type: f.type, size: fieldWidth(f.type, 'size' in f ? f.size : undefined) }));
+  const list = Object.entries(fields).map(([name, f]) => ({
+    name,
+    offset: f.offset,
+    type: f.type,
+    size: fieldWidth(f.type, 'size' in f ? f.size : undefined),
+  }));
   return { fields: list, size: size ?? Math.max(0, ...list.map((f) => f.offset + f.size)) };
 }
 
@@ -54,14 +59,21 @@ export class BinaryTable<V extends Record<string, unknown>> {
   private readonly compiled: Compiled;
 
   /** `fail` builds the error a decode failure throws (a DiskarcError for the archive and the filesystems). */
-  constructor(readonly name: string, layout: TableLayout<V>, fail: FailureHandler) {
+  constructor(
+    readonly name: string,
+    layout: TableLayout<V>,
+    fail: FailureHandler,
+  ) {
     const { fields, size } = layout;
     for (const f of fields) {
-      if (!Number.isSafeInteger(f.offset) || f.offset < 0 || !Number.isSafeInteger(f.size) || f.size <= 0) throw new DiskarcError('EINTERNAL', `${name}: field ${f.name} has a bad offset or size`);
+      if (!Number.isSafeInteger(f.offset) || f.offset < 0 || !Number.isSafeInteger(f.size) || f.size <= 0)
+        throw new DiskarcError('EINTERNAL', `${name}: field ${f.name} has a bad offset or size`);
       if (f.offset + f.size > size) throw new DiskarcError('EINTERNAL', `${name}: field ${f.name} ends past the record's ${size} bytes`);
     }
     this.size = size;
-    this.fields = Object.fromEntries(fields.map((f) => [f.name, { offset: f.offset, type: f.type, size: f.size }])) as BinaryTable<V>['fields'];
+    this.fields = Object.fromEntries(
+      fields.map((f) => [f.name, { offset: f.offset, type: f.type, size: f.size }]),
+    ) as BinaryTable<V>['fields'];
     this.compiled = compile(fields, size, {
       outOfBounds: (structure, at, needed, length) => {
         throw fail({ kind: 'bounds', structure, at, needed, length });
@@ -70,7 +82,11 @@ export class BinaryTable<V extends Record<string, unknown>> {
         throw fail({ kind: 'range', structure, field, hex: `0x${(hi >>> 0).toString(16)}${lo.toString(16).padStart(8, '0')}` });
       },
       badValue: (field, type, value) => {
-        throw new DiskarcError('EINTERNAL', `${name}: field ${field} (${type}) cannot hold ${typeof value === 'bigint' ? `${value}n` : (JSON.stringify(value) ?? String(value))}`);
+        throw new DiskarcError(
+          'EINTERNAL',
+          `${name}: field ${field} (${type}) cannot hold ` +
+            `${typeof value === 'bigint' ? `${value}n` : (JSON.stringify(value) ?? String(value))}`,
+        );
       },
       badTarget: (at, length) => {
         throw new DiskarcError('EINTERNAL', `${name}: ${size} bytes at ${at} do not fit in a ${length}-byte buffer`);

@@ -28,7 +28,13 @@ export class FileBlockSource implements BlockSource {
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ENOENT') throw new DiskarcError('EINPUT', `cannot open ${path}: no such file`, { path }, { cause: e });
-      if (err.code === 'ENXIO') throw new DiskarcError('EINPUT', `${path} is a socket (or a device that is not there), not a file or block device`, { path }, { cause: e });
+      if (err.code === 'ENXIO')
+        throw new DiskarcError(
+          'EINPUT',
+          `${path} is a socket (or a device that is not there), not a file or block device`,
+          { path },
+          { cause: e },
+        );
       const classified = classifySystemError(e, `opening ${path}`);
       if (classified !== e) throw classified;
       throw new DiskarcError('EINPUT', `cannot open ${path}: ${err.message}`, { path }, { cause: e });
@@ -68,7 +74,10 @@ export class FileBlockSource implements BlockSource {
         throw classifySystemError(e, `reading ${this.path} at offset ${offset + done}`);
       }
       if (bytesRead === 0) {
-        throw new DiskarcError('EINPUT', `${this.path}: unexpected end of file at ${offset + done} (file shrank while reading?)`, { path: this.path, offset: offset + done });
+        throw new DiskarcError('EINPUT', `${this.path}: unexpected end of file at ${offset + done} (file shrank while reading?)`, {
+          path: this.path,
+          offset: offset + done,
+        });
       }
       done += bytesRead;
     }

@@ -7,7 +7,10 @@ import { addAbortSignal } from 'node:stream';
 import { classifySystemError, DiskarcError } from '../errors.js';
 
 export class PipeReader {
-  private constructor(private readonly socket: Socket, readonly path: string) {}
+  private constructor(
+    private readonly socket: Socket,
+    readonly path: string,
+  ) {}
 
   /**
    * Opens a named pipe without waiting for a writer (O_NONBLOCK): reading then waits for one,

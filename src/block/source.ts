@@ -55,6 +55,10 @@ export interface BorrowedParts {
 /** Shared range check, so every source rejects out-of-range reads the same way. */
 export function checkRange(source: { size: number }, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > source.size) {
-    throw new DiskarcError('ERANGE', `range ${offset}+${length} is outside the source (${source.size} bytes)`, { offset, length, size: source.size });
+    throw new DiskarcError('ERANGE', `range ${offset}+${length} is outside the source (${source.size} bytes)`, {
+      offset,
+      length,
+      size: source.size,
+    });
   }
 }

@@ -9,7 +9,10 @@ import { toolVersion } from '../version.js';
 
 async function main(argv: string[]): Promise<number> {
   const program = new Command('diskarc')
-    .description('Deduplicating disk-image archiver: packs, restores and verifies disks; serves archived disks read-only over NBD, a range proxy (ImDisk / Arsenal Image Mounter), WebDAV and FUSE; reads the files of their NTFS partitions')
+    .description(
+      'Deduplicating disk-image archiver: packs, restores and verifies disks; serves archived disks read-only over NBD, a ' +
+        'range proxy (ImDisk / Arsenal Image Mounter), WebDAV and FUSE; reads the files of their NTFS partitions',
+    )
     .version(toolVersion)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
@@ -26,7 +29,16 @@ async function main(argv: string[]): Promise<number> {
       const shown = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help';
       if (shown && e.exitCode === 0) return ExitCode.OK;
       // commander has already printed its message on stderr; --json still owes stdout an object.
-      if (wantsJson) process.stdout.write(JSON.stringify({ error: { code: 'EUSAGE', message: shown ? 'no command given (see diskarc --help)' : e.message.replace(/^error: /, ''), reason: e.code.replace(/^commander\./, '') } }) + '\n');
+      if (wantsJson)
+        process.stdout.write(
+          JSON.stringify({
+            error: {
+              code: 'EUSAGE',
+              message: shown ? 'no command given (see diskarc --help)' : e.message.replace(/^error: /, ''),
+              reason: e.code.replace(/^commander\./, ''),
+            },
+          }) + '\n',
+        );
       return ExitCode.USAGE;
     }
     return reportError(e, { json: wantsJson, verbose });
@@ -44,7 +56,10 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 let settled = false;
 process.on('beforeExit', () => {
   if (settled) return;
-  process.stderr.write('diskarc: internal error: the command stopped while still waiting for work that can never finish; please report it (with --verbose output)\n');
+  process.stderr.write(
+    'diskarc: internal error: the command stopped while still waiting for work that can never finish; please report it (with ' +
+      '--verbose output)\n',
+  );
   process.exitCode = ExitCode.INTERNAL;
 });
 

@@ -12,18 +12,26 @@ export function progressBar(total: number | undefined, label: string, enabled = 
   if (!enabled || total === 0) return { update() {}, stop() {} };
   const started = Date.now();
   if (total === undefined) return countingLine(label, started);
-  const bar = new cliProgress.SingleBar({
-    stream: process.stderr,
-    format: `${label} [{bar}] {percentage}% | {done} of {total_h} | {speed} | ETA {eta_formatted} {extra}`,
-    hideCursor: true,
-    clearOnComplete: true,
-    etaBuffer: 50,
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `${label} [{bar}] {percentage}% | {done} of {total_h} | {speed} | ETA {eta_formatted} {extra}`,
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(total, 0, { done: '0 B', total_h: formatBytes(total), speed: '', extra: '' });
   return {
     update(done, payload = {}) {
       const secs = (Date.now() - started) / 1000;
-      bar.update(done, { done: formatBytes(done), speed: secs > 0 ? `${(done / 1048576 / secs).toFixed(0)} MiB/s` : '', extra: '', ...payload });
+      bar.update(done, {
+        done: formatBytes(done),
+        speed: secs > 0 ? `${(done / 1048576 / secs).toFixed(0)} MiB/s` : '',
+        extra: '',
+        ...payload,
+      });
     },
     stop() {
       bar.stop();

@@ -57,7 +57,13 @@ export async function openSourceRef(opts: SourceRefOptions): Promise<OpenedSourc
     if (!opts.archive) throw new DiskarcError('EUSAGE', `-s ${opts.stream} needs an archive: -a DIR (or $DISKARC_ARCHIVE)`, {});
     return openStreamRef(opts.archive, opts.stream, opts.cacheBytes);
   }
-  throw new DiskarcError('EUSAGE', opts.archive ? `name a stream of ${opts.archive} with -s STREAM[:pN] (see diskarc list)` : 'name a source: -a DIR -s STREAM[:pN], or --image FILE[:pN]', {});
+  throw new DiskarcError(
+    'EUSAGE',
+    opts.archive
+      ? `name a stream of ${opts.archive} with -s STREAM[:pN] (see diskarc list)`
+      : 'name a source: -a DIR -s STREAM[:pN], or --image FILE[:pN]',
+    {},
+  );
 }
 
 async function openImage(ref: string): Promise<OpenedSource> {
@@ -93,22 +99,35 @@ async function openStreamRef(dir: string, ref: string, cacheBytes?: number): Pro
   }
 }
 
-async function withPartition(disk: BlockSource, name: string, index: number | undefined, close: () => Promise<void>): Promise<OpenedSource> {
+async function withPartition(
+  disk: BlockSource,
+  name: string,
+  index: number | undefined,
+  close: () => Promise<void>,
+): Promise<OpenedSource> {
   if (index === undefined) return { source: disk, disk, label: name, close };
   try {
     const table = await readPartitionTable(disk);
     const label = `${name}:p${index}`;
     if (!table) {
-      throw new DiskarcError('EFS', `${name} has no partition table (MBR or GPT), so "${label}" names nothing; use ${name} without :p${index}`, { source: name, partition: index });
+      throw new DiskarcError(
+        'EFS',
+        `${name} has no partition table (MBR or GPT), so "${label}" names nothing; use ${name} without :p${index}`,
+        { source: name, partition: index },
+      );
     }
     const partition = table.partitions.find((p) => p.index === index);
     if (!partition) {
       const valid = table.partitions.map((p) => `p${p.index} (${[p.filesystem ?? p.typeName ?? p.type, formatBytes(p.size)].join(', ')})`);
-      throw new DiskarcError('ENOTFOUND', `${name} has no partition ${index}; its ${table.scheme.toUpperCase()} lists ${valid.length ? valid.join(', ') : 'no partitions'}`, {
-        source: name,
-        partition: index,
-        partitions: table.partitions.map((p) => p.index),
-      });
+      throw new DiskarcError(
+        'ENOTFOUND',
+        `${name} has no partition ${index}; its ${table.scheme.toUpperCase()} lists ${valid.length ? valid.join(', ') : 'no partitions'}`,
+        {
+          source: name,
+          partition: index,
+          partitions: table.partitions.map((p) => p.index),
+        },
+      );
     }
     return { source: openPartition(disk, partition), disk, label, partition, table, close };
   } catch (e) {
@@ -129,5 +148,10 @@ export interface SourceRefCliOptions {
 
 /** openSourceRef for a command's parsed options. */
 export function openSourceRefFromCli(o: SourceRefCliOptions): Promise<OpenedSource> {
-  return openSourceRef({ archive: o.archive, stream: o.stream, image: o.image, cacheBytes: o.dataCacheSizeMib ? o.dataCacheSizeMib * 1048576 : undefined });
+  return openSourceRef({
+    archive: o.archive,
+    stream: o.stream,
+    image: o.image,
+    cacheBytes: o.dataCacheSizeMib ? o.dataCacheSizeMib * 1048576 : undefined,
+  });
 }

@@ -18,7 +18,7 @@ async function* sources(dir: string): AsyncGenerator<string> {
   }
 }
 
-export async function bareErrors(root: string, folders: string[]): Promise<string[]> {
+async function bareErrors(root: string, folders: string[]): Promise<string[]> {
   const found: string[] = [];
   for (const folder of folders) {
     for await (const path of sources(join(root, folder))) {

@@ -27,7 +27,10 @@ test('no module imports from a layer above its own', async (t) => {
   const summary = await cruise(ROOT, ['src', 'server', 'fs', 'protocols', 'native']);
   // A parser that silently fails to read TypeScript would cruise almost nothing and pass.
   t.true(summary.totalCruised > 100, `only ${summary.totalCruised} modules were cruised`);
-  t.deepEqual(summary.violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`), []);
+  t.deepEqual(
+    summary.violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`),
+    [],
+  );
 });
 
 test('an upward import, even of a type only, fails the check', async (t) => {
@@ -36,9 +39,18 @@ test('an upward import, even of a type only, fails the check', async (t) => {
   await mkdir(join(dir, 'src', 'archive'), { recursive: true });
   await mkdir(join(dir, 'src', 'cli'), { recursive: true });
   await copyFile(join(ROOT, 'tsconfig.json'), join(dir, 'tsconfig.json'));
-  await writeFile(join(dir, 'src', 'cli', 'output.ts'), 'export interface Shown { text: string }\nexport const show = (s: Shown): string => s.text;\n');
-  await writeFile(join(dir, 'src', 'archive', 'value.ts'), "import { show } from '../cli/output.js';\nexport const shown = show({ text: 'x' });\n");
-  await writeFile(join(dir, 'src', 'archive', 'type.ts'), "import type { Shown } from '../cli/output.js';\nexport const s: Shown = { text: 'x' };\n");
+  await writeFile(
+    join(dir, 'src', 'cli', 'output.ts'),
+    'export interface Shown { text: string }\nexport const show = (s: Shown): string => s.text;\n',
+  );
+  await writeFile(
+    join(dir, 'src', 'archive', 'value.ts'),
+    "import { show } from '../cli/output.js';\nexport const shown = show({ text: 'x' });\n",
+  );
+  await writeFile(
+    join(dir, 'src', 'archive', 'type.ts'),
+    "import type { Shown } from '../cli/output.js';\nexport const s: Shown = { text: 'x' };\n",
+  );
   await writeFile(join(dir, 'src', 'archive', 'fine.ts'), "import { readFile } from 'node:fs/promises';\nexport const r = readFile;\n");
   const summary = await cruise(dir, ['src']);
   t.deepEqual(summary.violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`).sort(), [

@@ -65,7 +65,11 @@ interface SetResults {
 
 export async function runArchiveBench(ctx: BenchContext): Promise<void> {
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmtBytes(totalmem())} RAM, node ${process.version}`);
-  console.log(`peers: ${(await versionOf('borg', ['--version'])) ?? 'borg missing'}; ${(await versionOf('restic', ['version'])) ?? 'restic missing'}; ${(await versionOf('zstd', ['--version'])) ?? 'zstd missing'}`);
+  console.log(
+    `peers: ${(await versionOf('borg', ['--version'])) ?? 'borg missing'}; ` +
+      `${(await versionOf('restic', ['version'])) ?? 'restic missing'}; ` +
+      `${(await versionOf('zstd', ['--version'])) ?? 'zstd missing'}`,
+  );
   const all: SetResults[] = [];
   for (const set of ctx.corpora) {
     const r = await benchSet(ctx, set);
@@ -77,7 +81,10 @@ export async function runArchiveBench(ctx: BenchContext): Promise<void> {
 
 async function versionOf(cmd: string, args: string[]): Promise<string | undefined> {
   try {
-    return (await run(cmd, args)).split('\n')[0].replace(/^\*+\s*|\s*\*+$/g, '').trim();
+    return (await run(cmd, args))
+      .split('\n')[0]
+      .replace(/^\*+\s*|\s*\*+$/g, '')
+      .trim();
   } catch {
     return undefined;
   }
@@ -135,10 +142,14 @@ function failure(tool: Tool, op: 'pack' | 'unpack', input: Input, e: unknown): O
 function explainFailure(m: Measurement): string {
   const jsonError = parseJsonOutput(m.stdout)?.error as { code?: string; message?: string } | undefined;
   if (jsonError?.message) return `${jsonError.code ?? ''} ${jsonError.message}`.trim();
-  const lines = m.stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = m.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const thrown = lines.find((l) => /^(diskarc:|\w*Error\b|Error:)/.test(l));
   if (thrown) return thrown;
-  if (m.exitCode === 13 && m.command.startsWith('node ')) return 'node exit 13: a top-level await never settled (the event loop emptied while the command was still waiting)';
+  if (m.exitCode === 13 && m.command.startsWith('node '))
+    return 'node exit 13: a top-level await never settled (the event loop emptied while the command was still waiting)';
   return lines.slice(-3).join(' | ') || '(no output on stderr)';
 }
 
@@ -168,7 +179,15 @@ async function runDiskarc(ctx: BenchContext, work: string, inputs: Input[], out:
         const m = await measure('node', args);
         const json = parseJsonOutput(m.stdout);
         if (typeof json?.id === 'string') ids.set(input.name, json.id);
-        out.results.push({ tool, op: 'pack', input: input.name, size: input.size, m, json, bytes: (await diskUsage(archive)).apparent - before });
+        out.results.push({
+          tool,
+          op: 'pack',
+          input: input.name,
+          size: input.size,
+          m,
+          json,
+          bytes: (await diskUsage(archive)).apparent - before,
+        });
       } catch (e) {
         out.results.push(failure(tool, 'pack', input, e));
       }
@@ -185,7 +204,15 @@ async function runDiskarc(ctx: BenchContext, work: string, inputs: Input[], out:
         const m = await measure('node', [ctx.diskarc, 'unpack', '-a', archive, '-s', id, dest, '--create']);
         await settle();
         const bytes = (await diskUsage(dest)).allocated;
-        out.results.push({ tool, op: 'unpack', input: input.name, size: input.size, m, bytes, identical: await checkIdentical(input.path, dest) });
+        out.results.push({
+          tool,
+          op: 'unpack',
+          input: input.name,
+          size: input.size,
+          m,
+          bytes,
+          identical: await checkIdentical(input.path, dest),
+        });
       } catch (e) {
         out.results.push(failure(tool, 'unpack', input, e));
       } finally {
@@ -262,8 +289,29 @@ async function runBorg(work: string, inputs: Input[], out: SetResults): Promise<
         await settle();
         const before = (await diskUsage(repo)).apparent;
         // Run in the input's directory so that the archived path (and the extracted one) is its name.
-        const m = await measure('borg', ['create', '--compression', 'zstd,3', '--chunker-params', params, '--files-cache', 'disabled', `${repo}::${input.name}`, input.name], { env, cwd: out.set.dir });
-        out.results.push({ tool: 'borg', op: 'pack', input: input.name, size: input.size, m, bytes: (await diskUsage(repo)).apparent - before });
+        const m = await measure(
+          'borg',
+          [
+            'create',
+            '--compression',
+            'zstd,3',
+            '--chunker-params',
+            params,
+            '--files-cache',
+            'disabled',
+            `${repo}::${input.name}`,
+            input.name,
+          ],
+          { env, cwd: out.set.dir },
+        );
+        out.results.push({
+          tool: 'borg',
+          op: 'pack',
+          input: input.name,
+          size: input.size,
+          m,
+          bytes: (await diskUsage(repo)).apparent - before,
+        });
         done.add(input.name);
       } catch (e) {
         out.results.push(failure('borg', 'pack', input, e));
@@ -276,7 +324,15 @@ async function runBorg(work: string, inputs: Input[], out: SetResults): Promise<
         await settle();
         const m = await measure('borg', ['extract', '--sparse', `${repo}::${input.name}`, input.name], { env, cwd: outDir });
         await settle();
-        out.results.push({ tool: 'borg', op: 'unpack', input: input.name, size: input.size, m, bytes: (await diskUsage(dest)).allocated, identical: await checkIdentical(input.path, dest) });
+        out.results.push({
+          tool: 'borg',
+          op: 'unpack',
+          input: input.name,
+          size: input.size,
+          m,
+          bytes: (await diskUsage(dest)).allocated,
+          identical: await checkIdentical(input.path, dest),
+        });
       } catch (e) {
         out.results.push(failure('borg', 'unpack', input, e));
       } finally {
@@ -304,9 +360,19 @@ async function runRestic(work: string, inputs: Input[], out: SetResults): Promis
         await settle();
         const before = (await diskUsage(repo)).apparent;
         const m = await measure('restic', ['backup', '--stdin', '--stdin-filename', input.name, '--json'], { env, stdinFile: input.path });
-        const summary = m.stdout.split('\n').map((l) => parseJsonOutput(l)).find((j) => j?.message_type === 'summary');
+        const summary = m.stdout
+          .split('\n')
+          .map((l) => parseJsonOutput(l))
+          .find((j) => j?.message_type === 'summary');
         if (typeof summary?.snapshot_id === 'string') snapshots.set(input.name, summary.snapshot_id);
-        out.results.push({ tool: 'restic', op: 'pack', input: input.name, size: input.size, m, bytes: (await diskUsage(repo)).apparent - before });
+        out.results.push({
+          tool: 'restic',
+          op: 'pack',
+          input: input.name,
+          size: input.size,
+          m,
+          bytes: (await diskUsage(repo)).apparent - before,
+        });
       } catch (e) {
         out.results.push(failure('restic', 'pack', input, e));
       }
@@ -320,7 +386,15 @@ async function runRestic(work: string, inputs: Input[], out: SetResults): Promis
         await settle();
         const m = await measure('restic', ['restore', snap, '--target', outDir], { env });
         await settle();
-        out.results.push({ tool: 'restic', op: 'unpack', input: input.name, size: input.size, m, bytes: (await diskUsage(dest)).allocated, identical: await checkIdentical(input.path, dest) });
+        out.results.push({
+          tool: 'restic',
+          op: 'unpack',
+          input: input.name,
+          size: input.size,
+          m,
+          bytes: (await diskUsage(dest)).allocated,
+          identical: await checkIdentical(input.path, dest),
+        });
       } catch (e) {
         out.results.push(failure('restic', 'unpack', input, e));
       } finally {
@@ -347,7 +421,15 @@ async function runZstd(work: string, inputs: Input[], out: SetResults): Promise<
       try {
         const d = await measure('zstd', ['-d', '-q', '-f', zst, '-o', dest]);
         await settle();
-        out.results.push({ tool: 'zstd', op: 'unpack', input: input.name, size: input.size, m: d, bytes: (await diskUsage(dest)).allocated, identical: await checkIdentical(input.path, dest) });
+        out.results.push({
+          tool: 'zstd',
+          op: 'unpack',
+          input: input.name,
+          size: input.size,
+          m: d,
+          bytes: (await diskUsage(dest)).allocated,
+          identical: await checkIdentical(input.path, dest),
+        });
       } catch (e) {
         out.results.push(failure('zstd', 'unpack', input, e));
       }
@@ -404,7 +486,18 @@ function printSet(r: SetResults): void {
   }
   printTable(
     `Pack — ${corpusName(r.set)} (stored = growth of the archive/repository; inputs packed in this order into one archive per tool)`,
-    [{ header: 'input', align: 'left' }, { header: 'tool', align: 'left' }, 'MiB/s', 'wall s', 'CPU', 'peak RSS', 'read()', 'stored', 'diskarc÷ speed', 'diskarc÷ stored'],
+    [
+      { header: 'input', align: 'left' },
+      { header: 'tool', align: 'left' },
+      'MiB/s',
+      'wall s',
+      'CPU',
+      'peak RSS',
+      'read()',
+      'stored',
+      'diskarc÷ speed',
+      'diskarc÷ stored',
+    ],
     packRows,
   );
   const unpackRows: string[][] = [];
@@ -430,17 +523,33 @@ function printSet(r: SetResults): void {
   }
   printTable(
     `Unpack — ${corpusName(r.set)} (to a new file; allocated = blocks of the output)`,
-    [{ header: 'input', align: 'left' }, { header: 'tool', align: 'left' }, 'MiB/s', 'wall s', 'CPU', 'peak RSS', 'allocated', 'identical', 'diskarc÷ speed'],
+    [
+      { header: 'input', align: 'left' },
+      { header: 'tool', align: 'left' },
+      'MiB/s',
+      'wall s',
+      'CPU',
+      'peak RSS',
+      'allocated',
+      'identical',
+      'diskarc÷ speed',
+    ],
     unpackRows,
   );
   const notes = [
-    `block size ${r.blockSize ?? '?'} → borg --chunker-params ${r.chunkerParams ?? '?'} (same min/avg/max); restic's chunker is fixed (512 KiB min, 1 MiB avg, 8 MiB max) and cannot be set`,
-    'borg: unencrypted (-e none), --files-cache disabled; restic: repository v2 (zstd "auto"), always encrypted, 0.14 restores without holes',
-    `1-minute load average ${r.load.map((l) => l.toFixed(1)).join(' → ')} on ${cpus().length} cores (other work on the machine lowers every tool's CPU share alike)`,
+    `block size ${r.blockSize ?? '?'} → borg --chunker-params ${r.chunkerParams ?? '?'} (same min/avg/max); restic's chunker ` +
+      `is fixed (512 KiB min, 1 MiB avg, 8 MiB max) and cannot be set`,
+    'borg: unencrypted (-e none), --files-cache disabled; restic: repository v2 (zstd "auto"), always encrypted, 0.14 restores ' +
+      'without holes',
+    `1-minute load average ${r.load.map((l) => l.toFixed(1)).join(' → ')} on ${cpus().length} cores (other work on the machine ` +
+      `lowers every tool's CPU share alike)`,
   ];
   if (r.dedupBytesPerChunk) {
     const d = r.dedupBytesPerChunk;
-    notes.push(`diskarc dedup table: ${fmtBytes(d.bytes)} for ${d.entries} unique chunks = ${d.perChunk.toFixed(1)} bytes per unique chunk (index/dedup.idx, the in-memory table; it has a minimum capacity, so small archives show more)`);
+    notes.push(
+      `diskarc dedup table: ${fmtBytes(d.bytes)} for ${d.entries} unique chunks = ${d.perChunk.toFixed(1)} bytes per unique ` +
+        `chunk (index/dedup.idx, the in-memory table; it has a minimum capacity, so small archives show more)`,
+    );
   }
   for (const n of notes) console.log(`  note: ${n}`);
   for (const x of r.results.filter((y) => y.error)) console.log(`  error: ${TOOL_LABEL[x.tool][x.op]} ${x.input}: ${x.error}`);
@@ -463,7 +572,11 @@ async function printTargets(ctx: BenchContext, all: SetResults[]): Promise<void>
   for (const tool of ['diskarc', 'diskarc (verify)'] as Tool[]) {
     const ours = find(r, tool, 'pack', v1);
     const label = TOOL_LABEL[tool].pack;
-    const peers: Array<[Tool, number]> = [['borg', 1.5], ['restic', 1.5], ['zstd', 0.6]];
+    const peers: Array<[Tool, number]> = [
+      ['borg', 1.5],
+      ['restic', 1.5],
+      ['zstd', 0.6],
+    ];
     for (const [peer, factor] of peers) {
       const a = speed(ours);
       const b = speed(find(r, peer, 'pack', v1));
@@ -477,7 +590,11 @@ async function printTargets(ctx: BenchContext, all: SetResults[]): Promise<void>
   {
     const a = find(r, 'diskarc', 'pack', v1)?.bytes;
     const b = find(r, 'borg', 'pack', v1)?.bytes;
-    targets.push({ name: 'stored bytes of ext4-v1 ≤ borg\'s', pass: a !== undefined && b !== undefined ? a <= b : undefined, detail: `${fmtBytes(a)} vs ${fmtBytes(b)} (${fmtRatio(a, b)})` });
+    targets.push({
+      name: "stored bytes of ext4-v1 ≤ borg's",
+      pass: a !== undefined && b !== undefined ? a <= b : undefined,
+      detail: `${fmtBytes(a)} vs ${fmtBytes(b)} (${fmtRatio(a, b)})`,
+    });
   }
   {
     const x = find(r, 'diskarc', 'pack', 'ext4-v2.img');
@@ -485,15 +602,30 @@ async function printTargets(ctx: BenchContext, all: SetResults[]): Promise<void>
     const b = find(r, 'borg', 'pack', 'ext4-v2.img')?.bytes;
     const c = find(r, 'restic', 'pack', 'ext4-v2.img')?.bytes;
     const dw = typeof x?.json?.dataWritten === 'number' ? ` (of which data slabs ${fmtBytes(x.json.dataWritten as number)})` : '';
-    targets.push({ name: 'pack ext4-v2 after v1: new bytes ≤ borg\'s', pass: a !== undefined && b !== undefined ? a <= b : undefined, detail: `diskarc ${fmtBytes(a)}${dw} vs borg ${fmtBytes(b)}, restic ${fmtBytes(c)}` });
+    targets.push({
+      name: "pack ext4-v2 after v1: new bytes ≤ borg's",
+      pass: a !== undefined && b !== undefined ? a <= b : undefined,
+      detail: `diskarc ${fmtBytes(a)}${dw} vs borg ${fmtBytes(b)}, restic ${fmtBytes(c)}`,
+    });
   }
-  for (const [peer, factor] of [['borg', 1.5], ['zstd', 0.5]] as Array<[Tool, number]>) {
+  for (const [peer, factor] of [
+    ['borg', 1.5],
+    ['zstd', 0.5],
+  ] as Array<[Tool, number]>) {
     const a = speed(find(r, 'diskarc', 'unpack', v1));
     const b = speed(find(r, peer, 'unpack', v1));
-    targets.push({ name: `unpack of ext4-v1 ≥ ${factor}× ${TOOL_LABEL[peer].unpack} MiB/s`, pass: a !== undefined && b !== undefined ? a >= factor * b : undefined, detail: `${fmtRate(a)} vs ${fmtRate(b)} MiB/s = ${fmtRatio(a, b)}` });
+    targets.push({
+      name: `unpack of ext4-v1 ≥ ${factor}× ${TOOL_LABEL[peer].unpack} MiB/s`,
+      pass: a !== undefined && b !== undefined ? a >= factor * b : undefined,
+      detail: `${fmtRate(a)} vs ${fmtRate(b)} MiB/s = ${fmtRatio(a, b)}`,
+    });
   }
   const wrong = r.results.filter((x) => x.op === 'unpack' && x.identical === false);
-  targets.push({ name: 'every unpack/extract/restore output identical to its input', pass: r.results.some((x) => x.identical) ? wrong.length === 0 : undefined, detail: wrong.length ? `differs: ${wrong.map((x) => `${x.tool} ${x.input}`).join(', ')}` : 'cmp' });
+  targets.push({
+    name: 'every unpack/extract/restore output identical to its input',
+    pass: r.results.some((x) => x.identical) ? wrong.length === 0 : undefined,
+    detail: wrong.length ? `differs: ${wrong.map((x) => `${x.tool} ${x.input}`).join(', ')}` : 'cmp',
+  });
   {
     const sp = r.inputs.find((i) => i.name === 'sparse.img');
     for (const tool of ['diskarc', 'diskarc (verify)'] as Tool[]) {
@@ -507,26 +639,41 @@ async function printTargets(ctx: BenchContext, all: SetResults[]): Promise<void>
       targets.push({
         name: `${TOOL_LABEL[tool].pack} of sparse.img reads only its data`,
         pass: rd !== undefined ? rd <= limit : undefined,
-        detail: `read() ${fmtBytes(rd)} by the process${reported}; file ${fmtBytes(sp.size)}, allocated ${fmtBytes(sp.allocated)} (limit ${passes}×allocated+5%+64 MiB)`,
+        detail:
+          `read() ${fmtBytes(rd)} by the process${reported}; file ${fmtBytes(sp.size)}, allocated ${fmtBytes(sp.allocated)} ` +
+          `(limit ${passes}×allocated+5%+64 MiB)`,
       });
     }
   }
   targets.push(await rssTarget(ctx, all));
   {
     const d = (real ?? r).dedupBytesPerChunk ?? all.find((x) => x.dedupBytesPerChunk)?.dedupBytesPerChunk;
-    targets.push({ name: 'dedup index ≤ 40 bytes per unique chunk', pass: d ? d.perChunk <= 40 : undefined, detail: d ? `${d.perChunk.toFixed(1)} B/chunk (${fmtBytes(d.bytes)} table, ${d.entries} chunks; see docs/format.md)` : 'index/dedup.idx not readable' });
+    targets.push({
+      name: 'dedup index ≤ 40 bytes per unique chunk',
+      pass: d ? d.perChunk <= 40 : undefined,
+      detail: d
+        ? `${d.perChunk.toFixed(1)} B/chunk (${fmtBytes(d.bytes)} table, ${d.entries} chunks; see docs/format.md)`
+        : 'index/dedup.idx not readable',
+    });
   }
   {
     const m = find(r, 'diskarc', 'pack', v1)?.m;
     const u = m ? (m.userSeconds + m.systemSeconds) / m.wallSeconds : undefined;
-    targets.push({ name: 'pack uses both cores (CPU time / wall time ≥ 1.3)', pass: u !== undefined ? u >= 1.3 : undefined, detail: u !== undefined ? `${u.toFixed(2)} on ext4-v1 (${cpuPercent(m)})` : '–' });
+    targets.push({
+      name: 'pack uses both cores (CPU time / wall time ≥ 1.3)',
+      pass: u !== undefined ? u >= 1.3 : undefined,
+      detail: u !== undefined ? `${u.toFixed(2)} on ext4-v1 (${cpuPercent(m)})` : '–',
+    });
   }
 
   console.log(`\nTargets (issue 3), measured on the ${on}:`);
   for (const t of targets) console.log(`  ${t.pass === undefined ? 'N/A ' : t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.detail}`);
   const failed = targets.filter((t) => t.pass === false).length;
   const na = targets.filter((t) => t.pass === undefined).length;
-  console.log(`  ${targets.length - failed - na} of ${targets.length} met, ${failed} not met, ${na} not measurable in this run (a tool failed or an input is missing).`);
+  console.log(
+    `  ${targets.length - failed - na} of ${targets.length} met, ${failed} not met, ${na} not measurable in this run (a tool ` +
+      `failed or an input is missing).`,
+  );
 }
 
 /**

@@ -58,7 +58,8 @@ export function corpusSet(loc: CorpusLocation): CorpusSet {
 export function describeMissingCorpus(loc: CorpusLocation, repoDir: string): string {
   const script = resolve(repoDir, '..', 'shared', 'bench', 'make-corpus.sh');
   return [
-    `Benchmark corpus: ${loc.missing.length === CORPUS_FILES.length ? 'not found' : 'incomplete'} in ${loc.dir} (${loc.source}); missing: ${loc.missing.join(', ')}.`,
+    `Benchmark corpus: ${loc.missing.length === CORPUS_FILES.length ? 'not found' : 'incomplete'} in ${loc.dir} ` +
+      `(${loc.source}); missing: ${loc.missing.join(', ')}.`,
     `  Only the synthetic corpus will be measured; the issue's targets are defined on the real corpus.`,
     `  Build it (needs root, network access to a Debian mirror, ~10 minutes, ~3 GiB scratch + 8 GiB of images):`,
     `    sudo CORPUS=${loc.dir} bash ${existsSync(script) ? script : '../shared/bench/make-corpus.sh'}`,
@@ -134,14 +135,19 @@ function prng(seed: number): () => number {
   };
 }
 
-const WORDS = 'disk block slab chunk archive stream restore verify mount serve offset extent hole zero fill read write cache index digest compress host level info warn error debug event payload ts id msg update insert delete commit page row table'.split(' ');
+const WORDS = (
+  'disk block slab chunk archive stream restore verify mount serve offset extent hole zero fill read write cache index digest ' +
+  'compress host level info warn error debug event payload ts id msg update insert delete commit page row table'
+).split(' ');
 
 /** Database-like text: rows of words and numbers, compressible about 3:1 like a real log or DB. */
 function textBlock(rand: () => number, length: number): Buffer {
   const parts: string[] = [];
   let n = 0;
   while (n < length) {
-    const row = `${Math.floor(rand() * 1e9)}|host-${Math.floor(rand() * 40)}|${Array.from({ length: 4 + Math.floor(rand() * 12) }, () => WORDS[Math.floor(rand() * WORDS.length)]).join(' ')}\n`;
+    const row =
+      `${Math.floor(rand() * 1e9)}|host-${Math.floor(rand() * 40)}|` +
+      `${Array.from({ length: 4 + Math.floor(rand() * 12) }, () => WORDS[Math.floor(rand() * WORDS.length)]).join(' ')}\n`;
     parts.push(row);
     n += row.length;
   }
@@ -149,7 +155,12 @@ function textBlock(rand: () => number, length: number): Buffer {
 }
 
 /** Regular files under `roots` (sorted walk, no symlinks, plain names), up to `budget` bytes. */
-async function pickFiles(roots: string[], budget: number, skip: Set<string>, maxFile = 8 * MiB): Promise<Array<{ path: string; size: number }>> {
+async function pickFiles(
+  roots: string[],
+  budget: number,
+  skip: Set<string>,
+  maxFile = 8 * MiB,
+): Promise<Array<{ path: string; size: number }>> {
   const out: Array<{ path: string; size: number }> = [];
   let total = 0;
   const walk = async (d: string): Promise<boolean> => {
@@ -197,9 +208,30 @@ async function buildExt4Pair(dir: string, sizeMiB: number, log: (line: string) =
   await writeFile(join(root, 'srv', 'events.db'), textBlock(prng(1), dbSize));
 
   const v1 = join(dir, 'ext4-v1.img');
-  await run('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '4096', '-L', 'synth-root', '-U', SYNTH_UUID, '-E', `hash_seed=${SYNTH_HASH_SEED},root_owner=0:0`, '-d', root, v1, `${sizeMiB}M`], {
-    env: { ...process.env, E2FSPROGS_FAKE_TIME: FAKE_TIME },
-  });
+  await run(
+    'mke2fs',
+    [
+      '-q',
+      '-F',
+      '-t',
+      'ext4',
+      '-b',
+      '4096',
+      '-L',
+      'synth-root',
+      '-U',
+      SYNTH_UUID,
+      '-E',
+      `hash_seed=${SYNTH_HASH_SEED},root_owner=0:0`,
+      '-d',
+      root,
+      v1,
+      `${sizeMiB}M`,
+    ],
+    {
+      env: { ...process.env, E2FSPROGS_FAKE_TIME: FAKE_TIME },
+    },
+  );
 
   // v2: a copy of v1 changed in place.
   const v2 = join(dir, 'ext4-v2.img');
@@ -207,7 +239,11 @@ async function buildExt4Pair(dir: string, sizeMiB: number, log: (line: string) =
   const rand = prng(2);
   // (a) rewrite ~3% of the database's blocks directly in the image (its block numbers from debugfs).
   const blocksOut = await run('debugfs', ['-R', 'blocks /srv/events.db', v2]);
-  const blocks = blocksOut.trim().split(/\s+/).map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  const blocks = blocksOut
+    .trim()
+    .split(/\s+/)
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
   if (blocks.length < dbSize / 4096) throw new Error(`debugfs listed ${blocks.length} blocks for /srv/events.db`);
   const fh = await open(v2, 'r+');
   try {
@@ -234,12 +270,15 @@ async function buildExt4Pair(dir: string, sizeMiB: number, log: (line: string) =
   }
   const added = await pickFiles(['/usr/share', '/usr/lib'], sizeMiB * MiB * 0.05, used);
   cmds.push('mkdir /srv/new', 'cd /srv/new');
-  added.forEach((f, i) => cmds.push(`write ${f.path} n${i}-${f.path.slice(f.path.lastIndexOf('/') + 1)}`));
+  added.forEach((f, i) => {
+    cmds.push(`write ${f.path} n${i}-${f.path.slice(f.path.lastIndexOf('/') + 1)}`);
+  });
   const cmdFile = join(stage, 'debugfs-v2.cmds');
   await writeFile(cmdFile, cmds.join('\n') + '\n');
   await run('debugfs', ['-w', '-f', cmdFile, v2], { env: { ...process.env, E2FSPROGS_FAKE_TIME: String(Number(FAKE_TIME) + 86400) } });
   const fsck = await measure('e2fsck', ['-fn', v2], { check: false });
-  if (fsck.exitCode !== 0) log(`  warning: e2fsck -fn ext4-v2.img reported problems (exit ${fsck.exitCode}); the image is still a valid benchmark input`);
+  if (fsck.exitCode !== 0)
+    log(`  warning: e2fsck -fn ext4-v2.img reported problems (exit ${fsck.exitCode}); the image is still a valid benchmark input`);
 }
 
 /** Writes `length` bytes of AES-256-CTR keystream under a fixed key (reproducible, incompressible). */
@@ -268,7 +307,9 @@ async function buildSparse(path: string, sizeMiB: number): Promise<void> {
   const data = Buffer.concat(await Promise.all(sources.map((s) => readFile(s.path)))).subarray(0, dataBudget);
   const slots = 32;
   const slot = size / slots;
-  const dataSlots = Array.from({ length: slots }, (_, i) => i).filter((i) => i !== 9 && i !== 21).slice(0, 24);
+  const dataSlots = Array.from({ length: slots }, (_, i) => i)
+    .filter((i) => i !== 9 && i !== 21)
+    .slice(0, 24);
   const weights = dataSlots.map((i) => 1 + ((i * 37) % 5));
   const wsum = weights.reduce((a, b) => a + b, 0);
   const fh = await open(path + '.tmp', 'w');
@@ -315,7 +356,12 @@ async function buildNtfs(dir: string, sizeMiB: number): Promise<void> {
       if (daemon.exitCode !== null) throw new Error(`ntfs-3g exited: ${err.trim()}`);
     }
     if (!mounted) throw new Error('ntfs-3g did not mount within 10 s');
-    const files = await pickFiles(['/usr/share/doc', '/usr/share/locale', '/usr/lib/x86_64-linux-gnu'], sizeMiB * MiB * 0.4, new Set(), 4 * MiB);
+    const files = await pickFiles(
+      ['/usr/share/doc', '/usr/share/locale', '/usr/lib/x86_64-linux-gnu'],
+      sizeMiB * MiB * 0.4,
+      new Set(),
+      4 * MiB,
+    );
     // A directory deleted afterwards leaves free-but-dirty clusters, as in the real corpus.
     await mkdir(join(mnt, 'Temp', 'setup-cache'), { recursive: true });
     for (const f of files.slice(0, 40)) await copyFile(f.path, join(mnt, 'Temp', 'setup-cache', f.path.replace(/\//g, '_')));

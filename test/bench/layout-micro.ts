@@ -46,10 +46,17 @@ const me = mapEntry.encode({ offset: 2 ** 40, length: 65536, type: 1, fillByte: 
 const hashes = random(40 * 1024);
 const scratch = Buffer.alloc(mapEntry.size);
 measure('archive slabHeader decode', () => slabHeader.decode(sh));
-measure('archive slabHeader encode', (i) => slabHeader.encode({ magic: 0x42414c53, flags: 1, storedLength: i, length: 4096, payloadCrc: 1, headerCrc: 0 }));
+measure('archive slabHeader encode', (i) =>
+  slabHeader.encode({ magic: 0x42414c53, flags: 1, storedLength: i, length: 4096, payloadCrc: 1, headerCrc: 0 }),
+);
 measure('archive mapEntry decode', () => mapEntry.decode(me));
-measure('archive mapEntry encode (into a page)', (i) => mapEntry.encode({ offset: i * 4096, length: 4096, type: 1, fillByte: 0, slab: 7, slabOffset: i & 0xffff, chunk: 3 }, scratch, 0));
-measure('archive hashRecord get offset+length', (i) => hashRecord.get(hashes, (i & 1023) * 40, 'offset') + hashRecord.get(hashes, (i & 1023) * 40, 'length'));
+measure('archive mapEntry encode (into a page)', (i) =>
+  mapEntry.encode({ offset: i * 4096, length: 4096, type: 1, fillByte: 0, slab: 7, slabOffset: i & 0xffff, chunk: 3 }, scratch, 0),
+);
+measure(
+  'archive hashRecord get offset+length',
+  (i) => hashRecord.get(hashes, (i & 1023) * 40, 'offset') + hashRecord.get(hashes, (i & 1023) * 40, 'length'),
+);
 
 // NTFS: a $FILE_NAME value, an MFT record header, an attribute header, a non-resident header.
 const fileName = random(90);

@@ -77,7 +77,15 @@ test('diskUsage tells apparent from allocated bytes of a sparse file', async (t)
 
 test('tables align their columns and ratios format as a×', (t) => {
   const lines: string[] = [];
-  printTable('T', [{ header: 'name', align: 'left' }, 'MiB/s'], [['a', '1.5'], ['longer', '123']], (l) => lines.push(l));
+  printTable(
+    'T',
+    [{ header: 'name', align: 'left' }, 'MiB/s'],
+    [
+      ['a', '1.5'],
+      ['longer', '123'],
+    ],
+    (l) => lines.push(l),
+  );
   t.deepEqual(lines.slice(2), ['name    MiB/s', '------  -----', 'a         1.5', 'longer    123']);
   t.is(fmtRatio(3, 2), '1.50×');
   t.is(fmtRatio(1, 0), '–');

@@ -113,7 +113,11 @@ export async function measure(cmd: string, args: string[], opts: RunOptions = {}
       timedOut = true;
       // Kill the supervisor's child first (the supervisor then reports and exits).
       for (const pid of childPids(child.pid!)) {
-        try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
       }
     }, timeout);
     const supervisorCode = await new Promise<number>((resolve, reject) => {
@@ -224,7 +228,12 @@ export interface Column {
 }
 
 /** Prints a plain-text table with aligned columns (right-aligned unless told otherwise). */
-export function printTable(title: string, columns: Array<Column | string>, rows: string[][], log: (line: string) => void = console.log): void {
+export function printTable(
+  title: string,
+  columns: Array<Column | string>,
+  rows: string[][],
+  log: (line: string) => void = console.log,
+): void {
   const cols = columns.map((c) => (typeof c === 'string' ? { header: c } : c));
   const widths = cols.map((c, i) => Math.max([...c.header].length, ...rows.map((r) => [...(r[i] ?? '')].length)));
   const pad = (s: string, i: number) => {

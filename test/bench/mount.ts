@@ -131,10 +131,22 @@ async function seqReadNbd(uri: string, size: number): Promise<number> {
 
 async function fioIops(args: string[], seconds: number): Promise<number> {
   await dropCaches();
-  const out = await run('fio', [
-    '--name=rand4k', '--rw=randread', '--bs=4k', '--time_based', `--runtime=${seconds}`, '--group_reporting',
-    '--output-format=json', '--randrepeat=1', '--norandommap', ...args,
-  ], { timeoutSeconds: seconds + 120 });
+  const out = await run(
+    'fio',
+    [
+      '--name=rand4k',
+      '--rw=randread',
+      '--bs=4k',
+      '--time_based',
+      `--runtime=${seconds}`,
+      '--group_reporting',
+      '--output-format=json',
+      '--randrepeat=1',
+      '--norandommap',
+      ...args,
+    ],
+    { timeoutSeconds: seconds + 120 },
+  );
   const json = JSON.parse(out.slice(out.indexOf('{')));
   return Number(json.jobs[0].read.iops);
 }
@@ -182,7 +194,8 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
     const mnt = join(work, 'mnt-diskarc');
     const mntRand = join(work, 'mnt-diskarc-rand');
     const mountArgs = (mp: string) => [opts.diskarc, 'mount', '-a', archive, mp, '--foreground'];
-    const freshMount = <T>(fn: () => Promise<T>) => withServers((st) => fuseMount(st, mnt, process.execPath, mountArgs(mnt), 'mounted'), fn);
+    const freshMount = <T>(fn: () => Promise<T>) =>
+      withServers((st) => fuseMount(st, mnt, process.execPath, mountArgs(mnt), 'mounted'), fn);
     await addPeer('diskarc mount', async () => {
       const file = join(mnt, 'img', 'disk.img');
       return {
@@ -206,18 +219,25 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
     // decoding) — the ceiling of what any mount built on fuse-native reads at here.
     await addPeer('fuse-native alone (bytes from memory)', async () => {
       const mp = join(work, 'mnt-transport');
-      await fuseMount(stack, mp, process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'fuse-transport-server.js'), mp, String(size)], 'ready');
+      await fuseMount(
+        stack,
+        mp,
+        process.execPath,
+        [join(dirname(fileURLToPath(import.meta.url)), 'fuse-transport-server.js'), mp, String(size)],
+        'ready',
+      );
       return { seq: () => seqRead(join(mp, 'data')), note: 'transport ceiling, not a peer' };
     });
     // The same stream over NBD (diskarc serve).
     await addPeer('diskarc serve (NBD)', async () => {
       const sock = join(work, 'nbd.sock');
       const uri = `nbd+unix:///?socket=${sock}`;
-      const freshServer = <T>(fn: () => Promise<T>) => withServers(async (st) => {
-        await rm(sock, { force: true });
-        startDaemon(st, process.execPath, [opts.diskarc, 'serve', '-a', archive, '-s', 'img', '--nbd-socket', sock]);
-        await waitFor(async () => existsSync(sock), 'the NBD socket');
-      }, fn);
+      const freshServer = <T>(fn: () => Promise<T>) =>
+        withServers(async (st) => {
+          await rm(sock, { force: true });
+          startDaemon(st, process.execPath, [opts.diskarc, 'serve', '-a', archive, '-s', 'img', '--nbd-socket', sock]);
+          await waitFor(async () => existsSync(sock), 'the NBD socket');
+        }, fn);
       return {
         seq: () => freshServer(() => seqReadNbd(uri, size)),
         rand: () => freshServer(() => fioIops(['--ioengine=nbd', `--uri=${uri}`, '--iodepth=4', `--size=${size}`], fioSeconds)),
@@ -275,9 +295,29 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
     const ours = peers[0];
     const seqOf = (p: Peer) => median(p.seqRuns);
     const spread = (p: Peer) => (p.seqRuns.length > 1 ? `${fmtRate(Math.min(...p.seqRuns))}–${fmtRate(Math.max(...p.seqRuns))}` : '–');
-    printTable(`mount (${set.label}): ${fmtBytes(size)} ext4 image — sequential dd bs=1M (cold caches; median of ${SEQ_ROUNDS} alternating rounds) and fio random 4 KiB reads (O_DIRECT, 4 jobs, ${fioSeconds} s)`,
-      [{ header: 'peer', align: 'left' }, 'seq MiB/s', 'seq range', 'diskarc ×', 'rand 4K IOPS', 'diskarc ×', { header: 'note', align: 'left' }],
-      peers.map((p) => [p.label, fmtRate(seqOf(p)), spread(p), fmtRatio(seqOf(ours), seqOf(p)), p.randIops ? p.randIops.toFixed(0) : '–', fmtRatio(ours.randIops, p.randIops), p.error ?? p.note ?? '']), log);
+    printTable(
+      `mount (${set.label}): ${fmtBytes(size)} ext4 image — sequential dd bs=1M (cold caches; median of ${SEQ_ROUNDS} ` +
+        `alternating rounds) and fio random 4 KiB reads (O_DIRECT, 4 jobs, ${fioSeconds} s)`,
+      [
+        { header: 'peer', align: 'left' },
+        'seq MiB/s',
+        'seq range',
+        'diskarc ×',
+        'rand 4K IOPS',
+        'diskarc ×',
+        { header: 'note', align: 'left' },
+      ],
+      peers.map((p) => [
+        p.label,
+        fmtRate(seqOf(p)),
+        spread(p),
+        fmtRatio(seqOf(ours), seqOf(p)),
+        p.randIops ? p.randIops.toFixed(0) : '–',
+        fmtRatio(ours.randIops, p.randIops),
+        p.error ?? p.note ?? '',
+      ]),
+      log,
+    );
     for (const peer of peers.filter((p) => /^(ewfmount|squashfuse)/.test(p.label))) {
       const seqOk = (seqOf(ours) ?? 0) >= (seqOf(peer) ?? Infinity);
       const randOk = (ours.randIops ?? 0) >= (peer.randIops ?? Infinity);
@@ -286,7 +326,15 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
 
     // --- small files out of NTFS: diskarc's fs/ vs ntfs-3g on the raw image, alternating rounds ---
     if (ntfs) {
-      const copiers: Array<{ peer: string; src: string; runs: number[]; fresh?: typeof freshMount; bytes?: number; files?: number; error?: string }> = [
+      const copiers: Array<{
+        peer: string;
+        src: string;
+        runs: number[];
+        fresh?: typeof freshMount;
+        bytes?: number;
+        files?: number;
+        error?: string;
+      }> = [
         { peer: 'diskarc mount (fs/)', src: join(mnt, 'ntfs', 'fs'), runs: [], fresh: freshMount },
         { peer: 'ntfs-3g (raw image)', src: join(work, 'mnt-ntfs3g'), runs: [] },
       ];
@@ -313,12 +361,32 @@ async function benchSet(opts: MountBenchOptions, set: CorpusSet, log: (line: str
         }
       }
       const secs = (c: (typeof copiers)[number]) => median(c.runs);
-      printTable(`mount (${set.label}): cp -r of every file of ntfs.img (cold cache; median of ${SEQ_ROUNDS} alternating rounds)`,
-        [{ header: 'peer', align: 'left' }, 'files', 'bytes', 'seconds', 'range', 'MiB/s', 'files/s', 'diskarc ×', { header: 'note', align: 'left' }],
-        copiers.map((c) => [c.peer, String(c.files ?? '–'), fmtBytes(c.bytes), fmtSeconds(secs(c)),
+      printTable(
+        `mount (${set.label}): cp -r of every file of ntfs.img (cold cache; median of ${SEQ_ROUNDS} alternating rounds)`,
+        [
+          { header: 'peer', align: 'left' },
+          'files',
+          'bytes',
+          'seconds',
+          'range',
+          'MiB/s',
+          'files/s',
+          'diskarc ×',
+          { header: 'note', align: 'left' },
+        ],
+        copiers.map((c) => [
+          c.peer,
+          String(c.files ?? '–'),
+          fmtBytes(c.bytes),
+          fmtSeconds(secs(c)),
           c.runs.length > 1 ? `${fmtSeconds(Math.min(...c.runs))}–${fmtSeconds(Math.max(...c.runs))}` : '–',
           fmtRate(c.bytes !== undefined && secs(c) ? mibPerSecond(c.bytes, secs(c)!) : undefined),
-          c.files && secs(c) ? (c.files / secs(c)!).toFixed(0) : '–', fmtRatio(secs(copiers[1]), secs(c)), c.error ?? '']), log);
+          c.files && secs(c) ? (c.files / secs(c)!).toFixed(0) : '–',
+          fmtRatio(secs(copiers[1]), secs(c)),
+          c.error ?? '',
+        ]),
+        log,
+      );
     }
   } finally {
     await stack.unwind();

@@ -76,8 +76,20 @@ async function fioNbd(uri: string, size: number, seconds: number, jobs = 1): Pro
   const out = await run(
     'fio',
     [
-      '--name=rand4k', '--ioengine=nbd', `--uri=${uri}`, '--rw=randread', '--bs=4k', '--iodepth=16', `--numjobs=${jobs}`,
-      `--size=${size}`, '--time_based', `--runtime=${seconds}`, '--group_reporting', '--output-format=json', '--randrepeat=1', '--norandommap',
+      '--name=rand4k',
+      '--ioengine=nbd',
+      `--uri=${uri}`,
+      '--rw=randread',
+      '--bs=4k',
+      '--iodepth=16',
+      `--numjobs=${jobs}`,
+      `--size=${size}`,
+      '--time_based',
+      `--runtime=${seconds}`,
+      '--group_reporting',
+      '--output-format=json',
+      '--randrepeat=1',
+      '--norandommap',
     ],
     { timeoutSeconds: seconds + 120 },
   );
@@ -119,17 +131,25 @@ async function benchSet(opts: NbdBenchOptions, set: CorpusSet, log: (line: strin
     const cacheArgs = cacheBytes !== undefined ? ['--data-cache-size-mib', String(Math.max(1, Math.round(cacheBytes / MiB)))] : [];
     let seen = '';
     // The 'serving' log line carries the cache budget actually in force.
-    peer.child = startDaemon(process.execPath, [opts.diskarc, 'serve', '-a', archive, '-s', 'img', '--nbd-socket', sock(sockName), ...cacheArgs, '--log-level', 'info'], (text) => {
-      if (peer.cacheBytes !== undefined) return;
-      seen = (seen + text).slice(-8192);
-      const m = /"cacheBytes":(\d+)/.exec(seen);
-      if (m) peer.cacheBytes = Number(m[1]);
-    });
+    peer.child = startDaemon(
+      process.execPath,
+      [opts.diskarc, 'serve', '-a', archive, '-s', 'img', '--nbd-socket', sock(sockName), ...cacheArgs, '--log-level', 'info'],
+      (text) => {
+        if (peer.cacheBytes !== undefined) return;
+        seen = (seen + text).slice(-8192);
+        const m = /"cacheBytes":(\d+)/.exec(seen);
+        if (m) peer.cacheBytes = Number(m[1]);
+      },
+    );
     return peer;
   };
   const diskarc = serveDiskarc('diskarc serve', 'diskarc', opts.cacheMiB !== undefined ? opts.cacheMiB * MiB : undefined);
   peers.push(diskarc);
-  peers.push({ name: 'nbdkit file (raw)', uri: `nbd+unix:///?socket=${sock('nbdkit')}`, child: startDaemon('nbdkit', ['-f', '-r', '-U', sock('nbdkit'), 'file', image]) });
+  peers.push({
+    name: 'nbdkit file (raw)',
+    uri: `nbd+unix:///?socket=${sock('nbdkit')}`,
+    child: startDaemon('nbdkit', ['-f', '-r', '-U', sock('nbdkit'), 'file', image]),
+  });
   peers.push({
     name: 'qemu-nbd (qcow2, compressed)',
     uri: `nbd+unix:///?socket=${sock('qemu')}`,
@@ -157,7 +177,11 @@ async function benchSet(opts: NbdBenchOptions, set: CorpusSet, log: (line: strin
     // the first server's cache is gone and the two never compete for memory).
     await stopDaemon(diskarc.child);
     if (diskarc.cacheBytes !== undefined && opts.cacheMiB === undefined) {
-      const half = serveDiskarc(`diskarc serve, cache ${fmtBytes(Math.round(diskarc.cacheBytes / 2))}`, 'diskarc-half', Math.round(diskarc.cacheBytes / 2));
+      const half = serveDiskarc(
+        `diskarc serve, cache ${fmtBytes(Math.round(diskarc.cacheBytes / 2))}`,
+        'diskarc-half',
+        Math.round(diskarc.cacheBytes / 2),
+      );
       peers.push(half);
       try {
         await waitForServer(half.uri, half.child);
@@ -189,8 +213,15 @@ async function benchSet(opts: NbdBenchOptions, set: CorpusSet, log: (line: strin
 
   const [d, kit, qemu] = peers as [Peer, Peer, Peer];
   printTable(
-    `nbd (${set.label}): ${fmtBytes(size)} ext4 image — nbdcopy to null: (cold = page cache dropped, warm = second pass), fio nbd engine randread 4 KiB QD16 ${fioSeconds} s`,
-    ['server', { header: 'seq cold', align: 'right' }, { header: 'seq warm', align: 'right' }, { header: 'rand 4K IOPS', align: 'right' }, 'note'],
+    `nbd (${set.label}): ${fmtBytes(size)} ext4 image — nbdcopy to null: (cold = page cache dropped, warm = second pass), fio ` +
+      `nbd engine randread 4 KiB QD16 ${fioSeconds} s`,
+    [
+      'server',
+      { header: 'seq cold', align: 'right' },
+      { header: 'seq warm', align: 'right' },
+      { header: 'rand 4K IOPS', align: 'right' },
+      'note',
+    ],
     peers.map((p) => [p.name, fmtRate(p.seqCold), fmtRate(p.seqWarm), p.iops !== undefined ? p.iops.toFixed(0) : '-', p.error ?? '']),
     log,
   );
@@ -199,23 +230,38 @@ async function benchSet(opts: NbdBenchOptions, set: CorpusSet, log: (line: strin
   const seqVsKit = ratio(d.seqWarm, kit.seqWarm);
   const seqVsQemu = ratio(d.seqWarm, qemu.seqWarm);
   const randVsQemu = ratio(d.iops, qemu.iops);
-  log(`  sequential (warm) diskarc / nbdkit file: ${fmtRatio(d.seqWarm, kit.seqWarm)} (target ≥ 0.5: ${verdict(seqVsKit === undefined ? undefined : seqVsKit >= 0.5)})`);
-  log(`  sequential (warm) diskarc / qemu-nbd qcow2: ${fmtRatio(d.seqWarm, qemu.seqWarm)} (target ≥ 2: ${verdict(seqVsQemu === undefined ? undefined : seqVsQemu >= 2)})`);
-  log(`  random 4K IOPS diskarc / qemu-nbd qcow2: ${fmtRatio(d.iops, qemu.iops)} (target ≥ 1: ${verdict(randVsQemu === undefined ? undefined : randVsQemu >= 1)})`);
+  log(
+    `  sequential (warm) diskarc / nbdkit file: ${fmtRatio(d.seqWarm, kit.seqWarm)} (target ≥ 0.5: ` +
+      `${verdict(seqVsKit === undefined ? undefined : seqVsKit >= 0.5)})`,
+  );
+  log(
+    `  sequential (warm) diskarc / qemu-nbd qcow2: ${fmtRatio(d.seqWarm, qemu.seqWarm)} (target ≥ 2: ` +
+      `${verdict(seqVsQemu === undefined ? undefined : seqVsQemu >= 2)})`,
+  );
+  log(
+    `  random 4K IOPS diskarc / qemu-nbd qcow2: ${fmtRatio(d.iops, qemu.iops)} (target ≥ 1: ` +
+      `${verdict(randVsQemu === undefined ? undefined : randVsQemu >= 1)})`,
+  );
   log(`  random 4K IOPS diskarc / nbdkit file: ${fmtRatio(d.iops, kit.iops)}`);
   const half = peers[3];
-  if (half) log(`  with half the cache (${half.name}): sequential warm / nbdkit file ${fmtRatio(half.seqWarm, kit.seqWarm)}, random 4K / qemu-nbd qcow2 ${fmtRatio(half.iops, qemu.iops)}`);
+  if (half)
+    log(
+      `  with half the cache (${half.name}): sequential warm / nbdkit file ${fmtRatio(half.seqWarm, kit.seqWarm)}, random 4K / ` +
+        `qemu-nbd qcow2 ${fmtRatio(half.iops, qemu.iops)}`,
+    );
   if (rssPeak > 0) {
     const budget = d.cacheBytes;
     const goal = budget !== undefined ? budget + 64 * MiB : undefined;
     log(
       `  serve RSS with 16 clients (fio numjobs=16 QD16, ${rss16Iops?.toFixed(0) ?? '-'} IOPS total): peak ${fmtBytes(rssPeak)} ` +
-        `(goal ≤ cache budget ${budget !== undefined ? fmtBytes(budget) : '?'} + 64 MiB: ${verdict(goal === undefined ? undefined : rssPeak <= goal)}` +
+        `(goal ≤ cache budget ${budget !== undefined ? fmtBytes(budget) : '?'} + 64 MiB: ` +
+        `${verdict(goal === undefined ? undefined : rssPeak <= goal)}` +
         `${goal !== undefined ? `, ${fmtBytes(rssPeak - budget!)} over the budget` : ''})`,
     );
     if (rssIdle > 0 && goal !== undefined) {
       log(
-        `  serve RSS before the first read (Node runtime + open archive): ${fmtBytes(rssIdle)}; growth while serving ${fmtBytes(rssPeak - rssIdle)} ` +
+        `  serve RSS before the first read (Node runtime + open archive): ${fmtBytes(rssIdle)}; growth while serving ` +
+          `${fmtBytes(rssPeak - rssIdle)} ` +
           `(≤ cache budget + 64 MiB: ${verdict(rssPeak - rssIdle <= goal)})`,
       );
     }

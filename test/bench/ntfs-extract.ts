@@ -100,24 +100,35 @@ async function benchImage(ctx: BenchContext, input: Input): Promise<void> {
   const flsRun = await measure('fls', ['-r', '-p', '-l', '-z', 'UTC', input.image]);
   const listing = listingFromFls(parseFls(flsRun.stdout));
   console.log(`\n${input.label}: ${input.image}`);
-  console.log(`  ${listing.files.length} files, ${listing.dirs.length} directories, ${fmtBytes(listing.bytes)} of file data (fls listing: ${fmtSeconds(flsRun.wallSeconds)} s)`);
+  console.log(
+    `  ${listing.files.length} files, ${listing.dirs.length} directories, ${fmtBytes(listing.bytes)} of file data (fls ` +
+      `listing: ${fmtSeconds(flsRun.wallSeconds)} s)`,
+  );
 
   // Archive the image (not part of the comparison, reported for context).
   const archive = join(work, 'archive');
   await run('node', [ctx.diskarc, 'create', '-a', archive]);
-  const pack = await measure('node', [ctx.diskarc, 'pack', '-a', archive, input.image, '--name', 'ntfs', '--no-verify'], { timeoutSeconds: 3600 });
+  const pack = await measure('node', [ctx.diskarc, 'pack', '-a', archive, input.image, '--name', 'ntfs', '--no-verify'], {
+    timeoutSeconds: 3600,
+  });
   console.log(`  packed into ${archive} in ${fmtSeconds(pack.wallSeconds)} s`);
 
   const rows: Row[] = [];
   const attempt = async (tool: string, fn: () => Promise<Measurement>, extra?: Measurement) => {
-    const row: Row = { tool, extraSeconds: extra?.wallSeconds, extraCpuSeconds: extra ? extra.userSeconds + extra.systemSeconds : undefined };
+    const row: Row = {
+      tool,
+      extraSeconds: extra?.wallSeconds,
+      extraCpuSeconds: extra ? extra.userSeconds + extra.systemSeconds : undefined,
+    };
     try {
       row.m = await fn();
       if (row.m.exitCode !== 0) {
         const lines = row.m.stderr.trim().split('\n');
         row.note = `exit ${row.m.exitCode}, ${lines.length} stderr line(s), last: ${lines.at(-1)}`;
       }
-    } catch (e) { row.error = (e as Error).message.split('\n').slice(0, 3).join(' '); }
+    } catch (e) {
+      row.error = (e as Error).message.split('\n').slice(0, 3).join(' ');
+    }
     rows.push(row);
     return row;
   };
@@ -125,9 +136,11 @@ async function benchImage(ctx: BenchContext, input: Input): Promise<void> {
   const extractAvailable = (await run('node', [ctx.diskarc, 'extract', '--help'], { check: false })).includes('extract');
   if (extractAvailable) {
     await attempt('diskarc extract -a -s (archived)', () =>
-      measure('node', [ctx.diskarc, 'extract', '-a', archive, '-s', 'ntfs', '/', out('diskarc')], { timeoutSeconds: 3600, check: false }));
+      measure('node', [ctx.diskarc, 'extract', '-a', archive, '-s', 'ntfs', '/', out('diskarc')], { timeoutSeconds: 3600, check: false }),
+    );
     await attempt('diskarc extract --image (raw)', () =>
-      measure('node', [ctx.diskarc, 'extract', '--image', input.image, '/', out('diskarc-raw')], { timeoutSeconds: 3600, check: false }));
+      measure('node', [ctx.diskarc, 'extract', '--image', input.image, '/', out('diskarc-raw')], { timeoutSeconds: 3600, check: false }),
+    );
   } else {
     rows.push({ tool: 'diskarc extract', error: 'not available (no extract command in this build)' });
   }
@@ -165,8 +178,13 @@ async function benchImage(ctx: BenchContext, input: Input): Promise<void> {
   const reference = await hashTree(out('icat'), listing);
   for (const row of rows) {
     if (!row.m) continue;
-    const dir = row.tool.startsWith('diskarc extract -a') ? out('diskarc') : row.tool.startsWith('diskarc extract --image') ? out('diskarc-raw')
-      : row.tool.startsWith('ntfs-3g') ? out('ntfs-3g') : undefined;
+    const dir = row.tool.startsWith('diskarc extract -a')
+      ? out('diskarc')
+      : row.tool.startsWith('diskarc extract --image')
+        ? out('diskarc-raw')
+        : row.tool.startsWith('ntfs-3g')
+          ? out('ntfs-3g')
+          : undefined;
     if (!dir) continue;
     const got = await hashTree(dir, listing);
     // Interix symlinks (ntfs-3g's ln -s) are files to icat and links to ntfs-3g and diskarc.
@@ -177,8 +195,20 @@ async function benchImage(ctx: BenchContext, input: Input): Promise<void> {
   const total = (r: Row) => (r.m ? r.m.wallSeconds + (r.extraSeconds ?? 0) : undefined);
   const cpu = (r: Row) => (r.m ? r.m.userSeconds + r.m.systemSeconds + (r.extraCpuSeconds ?? 0) : undefined);
   const archived = rows.find((r) => r.tool.startsWith('diskarc extract -a'));
-  printTable(`NTFS extract of the whole tree — ${input.label} (${listing.files.length} files, ${fmtBytes(listing.bytes)}; load ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)})`,
-    ['method', 'wall s', 'cpu s', 'MiB/s', 'max RSS', 'wall / diskarc (archived)', 'cpu / diskarc (archived)', 'files differing from icat', 'as symlinks'],
+  printTable(
+    `NTFS extract of the whole tree — ${input.label} (${listing.files.length} files, ${fmtBytes(listing.bytes)}; load ` +
+      `${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)})`,
+    [
+      'method',
+      'wall s',
+      'cpu s',
+      'MiB/s',
+      'max RSS',
+      'wall / diskarc (archived)',
+      'cpu / diskarc (archived)',
+      'files differing from icat',
+      'as symlinks',
+    ],
     rows.map((r) => [
       r.tool,
       r.error ? 'failed' : fmtSeconds(total(r)),
@@ -189,9 +219,13 @@ async function benchImage(ctx: BenchContext, input: Input): Promise<void> {
       fmtRatio(cpu(r), archived ? cpu(archived) : undefined),
       r.mismatches === undefined ? (r.tool.startsWith('icat') && r.m ? '(reference)' : '–') : String(r.mismatches),
       r.links === undefined ? '–' : String(r.links),
-    ]));
+    ]),
+  );
   console.log('  caches are warm for every method (the image and the archive fit in RAM); icat includes the fls listing;');
-  console.log(`  cpu s = user + system of the command and its children (ntfs-3g's daemon included). With a load of ${load0.toFixed(1)} on ${cpus().length} cores, wall times stretch; cpu ratios are the steadier comparison.`);
+  console.log(
+    `  cpu s = user + system of the command and its children (ntfs-3g's daemon included). With a load of ${load0.toFixed(1)} ` +
+      `on ${cpus().length} cores, wall times stretch; cpu ratios are the steadier comparison.`,
+  );
   for (const r of rows) {
     if (r.error) console.log(`  ${r.tool}: FAILED: ${r.error}`);
     if (r.note) console.log(`  ${r.tool}: ${r.note}`);
@@ -202,7 +236,11 @@ async function benchImage(ctx: BenchContext, input: Input): Promise<void> {
   const icat = rows.find((r) => r.tool.startsWith('icat'));
   const n3g = rows.find((r) => r.tool.startsWith('ntfs-3g'));
   if (archived?.m) {
-    console.log(`  diskarc (archived) vs icat per file: ${fmtRatio(total(icat!), total(archived))} wall, ${fmtRatio(cpu(icat!), cpu(archived))} cpu; vs ntfs-3g + cp -a: ${fmtRatio(total(n3g!), total(archived))} wall, ${fmtRatio(cpu(n3g!), cpu(archived))} cpu (> 1× = diskarc is faster)`);
+    console.log(
+      `  diskarc (archived) vs icat per file: ${fmtRatio(total(icat!), total(archived))} wall, ` +
+        `${fmtRatio(cpu(icat!), cpu(archived))} cpu; vs ntfs-3g + cp -a: ${fmtRatio(total(n3g!), total(archived))} wall, ` +
+        `${fmtRatio(cpu(n3g!), cpu(archived))} cpu (> 1× = diskarc is faster)`,
+    );
   }
 }
 
@@ -212,8 +250,14 @@ async function hashTree(dir: string, listing: Listing): Promise<Map<string, stri
   for (const f of listing.files) {
     const p = join(dir, f.path);
     const st = await lstat(p).catch(() => undefined);
-    if (st?.isSymbolicLink()) { out.set(f.path, SYMLINK); continue; }
-    if (!st?.isFile()) { out.set(f.path, undefined); continue; }
+    if (st?.isSymbolicLink()) {
+      out.set(f.path, SYMLINK);
+      continue;
+    }
+    if (!st?.isFile()) {
+      out.set(f.path, undefined);
+      continue;
+    }
     const h = createHash('sha256');
     for await (const b of createReadStream(p) as AsyncIterable<Buffer>) h.update(b);
     out.set(f.path, h.digest('hex'));
@@ -231,7 +275,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const corpora = image
     ? [{ label: 'corpus' as const, dir: join(image, '..'), present: ['ntfs.img' as const] }]
     : process.env.CORPUS && existsSync(join(process.env.CORPUS, 'ntfs.img'))
-      ? [{ label: 'corpus' as const, dir: process.env.CORPUS, present: ['ntfs.img' as const] }] : [];
+      ? [{ label: 'corpus' as const, dir: process.env.CORPUS, present: ['ntfs.img' as const] }]
+      : [];
   if (image && basename(image) !== 'ntfs.img') {
     // corpusPath() looks up ntfs.img by name: link the image under that name.
     await run('ln', ['-s', image, join(workDir, 'ntfs.img')]);

@@ -64,7 +64,10 @@ function readyLine(child: ChildProcess): Promise<{ listening: Array<{ protocol: 
 async function waitForNbd(uri: string, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}) before serving ${uri}`);
-    const ok = await run('nbdinfo', ['--size', uri], { check: false, timeoutSeconds: 10 }).then((o) => /^\d+/.test(o.trim()), () => false);
+    const ok = await run('nbdinfo', ['--size', uri], { check: false, timeoutSeconds: 10 }).then(
+      (o) => /^\d+/.test(o.trim()),
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -94,7 +97,13 @@ class CountingClient {
         host: '127.0.0.1',
         port,
         noDelay: true,
-        onread: { buffer: Buffer.allocUnsafe(4 * MiB), callback: (n: number, buf: Uint8Array) => (client!.consume(buf, n), true) },
+        onread: {
+          buffer: Buffer.allocUnsafe(4 * MiB),
+          callback: (n: number, buf: Uint8Array) => {
+            client!.consume(buf, n);
+            return true;
+          },
+        },
       });
       client = new CountingClient(socket);
       socket.once('connect', () => resolve(client!));
@@ -125,7 +134,10 @@ class CountingClient {
       this.headerFill += k;
       at = k;
       if (this.headerFill < 16) return;
-      if (this.header.readBigUInt64LE(0) !== 0n) return this.fail?.(new Error(`errorno ${this.header.readBigUInt64LE(0)}`));
+      if (this.header.readBigUInt64LE(0) !== 0n) {
+        this.fail?.(new Error(`errorno ${this.header.readBigUInt64LE(0)}`));
+        return;
+      }
       this.length = Number(this.header.readBigUInt64LE(8));
       this.dataLeft = this.length;
     }
@@ -176,12 +188,32 @@ async function proxyRandom(port: number, size: number, connections: number, seco
   return reads / ((performance.now() - t0) / 1000);
 }
 
-async function fio(uri: string, size: number, seconds: number, bs: string, rw: string, jobs: number, depth: number): Promise<{ iops: number; mibps: number }> {
+async function fio(
+  uri: string,
+  size: number,
+  seconds: number,
+  bs: string,
+  rw: string,
+  jobs: number,
+  depth: number,
+): Promise<{ iops: number; mibps: number }> {
   const out = await run(
     'fio',
     [
-      '--name=proxybench', '--ioengine=nbd', `--uri=${uri}`, `--rw=${rw}`, `--bs=${bs}`, `--iodepth=${depth}`, `--numjobs=${jobs}`,
-      `--size=${size}`, '--time_based', `--runtime=${seconds}`, '--group_reporting', '--output-format=json', '--randrepeat=1', '--norandommap',
+      '--name=proxybench',
+      '--ioengine=nbd',
+      `--uri=${uri}`,
+      `--rw=${rw}`,
+      `--bs=${bs}`,
+      `--iodepth=${depth}`,
+      `--numjobs=${jobs}`,
+      `--size=${size}`,
+      '--time_based',
+      `--runtime=${seconds}`,
+      '--group_reporting',
+      '--output-format=json',
+      '--randrepeat=1',
+      '--norandommap',
     ],
     { timeoutSeconds: seconds + 120 },
   );
@@ -227,7 +259,11 @@ async function benchSet(opts: ProxyBenchOptions, set: CorpusSet, log: (line: str
   rows.push(proxyRow, nbdRow, kitRow, qemuRow);
 
   // One serve process with both protocols on the same stream: the two read through one cache.
-  const serve = startDaemon(process.execPath, [opts.diskarc, 'serve', '--json', '-a', archive, '--proxy', '127.0.0.1:0', '-s', 'img', '--nbd', '127.0.0.1:0', '--log-level', 'warn'], 'pipe');
+  const serve = startDaemon(
+    process.execPath,
+    [opts.diskarc, 'serve', '--json', '-a', archive, '--proxy', '127.0.0.1:0', '-s', 'img', '--nbd', '127.0.0.1:0', '--log-level', 'warn'],
+    'pipe',
+  );
   const daemons: ChildProcess[] = [serve];
   try {
     const ready = await readyLine(serve);
@@ -278,16 +314,33 @@ async function benchSet(opts: ProxyBenchOptions, set: CorpusSet, log: (line: str
   }
 
   printTable(
-    `proxy (${set.label}): ${fmtBytes(size)} ext4 image over TCP — sequential warm (proxy: 1 MiB READs one at a time; NBD: nbdcopy --connections=1), random 4 KiB reads/s with 1 and 8 connections, one request at a time each (NBD: fio nbd engine QD1), ${seconds} s each`,
-    ['server', { header: 'seq MiB/s', align: 'right' }, { header: '4K/s ×1', align: 'right' }, { header: '4K/s ×8', align: 'right' }, 'note'],
+    `proxy (${set.label}): ${fmtBytes(size)} ext4 image over TCP — sequential warm (proxy: 1 MiB READs one at a time; NBD: ` +
+      `nbdcopy --connections=1), random 4 KiB reads/s with 1 and 8 connections, one request at a time each (NBD: fio nbd engine ` +
+      `QD1), ${seconds} s each`,
+    [
+      'server',
+      { header: 'seq MiB/s', align: 'right' },
+      { header: '4K/s ×1', align: 'right' },
+      { header: '4K/s ×8', align: 'right' },
+      'note',
+    ],
     rows.map((r) => [r.what, fmtRate(r.seq), r.rand1?.toFixed(0) ?? '-', r.rand8?.toFixed(0) ?? '-', r.note ?? '']),
     log,
   );
-  const verdict = (a?: number, b?: number, target = 1) => (a === undefined || b === undefined || b <= 0 ? 'n/a' : a / b >= target ? 'met' : 'NOT met');
+  const verdict = (a?: number, b?: number, target = 1) =>
+    a === undefined || b === undefined || b <= 0 ? 'n/a' : a / b >= target ? 'met' : 'NOT met';
   log(`  proxy sequential, first pass after dropping the page cache (fresh server): ${fmtRate(proxyCold)} MiB/s`);
-  log(`  proxy sequential / diskarc NBD single connection (nbdcopy -C 1): ${fmtRatio(proxyRow.seq, nbdRow.seq)} (target ≥ 0.7: ${verdict(proxyRow.seq, nbdRow.seq, 0.7)})`);
+  log(
+    `  proxy sequential / diskarc NBD single connection (nbdcopy -C 1): ${fmtRatio(proxyRow.seq, nbdRow.seq)} (target ≥ 0.7: ` +
+      `${verdict(proxyRow.seq, nbdRow.seq, 0.7)})`,
+  );
   log(`  proxy sequential / diskarc NBD 1 MiB one at a time (fio QD1, like for like): ${fmtRatio(proxyRow.seq, nbdOneAtATime)}`);
-  log(`  proxy random 4K ×8 / qemu-nbd qcow2 (fio QD16, as the NBD bench measures it: ${qemuQd16?.toFixed(0) ?? '-'}/s): ${fmtRatio(proxyRow.rand8, qemuQd16)} (target ≥ 1: ${verdict(proxyRow.rand8, qemuQd16)})`);
+  log(
+    `  proxy random 4K ×8 / qemu-nbd qcow2 (fio QD16, as the NBD bench measures it: ${qemuQd16?.toFixed(0) ?? '-'}/s): ` +
+      `${fmtRatio(proxyRow.rand8, qemuQd16)} (target ≥ 1: ${verdict(proxyRow.rand8, qemuQd16)})`,
+  );
   log(`  proxy random 4K ×8 / qemu-nbd qcow2 ×8 QD1 (like for like): ${fmtRatio(proxyRow.rand8, qemuRow.rand8)}`);
-  log(`  proxy random 4K ×8 / diskarc NBD ×8 QD1: ${fmtRatio(proxyRow.rand8, nbdRow.rand8)}; ×1: ${fmtRatio(proxyRow.rand1, nbdRow.rand1)}`);
+  log(
+    `  proxy random 4K ×8 / diskarc NBD ×8 QD1: ${fmtRatio(proxyRow.rand8, nbdRow.rand8)}; ×1: ${fmtRatio(proxyRow.rand1, nbdRow.rand1)}`,
+  );
 }

@@ -45,12 +45,37 @@ export interface BenchSection {
 
 // Sections load lazily so that one that fails to load is reported like one that fails to run.
 export const sections: BenchSection[] = [
-  { name: 'archive', description: 'pack / unpack vs borg, restic, zstd (issue 3)', run: async (ctx) => (await import('./archive.js')).runArchiveBench(ctx) },
-  { name: 'ntfs-extract', description: 'extract a whole NTFS tree vs icat per file and ntfs-3g + cp -a (issue 5)', run: async (ctx) => (await import('./ntfs-extract.js')).runNtfsExtractBench(ctx) },
-  { name: 'nbd', description: 'NBD serve: nbdcopy sequential and fio 4K QD16 vs nbdkit file and qemu-nbd qcow2; RSS with 16 clients (issue 4)', run: async (ctx) => (await import('./nbd.js')).runNbdBench(ctx) },
-  { name: 'mount', description: 'FUSE mount reads vs NBD, ewfmount, squashfuse; NTFS file copy vs ntfs-3g (issue 6)', run: async (ctx) => (await import('./mount.js')).runMountBench(ctx) },
-  { name: 'proxy', description: 'range proxy (IMDPROXY): sequential 1 MiB and random 4K ×1/×8 vs diskarc NBD, nbdkit file, qemu-nbd qcow2 (issue 17)', run: async (ctx) => (await import('./proxy.js')).runProxyBench(ctx) },
-  { name: 'webdav', description: 'WebDAV: full GET vs rclone serve webdav and nginx dav-ext, tail vs head range, PROPFIND and rclone copy vs rclone (issue 15)', run: async (ctx) => (await import('./webdav.js')).runWebDavBench(ctx) },
+  {
+    name: 'archive',
+    description: 'pack / unpack vs borg, restic, zstd (issue 3)',
+    run: async (ctx) => (await import('./archive.js')).runArchiveBench(ctx),
+  },
+  {
+    name: 'ntfs-extract',
+    description: 'extract a whole NTFS tree vs icat per file and ntfs-3g + cp -a (issue 5)',
+    run: async (ctx) => (await import('./ntfs-extract.js')).runNtfsExtractBench(ctx),
+  },
+  {
+    name: 'nbd',
+    description: 'NBD serve: nbdcopy sequential and fio 4K QD16 vs nbdkit file and qemu-nbd qcow2; RSS with 16 clients (issue 4)',
+    run: async (ctx) => (await import('./nbd.js')).runNbdBench(ctx),
+  },
+  {
+    name: 'mount',
+    description: 'FUSE mount reads vs NBD, ewfmount, squashfuse; NTFS file copy vs ntfs-3g (issue 6)',
+    run: async (ctx) => (await import('./mount.js')).runMountBench(ctx),
+  },
+  {
+    name: 'proxy',
+    description: 'range proxy (IMDPROXY): sequential 1 MiB and random 4K ×1/×8 vs diskarc NBD, nbdkit file, qemu-nbd qcow2 (issue 17)',
+    run: async (ctx) => (await import('./proxy.js')).runProxyBench(ctx),
+  },
+  {
+    name: 'webdav',
+    description:
+      'WebDAV: full GET vs rclone serve webdav and nginx dav-ext, tail vs head range, PROPFIND and rclone copy vs rclone (issue 15)',
+    run: async (ctx) => (await import('./webdav.js')).runWebDavBench(ctx),
+  },
 ];
 
 const repoDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -77,7 +102,12 @@ async function main(): Promise<number> {
     for (const s of sections) console.log(`${s.name.padEnd(14)} ${s.description}`);
     return 0;
   }
-  const wanted = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : sections.map((s) => s.name);
+  const wanted = values.only
+    ? values.only
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : sections.map((s) => s.name);
   const unknown = wanted.filter((w) => !sections.some((s) => s.name === w));
   if (unknown.length) {
     console.error(`unknown section(s): ${unknown.join(', ')}; known: ${sections.map((s) => s.name).join(', ')}`);
@@ -99,7 +129,10 @@ async function main(): Promise<number> {
   const synthMiB = Number(process.env.BENCH_SYNTH_MIB ?? 256);
   corpora.push(await ensureSyntheticCorpus(join(workRoot, 'synthetic'), { sizeMiB: synthMiB }));
   if (values['synthetic-only']) {
-    console.log(`Real corpus: skipped (--synthetic-only); ${loc.missing.length ? 'missing files: ' + loc.missing.join(', ') : 'present in ' + loc.dir}`);
+    console.log(
+      `Real corpus: skipped (--synthetic-only); ` +
+        `${loc.missing.length ? 'missing files: ' + loc.missing.join(', ') : 'present in ' + loc.dir}`,
+    );
   } else if (loc.missing.length) {
     console.log(describeMissingCorpus(loc, repoDir));
     const partial = corpusSet(loc);

@@ -43,16 +43,24 @@ class Daemons {
     return child;
   }
   async stop(): Promise<void> {
-    await Promise.all(this.children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => {
-      c.once('exit', r);
-      c.kill('SIGTERM');
-    }))));
+    await Promise.all(
+      this.children.map((c) =>
+        c.exitCode !== null
+          ? undefined
+          : new Promise((r) => {
+              c.once('exit', r);
+              c.kill('SIGTERM');
+            }),
+      ),
+    );
   }
 }
 
 async function waitHttp(url: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    const code = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'OPTIONS', url], { check: false }).catch(() => '000');
+    const code = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'OPTIONS', url], { check: false }).catch(
+      () => '000',
+    );
     if (code !== '000') return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -90,16 +98,21 @@ async function startRclone(d: Daemons, dir: string): Promise<string> {
 async function startNginx(d: Daemons, work: string, dir: string): Promise<string> {
   const port = await freePort();
   const conf = join(work, 'nginx.conf');
-  await mkdir(join(work, 'nginx-tmp'), { recursive: true });
-  await writeFile(conf, `load_module ${NGINX_MODULE};
+  const tmp = join(work, 'nginx-tmp');
+  await mkdir(tmp, { recursive: true });
+  await writeFile(
+    conf,
+    `load_module ${NGINX_MODULE};
 daemon off; master_process off; worker_processes 1; pid ${join(work, 'nginx.pid')}; error_log ${join(work, 'nginx-error.log')};
 events { worker_connections 256; }
 http {
   access_log off; sendfile on; tcp_nopush on;
-  client_body_temp_path ${join(work, 'nginx-tmp')}; proxy_temp_path ${join(work, 'nginx-tmp')}; fastcgi_temp_path ${join(work, 'nginx-tmp')}; uwsgi_temp_path ${join(work, 'nginx-tmp')}; scgi_temp_path ${join(work, 'nginx-tmp')};
+  client_body_temp_path ${tmp}; proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp};
+  uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
   server { listen 127.0.0.1:${port}; root ${dir}; dav_ext_methods PROPFIND OPTIONS; autoindex off; }
 }
-`);
+`,
+  );
   d.start('nginx', ['-c', conf, '-p', work]);
   const url = `http://127.0.0.1:${port}/`;
   await waitHttp(url);
@@ -159,22 +172,42 @@ async function benchSet(ctx: BenchContext, set: CorpusSet, log: (l: string) => v
     await curlSeconds(bigUrl, `${Math.floor(bigSize / 2)}-${Math.floor(bigSize / 2)}`); // opens the stream (its map), away from both ends
     const startRange = await curlSeconds(bigUrl, `0-${16 * MiB - 1}`);
     const endRange = await curlSeconds(bigUrl, `${bigSize - 16 * MiB}-`);
-    printTable(`${set.label}: 16 MiB ranged GET of a ${fmtBytes(bigSize)} stream (each end cold in the slab cache)`, ['where', 'seconds'], [
-      ['start', fmtSeconds(startRange)], ['end', fmtSeconds(endRange)], ['end / start (target ≤ 1.5)', fmtRatio(endRange, startRange)],
-    ], log);
+    printTable(
+      `${set.label}: 16 MiB ranged GET of a ${fmtBytes(bigSize)} stream (each end cold in the slab cache)`,
+      ['where', 'seconds'],
+      [
+        ['start', fmtSeconds(startRange)],
+        ['end', fmtSeconds(endRange)],
+        ['end / start (target ≤ 1.5)', fmtRatio(endRange, startRange)],
+      ],
+      log,
+    );
 
-    const peers: Array<[string, string]> = [['diskarc serve --webdav', `${dav}disk/disk.img`], ['rclone serve webdav --read-only', `${rcloneUrl}disk.img`], ['nginx + dav-ext', `${nginxUrl}disk.img`]];
+    const peers: Array<[string, string]> = [
+      ['diskarc serve --webdav', `${dav}disk/disk.img`],
+      ['rclone serve webdav --read-only', `${rcloneUrl}disk.img`],
+      ['nginx + dav-ext', `${nginxUrl}disk.img`],
+    ];
     const rates = new Map<string, number>();
     for (const [, url] of peers) await curlSeconds(url); // warm every peer once
     const runs = new Map<string, number[]>(peers.map(([l]) => [l, []]));
     for (let r = 0; r < ROUNDS; r++) for (const [label, url] of peers) runs.get(label)!.push(mibPerSecond(size, await curlSeconds(url)));
     for (const [label] of peers) rates.set(label, median(runs.get(label)!)!);
     const ours = rates.get(peers[0]![0])!;
-    printTable(`${set.label}: full GET of a ${fmtBytes(size)} image, warm, median of ${ROUNDS} (MiB/s)`, ['server', 'MiB/s', 'diskarc / it'], peers.map(([l]) => [l, fmtRate(rates.get(l)), l === peers[0]![0] ? '' : fmtRatio(ours, rates.get(l))]), log);
+    printTable(
+      `${set.label}: full GET of a ${fmtBytes(size)} image, warm, median of ${ROUNDS} (MiB/s)`,
+      ['server', 'MiB/s', 'diskarc / it'],
+      peers.map(([l]) => [l, fmtRate(rates.get(l)), l === peers[0]![0] ? '' : fmtRatio(ours, rates.get(l))]),
+      log,
+    );
     log(`  targets: ≥ 1.00× rclone, ≥ 0.80× nginx`);
 
     if (ntfs) {
-      const listing = (await run('rclone', ['--config', '/dev/null', '--webdav-url', dav, 'lsf', '-R', ':webdav:ntfs/fs'], { timeoutSeconds: 600 })).split('\n').filter(Boolean);
+      const listing = (
+        await run('rclone', ['--config', '/dev/null', '--webdav-url', dav, 'lsf', '-R', ':webdav:ntfs/fs'], { timeoutSeconds: 600 })
+      )
+        .split('\n')
+        .filter(Boolean);
       const largest = largestDirectory(listing);
       const extracted = join(work, 'extracted');
       await run('node', [ctx.diskarc, 'extract', '-a', archive, '-s', 'ntfs', '/', extracted], { timeoutSeconds: 3600, check: false });
@@ -185,20 +218,39 @@ async function benchSet(ctx: BenchContext, set: CorpusSet, log: (l: string) => v
         return { seconds: m.wallSeconds, bytes: Buffer.byteLength(m.stdout) };
       };
       const pf: Array<[string, { seconds: number; bytes: number }]> = [];
-      for (const [label, url] of [['diskarc', `${dav}ntfs/fs/${dirPath}`], ['rclone serve', `${rcloneFiles}${dirPath}`]] as const) {
+      for (const [label, url] of [
+        ['diskarc', `${dav}ntfs/fs/${dirPath}`],
+        ['rclone serve', `${rcloneFiles}${dirPath}`],
+      ] as const) {
         await propfind(url);
         const s = [];
         for (let r = 0; r < ROUNDS; r++) s.push(await propfind(url));
         pf.push([label, { seconds: median(s.map((x) => x.seconds))!, bytes: s[0]!.bytes }]);
       }
-      printTable(`${set.label}: PROPFIND Depth 1 of the NTFS volume's largest directory (/${largest.dir}, ${largest.entries} entries), warm`, ['server', 'seconds', 'bytes', 'rclone / it'], pf.map(([l, x]) => [l, fmtSeconds(x.seconds), String(x.bytes), l === 'diskarc' ? fmtRatio(pf[1]![1].seconds, x.seconds) : '']), log);
+      printTable(
+        `${set.label}: PROPFIND Depth 1 of the NTFS volume's largest directory (/${largest.dir}, ${largest.entries} entries), warm`,
+        ['server', 'seconds', 'bytes', 'rclone / it'],
+        pf.map(([l, x]) => [l, fmtSeconds(x.seconds), String(x.bytes), l === 'diskarc' ? fmtRatio(pf[1]![1].seconds, x.seconds) : '']),
+        log,
+      );
       const copies: Array<[string, number]> = [];
-      for (const [label, url, path] of [['diskarc', dav, ':webdav:ntfs/fs'], ['rclone serve', rcloneFiles, ':webdav:']] as const) {
+      for (const [label, url, path] of [
+        ['diskarc', dav, ':webdav:ntfs/fs'],
+        ['rclone serve', rcloneFiles, ':webdav:'],
+      ] as const) {
         const out = join(work, `copy-${label.replace(/\W/g, '')}`);
-        const m = await measure('rclone', ['--config', '/dev/null', '--webdav-url', url, 'copy', path, out], { timeoutSeconds: 3600, check: false });
+        const m = await measure('rclone', ['--config', '/dev/null', '--webdav-url', url, 'copy', path, out], {
+          timeoutSeconds: 3600,
+          check: false,
+        });
         copies.push([label, (await countFiles(out).catch(() => 0)) / m.wallSeconds]);
       }
-      printTable(`${set.label}: rclone copy of the NTFS tree (files/s)`, ['server', 'files/s', 'diskarc / it'], copies.map(([l, v]) => [l, v.toFixed(0), l === 'diskarc' ? '' : fmtRatio(copies[0]![1], v)]), log);
+      printTable(
+        `${set.label}: rclone copy of the NTFS tree (files/s)`,
+        ['server', 'files/s', 'diskarc / it'],
+        copies.map(([l, v]) => [l, v.toFixed(0), l === 'diskarc' ? '' : fmtRatio(copies[0]![1], v)]),
+        log,
+      );
       log('  targets: PROPFIND and copy within 1.5× of rclone');
     }
   } finally {

@@ -37,12 +37,26 @@ const efs = (pattern: RegExp) => (e: unknown) => isDiskarcError(e) && e.code ===
 const domains: Record<string, Domain> = {
   ntfs: {
     tables: {
-      AttributeListEntryLayout, AttributeHeaderLayout, ResidentLayout, NonResidentLayout, BootSectorLayout, IndexRootLayout, IndexRecordLayout,
-      IndexNodeHeaderLayout, IndexEntryLayout, FileNameLayout, StandardInformationLayout, MultiSectorHeaderLayout, MftRecordLayout,
-      ReparseHeaderLayout, LinkReparseLayout, WofReparseLayout,
+      AttributeListEntryLayout,
+      AttributeHeaderLayout,
+      ResidentLayout,
+      NonResidentLayout,
+      BootSectorLayout,
+      IndexRootLayout,
+      IndexRecordLayout,
+      IndexNodeHeaderLayout,
+      IndexEntryLayout,
+      FileNameLayout,
+      StandardInformationLayout,
+      MultiSectorHeaderLayout,
+      MftRecordLayout,
+      ReparseHeaderLayout,
+      LinkReparseLayout,
+      WofReparseLayout,
     },
     decode: (table, buf, at) => ntfsDecode(buf, table, at, 'the structure'),
-    truncated: (e, table, got) => efs(new RegExp(`^the structure is corrupt: needs bytes 0\\.\\.${table.size} of a ${got}-byte structure$`))(e),
+    truncated: (e, table, got) =>
+      efs(new RegExp(`^the structure is corrupt: needs bytes 0\\.\\.${table.size} of a ${got}-byte structure$`))(e),
   },
   partitions: {
     tables: { gptHeaderLayout, gptEntryLayout, mbrSectorLayout, mbrEntryLayout },
@@ -52,7 +66,10 @@ const domains: Record<string, Domain> = {
   archive: {
     tables: { fileHeader, slabHeader, hashRecord, mapEntry, mapIndexRecord },
     decode: (table, buf, at) => table.decode(buf, at),
-    truncated: (e, table, got) => isDiskarcError(e) && e.code === 'ECORRUPT' && e.message === `${table.name} is truncated: needs ${table.size} bytes at 0, only ${got} available`,
+    truncated: (e, table, got) =>
+      isDiskarcError(e) &&
+      e.code === 'ECORRUPT' &&
+      e.message === `${table.name} is truncated: needs ${table.size} bytes at 0, only ${got} available`,
   },
   nbd: {
     tables: Object.fromEntries(Object.entries(nbd).filter(([, v]) => v instanceof MessageLayout)),

@@ -31,10 +31,16 @@ const fixed: Record<FixedType, { values: fc.Arbitrary<unknown>; reference?: (b: 
   u48le: { values: fc.integer({ min: 0, max: 2 ** 48 - 1 }), reference: (b, at) => b.readUIntLE(at, 6) },
   u64le: { values: safe, reference: (b, at) => Number(b.readBigUInt64LE(at)) },
   u64be: { values: safe, reference: (b, at) => Number(b.readBigUInt64BE(at)) },
-  i64le: { values: fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }), reference: (b, at) => Number(b.readBigInt64LE(at)) },
+  i64le: {
+    values: fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
+    reference: (b, at) => Number(b.readBigInt64LE(at)),
+  },
   bigu64le: { values: fc.bigInt({ min: 0n, max: TWO64 - 1n }), reference: (b, at) => b.readBigUInt64LE(at) },
   bigu64be: { values: fc.bigInt({ min: 0n, max: TWO64 - 1n }), reference: (b, at) => b.readBigUInt64BE(at) },
-  filetime: { values: fc.integer({ min: -11644473600000, max: 1844674407370955 - 11644473600000 }), reference: (b, at) => Number(b.readBigUInt64LE(at) / 10000n) - 11644473600000 },
+  filetime: {
+    values: fc.integer({ min: -11644473600000, max: 1844674407370955 - 11644473600000 }),
+    reference: (b, at) => Number(b.readBigUInt64LE(at) / 10000n) - 11644473600000,
+  },
   guid: { values: guidText },
 };
 
@@ -64,7 +70,9 @@ for (const [type, { values, reference }] of Object.entries(fixed) as Array<[Fixe
 
 for (const [type, values] of Object.entries(sized) as Array<[SizedType, (size: number) => fc.Arbitrary<unknown>]>) {
   test(`${type}(n): decode(encode(v)) = v, padded with NULs to n bytes`, (t) => {
-    const tables = Array.from({ length: 41 }, (_, size) => (size === 0 ? undefined : new BinaryTable(type, sequenced({ head: 'u8', v: { type, size }, tail: 'u8' }), fail)));
+    const tables = Array.from({ length: 41 }, (_, size) =>
+      size === 0 ? undefined : new BinaryTable(type, sequenced({ head: 'u8', v: { type, size }, tail: 'u8' }), fail),
+    );
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 40 }).chain((size) => fc.tuple(fc.constant(size), values(size))),
@@ -90,7 +98,19 @@ for (const [type, values] of Object.entries(sized) as Array<[SizedType, (size: n
 test('encode(decode(bytes)) = bytes for every integer type, GUIDs and bytes (canonical encodings)', (t) => {
   const table = new BinaryTable(
     'all',
-    sequenced({ a: 'u8', b: 'i8', c: 'u16le', d: 'u16be', e: 'u32le', f: 'u32be', g: 'u48le', h: 'bigu64le', i: 'bigu64be', j: 'guid', k: { type: 'bytes', size: 5 } }),
+    sequenced({
+      a: 'u8',
+      b: 'i8',
+      c: 'u16le',
+      d: 'u16be',
+      e: 'u32le',
+      f: 'u32be',
+      g: 'u48le',
+      h: 'bigu64le',
+      i: 'bigu64be',
+      j: 'guid',
+      k: { type: 'bytes', size: 5 },
+    }),
     fail,
   );
   fc.assert(
@@ -104,22 +124,31 @@ test('encode(decode(bytes)) = bytes for every integer type, GUIDs and bytes (can
 });
 
 test('64-bit safe numbers: encode(decode(bytes)) = bytes below 2^53; beyond, decode fails with the field named', (t) => {
-  const table = new BinaryTable('wide', placed({ u: { offset: 0, type: 'u64le' }, b: { offset: 8, type: 'u64be' }, s: { offset: 16, type: 'i64le' } }), fail);
+  const table = new BinaryTable(
+    'wide',
+    placed({ u: { offset: 0, type: 'u64le' }, b: { offset: 8, type: 'u64be' }, s: { offset: 16, type: 'i64le' } }),
+    fail,
+  );
   const limit = 2n ** 53n;
   fc.assert(
-    fc.property(fc.bigInt({ min: 0n, max: TWO64 - 1n }), fc.bigInt({ min: 0n, max: TWO64 - 1n }), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), (u, b, s) => {
-      const bytes = Buffer.alloc(24);
-      bytes.writeBigUInt64LE(u, 0);
-      bytes.writeBigUInt64BE(b, 8);
-      bytes.writeBigInt64LE(s, 16);
-      const bad = u >= limit ? 'u' : b >= limit ? 'b' : s <= -limit || s >= limit ? 's' : undefined;
-      try {
-        const v = table.decode(bytes);
-        return bad === undefined && table.encode(v).equals(bytes) && v.s === Number(s);
-      } catch (e) {
-        return e instanceof Failed && e.failure.kind === 'range' && e.failure.field === bad;
-      }
-    }),
+    fc.property(
+      fc.bigInt({ min: 0n, max: TWO64 - 1n }),
+      fc.bigInt({ min: 0n, max: TWO64 - 1n }),
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+      (u, b, s) => {
+        const bytes = Buffer.alloc(24);
+        bytes.writeBigUInt64LE(u, 0);
+        bytes.writeBigUInt64BE(b, 8);
+        bytes.writeBigInt64LE(s, 16);
+        const bad = u >= limit ? 'u' : b >= limit ? 'b' : s <= -limit || s >= limit ? 's' : undefined;
+        try {
+          const v = table.decode(bytes);
+          return bad === undefined && table.encode(v).equals(bytes) && v.s === Number(s);
+        } catch (e) {
+          return e instanceof Failed && e.failure.kind === 'range' && e.failure.field === bad;
+        }
+      },
+    ),
     { numRuns: 500 },
   );
   // The edges, exactly: 2^53 − 1 and −(2^53 − 1) decode, 2^53 and −2^53 do not.
@@ -171,7 +200,14 @@ test('a truncated buffer, a negative or fractional offset: the bounds failure, n
         return at >= 0 && at + 10 <= length;
       } catch (e) {
         const f = (e as Failed).failure;
-        return !(at >= 0 && at + 10 <= length) && f.kind === 'bounds' && f.structure === 'the record' && f.at === at && f.needed === 10 && f.length === length;
+        return (
+          !(at >= 0 && at + 10 <= length) &&
+          f.kind === 'bounds' &&
+          f.structure === 'the record' &&
+          f.at === at &&
+          f.needed === 10 &&
+          f.length === length
+        );
       }
     }),
     RUNS,
@@ -184,17 +220,43 @@ test('a truncated buffer, a negative or fractional offset: the bounds failure, n
 
 test('encode refuses what a field cannot hold (EINTERNAL naming the table and field) and writes nothing', (t) => {
   const cases: Array<[FixedType, unknown]> = [
-    ['u8', 256], ['u8', -1], ['i8', 128], ['u16le', 0x10000], ['u16be', 1.5], ['u32le', 2 ** 32], ['u32be', -1],
-    ['u48le', 2 ** 48], ['u64le', 2 ** 53], ['u64be', -1], ['i64le', -(2 ** 53)], ['bigu64le', -1n], ['bigu64be', 2n ** 64n],
-    ['bigu64le', 5], ['filetime', -11644473600001], ['filetime', 0.5], ['u32le', '7'], ['guid', 'not a guid'],
+    ['u8', 256],
+    ['u8', -1],
+    ['i8', 128],
+    ['u16le', 0x10000],
+    ['u16be', 1.5],
+    ['u32le', 2 ** 32],
+    ['u32be', -1],
+    ['u48le', 2 ** 48],
+    ['u64le', 2 ** 53],
+    ['u64be', -1],
+    ['i64le', -(2 ** 53)],
+    ['bigu64le', -1n],
+    ['bigu64be', 2n ** 64n],
+    ['bigu64le', 5],
+    ['filetime', -11644473600001],
+    ['filetime', 0.5],
+    ['u32le', '7'],
+    ['guid', 'not a guid'],
   ];
   for (const [type, value] of cases) {
     const table = new BinaryTable('tbl', placed({ x: { offset: 0, type } }), fail);
     const buf = Buffer.alloc(table.size, 0x5a);
-    t.throws(() => table.encode({ x: value } as never, buf), { code: 'EINTERNAL', message: new RegExp(`^tbl: field x \\(${type}\\)`) }, `${type} ${String(value)}`);
-    t.true(buf.every((b) => b === 0x5a), `${type} ${String(value)}: nothing written`);
+    t.throws(
+      () => table.encode({ x: value } as never, buf),
+      { code: 'EINTERNAL', message: new RegExp(`^tbl: field x \\(${type}\\)`) },
+      `${type} ${String(value)}`,
+    );
+    t.true(
+      buf.every((b) => b === 0x5a),
+      `${type} ${String(value)}: nothing written`,
+    );
   }
-  const text = new BinaryTable('tbl', sequenced({ s: { type: 'ascii', size: 4 }, w: { type: 'utf16le', size: 4 }, b: { type: 'bytes', size: 2 } }), fail);
+  const text = new BinaryTable(
+    'tbl',
+    sequenced({ s: { type: 'ascii', size: 4 }, w: { type: 'utf16le', size: 4 }, b: { type: 'bytes', size: 2 } }),
+    fail,
+  );
   const ok = { s: 'abcd', w: 'xy', b: Buffer.from([1, 2]) };
   t.notThrows(() => text.encode(ok));
   for (const bad of [{ s: 'abcde' }, { s: 'a\0' }, { s: '\u0100' }, { w: 'xyz' }, { w: '\0' }, { b: Buffer.alloc(3) }, { b: [1, 2] }]) {

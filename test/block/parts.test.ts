@@ -4,16 +4,22 @@ import fc from 'fast-check';
 import { copyParts, readParts, sliceParts } from '../../src/block/parts.js';
 import { BufferSource } from '../../fs/tree/buffer-source.js';
 
-const partsArb = fc.array(fc.uint8Array({ minLength: 1, maxLength: 64 }).map((a) => Buffer.from(a)), { maxLength: 8 });
+const partsArb = fc.array(
+  fc.uint8Array({ minLength: 1, maxLength: 64 }).map((a) => Buffer.from(a)),
+  { maxLength: 8 },
+);
 
 test('sliceParts(parts, from, to) concatenates to the same slice of the whole', (t) => {
-  fc.assert(fc.property(partsArb, fc.nat(), fc.nat(), (parts, a, b) => {
-    const whole = Buffer.concat(parts);
-    const from = whole.length ? a % (whole.length + 1) : 0;
-    const to = from + (whole.length - from ? b % (whole.length - from + 1) : 0);
-    const sliced = sliceParts(parts, from, to);
-    return Buffer.concat(sliced).equals(whole.subarray(from, to)) && sliced.every((p) => p.length > 0);
-  }), { numRuns: 500 });
+  fc.assert(
+    fc.property(partsArb, fc.nat(), fc.nat(), (parts, a, b) => {
+      const whole = Buffer.concat(parts);
+      const from = whole.length ? a % (whole.length + 1) : 0;
+      const to = from + (whole.length - from ? b % (whole.length - from + 1) : 0);
+      const sliced = sliceParts(parts, from, to);
+      return Buffer.concat(sliced).equals(whole.subarray(from, to)) && sliced.every((p) => p.length > 0);
+    }),
+    { numRuns: 500 },
+  );
   t.pass();
 });
 

@@ -90,7 +90,11 @@ test.before(async (t) => {
   mbrDisk = join(tmp, 'mbr.img');
   await (await open(mbrDisk, 'w')).close();
   await truncate(mbrDisk, size4k + size512 + 3 * MiB);
-  await tool('sfdisk', ['-q', mbrDisk], `label: dos\nstart=2048, size=${size4k / 512}, type=7\nstart=${2048 + size4k / 512}, size=${size512 / 512}, type=7\n`);
+  await tool(
+    'sfdisk',
+    ['-q', mbrDisk],
+    `label: dos\nstart=2048, size=${size4k / 512}, type=7\nstart=${2048 + size4k / 512}, size=${size512 / 512}, type=7\n`,
+  );
   await place(c4k.image, mbrDisk, MiB);
   await place(c512.image, mbrDisk, MiB + size4k);
   archive = join(tmp, 'archive');
@@ -111,7 +115,16 @@ function byName(name: string): NtfsFixtureImage {
 
 interface LsJson {
   source: string;
-  entries: Array<{ path: string; type: string; size: number; mtime: string; linkTarget?: string; storedTarget?: string; mftRecord: number; streams: Array<{ name: string; size: number }> }>;
+  entries: Array<{
+    path: string;
+    type: string;
+    size: number;
+    mtime: string;
+    linkTarget?: string;
+    storedTarget?: string;
+    mftRecord: number;
+    streams: Array<{ name: string; size: number }>;
+  }>;
 }
 
 /**
@@ -119,26 +132,44 @@ interface LsJson {
  * A link's stored target is the oracle's; its size is the length of the target ls presents.
  */
 function assertListing(t: import('ava').ExecutionContext, listing: LsJson, img: NtfsFixtureImage, prefix = ''): void {
-  const want = img.oracle.entries.filter((e) => e.path.startsWith(prefix)).map((e) => ({
-    path: e.path.slice(prefix.length),
-    type: e.type,
-    size: e.type === 'directory' ? 0 : e.type === 'symlink' ? 'target length' : e.size,
-    mtime: e.mtime,
-    linkTarget: e.linkTarget?.replace(/\\/g, '/'),
-    mftRecord: e.mftRecord,
-    streams: e.streams.map((s) => `${s.name}=${s.size}`).sort().join(','),
-  }));
+  const want = img.oracle.entries
+    .filter((e) => e.path.startsWith(prefix))
+    .map((e) => ({
+      path: e.path.slice(prefix.length),
+      type: e.type,
+      size: e.type === 'directory' ? 0 : e.type === 'symlink' ? 'target length' : e.size,
+      mtime: e.mtime,
+      linkTarget: e.linkTarget?.replace(/\\/g, '/'),
+      mftRecord: e.mftRecord,
+      streams: e.streams
+        .map((s) => `${s.name}=${s.size}`)
+        .sort()
+        .join(','),
+    }));
   const got = listing.entries.map((e) => ({
     path: e.path,
     type: e.type,
-    size: e.type === 'directory' ? 0 : e.type === 'symlink' ? (e.size === Buffer.byteLength(e.linkTarget ?? '') ? 'target length' : e.size) : e.size,
+    size:
+      e.type === 'directory'
+        ? 0
+        : e.type === 'symlink'
+          ? e.size === Buffer.byteLength(e.linkTarget ?? '')
+            ? 'target length'
+            : e.size
+          : e.size,
     mtime: e.mtime,
     linkTarget: e.storedTarget ?? e.linkTarget,
     mftRecord: e.mftRecord,
-    streams: e.streams.map((s) => `${s.name}=${s.size}`).sort().join(','),
+    streams: e.streams
+      .map((s) => `${s.name}=${s.size}`)
+      .sort()
+      .join(','),
   }));
   const key = (x: { path: string }) => x.path;
-  t.deepEqual(got.sort((a, b) => key(a).localeCompare(key(b))), want.sort((a, b) => key(a).localeCompare(key(b))));
+  t.deepEqual(
+    got.sort((a, b) => key(a).localeCompare(key(b))),
+    want.sort((a, b) => key(a).localeCompare(key(b))),
+  );
 }
 
 test('ls -R --json on an image lists exactly what the oracle lists', async (t) => {
@@ -161,7 +192,10 @@ test('ls -l shows sizes, link targets and streams; ls of one file shows that fil
   const ads = (await ok(['ls', '-l', '--image', img.image, '/ads'])).toString();
   t.regex(ads, /file-with-streams\.txt:meta$/m);
   const one = JSON.parse((await ok(['ls', '--json', '--image', img.image, '/LINKS/ORIGINAL.TXT'])).toString()) as LsJson;
-  t.deepEqual(one.entries.map((e) => [e.path, e.size]), [['original.txt', img.oracle.entries.find((e) => e.path === 'links/original.txt')!.size]]);
+  t.deepEqual(
+    one.entries.map((e) => [e.path, e.size]),
+    [['original.txt', img.oracle.entries.find((e) => e.path === 'links/original.txt')!.size]],
+  );
   const sys = (await ok(['ls', '--system', '--image', img.image])).toString().split('\n');
   t.true(sys.includes('$MFT') && sys.includes('$Bitmap'));
   t.false((await ok(['ls', '--image', img.image])).toString().split('\n').includes('$MFT'));
@@ -169,7 +203,9 @@ test('ls -l shows sizes, link targets and streams; ls of one file shows that fil
 
 test('cat writes files and alternate data streams byte-exact (compressed, sparse, fragmented, WOF)', async (t) => {
   const img = byName('c4k');
-  const picks = img.oracle.features.filter((f) => ['compressed', 'sparse', 'wof', 'nonresident', 'unicode', 'name255'].includes(f.feature) && f.ok).map((f) => f.path);
+  const picks = img.oracle.features
+    .filter((f) => ['compressed', 'sparse', 'wof', 'nonresident', 'unicode', 'name255'].includes(f.feature) && f.ok)
+    .map((f) => f.path);
   t.true(picks.length >= 8);
   for (const p of picks) {
     const e = img.oracle.entries.find((x) => x.path === p)!;
@@ -177,13 +213,20 @@ test('cat writes files and alternate data streams byte-exact (compressed, sparse
     t.is(sha(await ok(['cat', '--image', img.image, '/' + p])), e.sha256 ?? 'no oracle sha256', p);
   }
   const withStreams = img.oracle.entries.find((e) => e.streams.length >= 3)!;
-  for (const s of withStreams.streams) t.is(sha(await ok(['cat', '--image', img.image, `/${withStreams.path}:${s.name}`])), s.sha256 ?? 'no oracle sha256', `${withStreams.path}:${s.name}`);
+  for (const s of withStreams.streams)
+    t.is(
+      sha(await ok(['cat', '--image', img.image, `/${withStreams.path}:${s.name}`])),
+      s.sha256 ?? 'no oracle sha256',
+      `${withStreams.path}:${s.name}`,
+    );
 });
 
 test('cat into a closed pipe ends quietly (EPIPE), and errors have distinct exit codes', async (t) => {
   const img = byName('c64k');
   const r = await new Promise<{ code: number | null; stderr: string; out: number }>((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'cat', '--image', img.image, '/huge/5GiB-sparse.bin'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'cat', '--image', img.image, '/huge/5GiB-sparse.bin'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     let out = 0;
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
@@ -249,12 +292,16 @@ test('on an archived stream: ls -R, cat and extract of a subtree equal the oracl
   const listing = JSON.parse((await ok(['ls', '-R', '--json', '-a', archive, '-s', 'c512'])).toString()) as LsJson;
   assertListing(t, listing, img);
   const frag = img.oracle.features.find((f) => f.feature === 'attrlist')!.path;
-  t.is(sha(await ok(['cat', '-a', archive, '-s', 'c512', '/' + frag])), img.oracle.entries.find((e) => e.path === frag)!.sha256 ?? 'no oracle sha256');
+  t.is(
+    sha(await ok(['cat', '-a', archive, '-s', 'c512', '/' + frag])),
+    img.oracle.entries.find((e) => e.path === frag)!.sha256 ?? 'no oracle sha256',
+  );
   const dest = join(tmp, 'extract-compressed');
   await ok(['extract', '-a', archive, '-s', 'c512', '/compressed', dest]);
   const files = img.oracle.entries.filter((e) => e.path.startsWith('compressed/') && e.type === 'file');
   t.true(files.length >= 3);
-  for (const e of files) t.is(await sha256File(join(dest, ...e.path.slice('compressed/'.length).split('/'))), e.sha256 ?? 'no oracle sha256', e.path);
+  for (const e of files)
+    t.is(await sha256File(join(dest, ...e.path.slice('compressed/'.length).split('/'))), e.sha256 ?? 'no oracle sha256', e.path);
   const one = join(tmp, 'one-file.bin');
   await ok(['extract', '-a', archive, '-s', 'c512', '/' + frag, one]);
   t.is(await sha256File(one), img.oracle.entries.find((e) => e.path === frag)!.sha256 ?? 'no oracle sha256');
@@ -267,7 +314,9 @@ test('on a partition of an archived disk: STREAM:p1, and the only NTFS partition
   const auto = JSON.parse((await ok(['ls', '-R', '--json', '-a', archive, '-s', 'disk', '/links'])).toString()) as LsJson;
   t.is(auto.source, 'disk:p1');
   assertListing(t, auto, img, 'links/');
-  const big = img.oracle.entries.find((e) => e.path === 'basic/random-3000001.bin') ?? img.oracle.entries.filter((e) => e.type === 'file').sort((a, b) => b.size - a.size)[1];
+  const big =
+    img.oracle.entries.find((e) => e.path === 'basic/random-3000001.bin') ??
+    img.oracle.entries.filter((e) => e.type === 'file').sort((a, b) => b.size - a.size)[1];
   t.is(sha(await ok(['cat', '-a', archive, '-s', 'disk:p1', '/' + big.path])), big.sha256 ?? 'no oracle sha256');
 });
 

@@ -91,7 +91,11 @@ test('-a DIR -s STREAM:pN reads partition N of the archived stream, equal to the
 test('an unknown partition number is ENOTFOUND listing the valid ones', async (t) => {
   const err = await t.throwsAsync(openSourceRef({ archive: af.archive, stream: 'gpt-disk:p5' }));
   t.true(isDiskarcError(err, 'ENOTFOUND'));
-  t.regex(err!.message, /^gpt-disk has no partition 5; its GPT lists p1 \(vfat, 34\.0 MiB\), p2 \(Microsoft reserved, 1\.00 MiB\), p3 \(ntfs, 16\.0 MiB\), p4 \(ext4, 16\.0 MiB\), p7 \(swap, 8\.00 MiB\)$/);
+  t.is(
+    err!.message,
+    'gpt-disk has no partition 5; its GPT lists p1 (vfat, 34.0 MiB), p2 (Microsoft reserved, 1.00 MiB), ' +
+      'p3 (ntfs, 16.0 MiB), p4 (ext4, 16.0 MiB), p7 (swap, 8.00 MiB)',
+  );
   t.deepEqual((err as { details?: { partitions?: number[] } }).details?.partitions, [1, 2, 3, 4, 7]);
 });
 
@@ -104,12 +108,7 @@ test('pN of a source without a partition table is EFS', async (t) => {
 });
 
 test('usage errors: both kinds of source, a stream without an archive, nothing at all; missing stream and file', async (t) => {
-  const usage = [
-    { image: af.fx.mbr, stream: 'mbr-disk', archive: af.archive },
-    { stream: 'mbr-disk' },
-    {},
-    { archive: af.archive },
-  ];
+  const usage = [{ image: af.fx.mbr, stream: 'mbr-disk', archive: af.archive }, { stream: 'mbr-disk' }, {}, { archive: af.archive }];
   for (const opts of usage) {
     const err = await t.throwsAsync(openSourceRef(opts));
     t.true(isDiskarcError(err, 'EUSAGE'), JSON.stringify(opts));

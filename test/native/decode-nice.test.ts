@@ -22,7 +22,10 @@ test('decoding threads take the nice value set; the JavaScript thread keeps its 
   const frame = compress(data);
   // Before: every thread at 0 (jobs have run, so the pool exists).
   await Promise.all(Array.from({ length: 8 }, () => zstdDecompress(frame, data.length)));
-  t.false([...(await niceByThread()).values()].some((n) => n !== 0), 'nothing is niced before it is asked for');
+  t.false(
+    [...(await niceByThread()).values()].some((n) => n !== 0),
+    'nothing is niced before it is asked for',
+  );
 
   native.setDecodeNice(10);
   await Promise.all(Array.from({ length: 16 }, () => zstdDecompress(frame, data.length)));

@@ -42,7 +42,10 @@ test('reads the record, takes its payload CRC-32 and decodes a zstd frame into d
   t.is(crc, crc32(frame));
   t.is(decoded, data.length);
   t.true(dst.subarray(0, decoded).equals(data));
-  t.true(dst.subarray(decoded).every((b) => b === 0x55), 'nothing written past the frame');
+  t.true(
+    dst.subarray(decoded).every((b) => b === 0x55),
+    'nothing written past the frame',
+  );
   t.true(scratch.subarray(HEADER, span).equals(frame), 'the record is left in scratch');
 });
 
@@ -77,6 +80,9 @@ test('a short file gives fewer bytes; a bad descriptor or a record larger than s
   const [none, , decoded] = await native.readRecordDecoding(f.fd, f.at + f.span + 50, 100, scratch, HEADER, Buffer.alloc(64));
   t.is(none, 0);
   t.is(decoded, RECORD_NOT_ZSTD);
-  await t.throwsAsync(native.readRecordDecoding(987_654, 0, 100, scratch, HEADER, Buffer.alloc(64)), { code: 'EIO', message: /Bad file descriptor/ } as never);
+  await t.throwsAsync(native.readRecordDecoding(987_654, 0, 100, scratch, HEADER, Buffer.alloc(64)), {
+    code: 'EIO',
+    message: /Bad file descriptor/,
+  } as never);
   t.throws(() => native.readRecordDecoding(f.fd, 0, scratch.length + 1, scratch, HEADER, Buffer.alloc(64)), { message: /scratch/ });
 });

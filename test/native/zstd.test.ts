@@ -17,7 +17,9 @@ function sample(size: number, seed: number): Buffer {
 test('decodes frames written by zstd-napi, of any size, many at once', async (t) => {
   const inputs = [0, 1, 4095, 65536, 1024 * 1024 + 7, 3 * 1024 * 1024].map((n, i) => sample(n, i + 1));
   const outs = await Promise.all(inputs.map((b) => zstdDecompress(compress(b), b.length)));
-  outs.forEach((o, i) => t.true(o.equals(inputs[i]!), `size ${inputs[i]!.length}`));
+  outs.forEach((o, i) => {
+    t.true(o.equals(inputs[i]!), `size ${inputs[i]!.length}`);
+  });
 });
 
 test('the CRC-32 of the frame is checked first when given (same polynomial as node:zlib)', async (t) => {

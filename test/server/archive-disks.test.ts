@@ -42,9 +42,15 @@ test('openArchiveForServing sizes the cache for the selected streams, or takes t
   await diskarcJson('pack', '-a', archive, join(dir, 'big'), '--name', 'big');
   const one = await openArchiveForServing(archive, ['small']);
   t.teardown(() => one.archive.close());
-  t.deepEqual(one.streams.map((s) => s.name), ['small']);
+  t.deepEqual(
+    one.streams.map((s) => s.name),
+    ['small'],
+  );
   const all = await one.archive.listStreams();
-  t.is(one.archive.cache.budget, defaultServeCacheBytes(all, one.streams, one.archive.config.dataCacheMiB * MiB, one.archive.config.slabSize));
+  t.is(
+    one.archive.cache.budget,
+    defaultServeCacheBytes(all, one.streams, one.archive.config.dataCacheMiB * MiB, one.archive.config.slabSize),
+  );
   t.true(one.archive.cache.budget < 4 * MiB, 'sized to the 3 MiB stream, not the archive default');
   const both = await openArchiveForServing(archive, []);
   t.teardown(() => both.archive.close());

@@ -65,11 +65,18 @@ test('a single disk is the default export; partitions are NAME/pN and ID/pN', as
   const { disks: d } = await disks(tmp.dir, [['dddd', 'disk', 8192]]);
   const cat = new ExportCatalog(d, {
     partitions: async (src) => [
-      { index: 1, size: 4096, source: { size: 4096, read: (o, l) => src.read(o + 1024, l), extents: async () => [], close: async () => {} } },
+      {
+        index: 1,
+        size: 4096,
+        source: { size: 4096, read: (o, l) => src.read(o + 1024, l), extents: async () => [], close: async () => {} },
+      },
     ],
   });
   t.is((await cat.open(''))!.name, 'disk');
-  t.deepEqual((await cat.list()).map((e) => e.name), ['disk', 'dddd', 'disk/p1']);
+  t.deepEqual(
+    (await cat.list()).map((e) => e.name),
+    ['disk', 'dddd', 'disk/p1'],
+  );
   const p = (await cat.open('dddd/p1'))!;
   t.is(p.name, 'disk/p1');
   t.is(p.source.size, 4096);
@@ -79,42 +86,55 @@ test('a single disk is the default export; partitions are NAME/pN and ID/pN', as
   await tmp.cleanup();
 });
 
-test('a refreshing catalog follows its disk list: new disks join, a name moves to the newest, removed disks go (their sources close with the catalog)', async (t) => {
-  const tmp = await tempDir('catalog2');
-  const { disks: d, opened } = await disks(tmp.dir, [
-    ['aaaa', 'web', 1000],
-    ['bbbb', 'web', 2000],
-  ]);
-  let current = [d[0]!];
-  let failing = false;
-  const errors: unknown[] = [];
-  const changes: string[] = [];
-  const cat = new ExportCatalog(current, {
-    refreshMs: 0,
-    refresh: async () => {
-      if (failing) throw new Error('streams/ unreadable');
-      return current;
-    },
-    onChange: (added, removed) => changes.push(`+${added.map((x) => x.id).join(',')} -${removed.map((x) => x.id).join(',')}`),
-    onRefreshError: (e) => errors.push(e),
-  });
-  t.is((await cat.open(''))!.source.size, 1000, 'the only disk is the default export');
-  current = [d[0]!, d[1]!];
-  t.deepEqual((await cat.list()).map((e) => e.name), ['aaaa', 'web', 'bbbb']);
-  t.is((await cat.open('web'))!.source.size, 2000, 'the name belongs to the newest disk');
-  t.is(await cat.open(''), undefined, 'no default export among several disks');
-  // A failed re-read keeps the last listing.
-  failing = true;
-  t.deepEqual((await cat.list()).map((e) => e.name), ['aaaa', 'web', 'bbbb']);
-  t.is(errors.length, 1);
-  failing = false;
-  current = [d[1]!];
-  t.deepEqual((await cat.list()).map((e) => e.name), ['web', 'bbbb']);
-  t.is(await cat.open('aaaa'), undefined);
-  t.deepEqual(changes, ['+bbbb -', '+ -aaaa']);
-  t.is(opened.length, 2);
-  await cat.close();
-  // Both sources closed: the removed one too (a closed FileBlockSource refuses reads).
-  for (const s of opened) await t.throwsAsync(s.read(0, 1));
-  await tmp.cleanup();
-});
+test(
+  'a refreshing catalog follows its disk list: new disks join, a name moves to the newest, removed disks go (their sources close ' +
+    'with the catalog)',
+  async (t) => {
+    const tmp = await tempDir('catalog2');
+    const { disks: d, opened } = await disks(tmp.dir, [
+      ['aaaa', 'web', 1000],
+      ['bbbb', 'web', 2000],
+    ]);
+    let current = [d[0]!];
+    let failing = false;
+    const errors: unknown[] = [];
+    const changes: string[] = [];
+    const cat = new ExportCatalog(current, {
+      refreshMs: 0,
+      refresh: async () => {
+        if (failing) throw new Error('streams/ unreadable');
+        return current;
+      },
+      onChange: (added, removed) => changes.push(`+${added.map((x) => x.id).join(',')} -${removed.map((x) => x.id).join(',')}`),
+      onRefreshError: (e) => errors.push(e),
+    });
+    t.is((await cat.open(''))!.source.size, 1000, 'the only disk is the default export');
+    current = [d[0]!, d[1]!];
+    t.deepEqual(
+      (await cat.list()).map((e) => e.name),
+      ['aaaa', 'web', 'bbbb'],
+    );
+    t.is((await cat.open('web'))!.source.size, 2000, 'the name belongs to the newest disk');
+    t.is(await cat.open(''), undefined, 'no default export among several disks');
+    // A failed re-read keeps the last listing.
+    failing = true;
+    t.deepEqual(
+      (await cat.list()).map((e) => e.name),
+      ['aaaa', 'web', 'bbbb'],
+    );
+    t.is(errors.length, 1);
+    failing = false;
+    current = [d[1]!];
+    t.deepEqual(
+      (await cat.list()).map((e) => e.name),
+      ['web', 'bbbb'],
+    );
+    t.is(await cat.open('aaaa'), undefined);
+    t.deepEqual(changes, ['+bbbb -', '+ -aaaa']);
+    t.is(opened.length, 2);
+    await cat.close();
+    // Both sources closed: the removed one too (a closed FileBlockSource refuses reads).
+    for (const s of opened) await t.throwsAsync(s.read(0, 1));
+    await tmp.cleanup();
+  },
+);

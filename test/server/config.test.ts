@@ -12,14 +12,34 @@ test('parseTcpAddress accepts host:port, [v6]:port, a bare port or host, and def
   t.deepEqual(parseTcpAddress('localhost', 10809), { host: 'localhost', port: 10809 });
   t.deepEqual(parseTcpAddress('::1', 10809), { host: '::1', port: 10809 });
   for (const bad of ['127.0.0.1:70000', 'host:port', '127.0.0.1:-1', '[::1]:x']) {
-    t.true(isDiskarcError((() => { try { parseTcpAddress(bad, 1); } catch (e) { return e; } })(), 'EUSAGE'), bad);
+    t.true(
+      isDiskarcError(
+        (() => {
+          try {
+            parseTcpAddress(bad, 1);
+          } catch (e) {
+            return e;
+          }
+        })(),
+        'EUSAGE',
+      ),
+      bad,
+    );
   }
 });
 
 test('only loopback addresses are served without --allow-remote', (t) => {
   for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) t.true(isLoopback(h), h);
   for (const h of ['0.0.0.0', '::', '192.168.1.10', 'example.com']) t.false(isLoopback(h), h);
-  t.notThrows(() => checkExposure([{ kind: 'tcp', host: '127.0.0.1', port: 1 }, { kind: 'unix', path: '/tmp/x' }], false));
+  t.notThrows(() =>
+    checkExposure(
+      [
+        { kind: 'tcp', host: '127.0.0.1', port: 1 },
+        { kind: 'unix', path: '/tmp/x' },
+      ],
+      false,
+    ),
+  );
   const e = t.throws(() => checkExposure([{ kind: 'tcp', host: '0.0.0.0', port: 1 }], false));
   t.true(isDiskarcError(e, 'EUSAGE'));
   t.notThrows(() => checkExposure([{ kind: 'tcp', host: '0.0.0.0', port: 1 }], true));

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CMD, RawNbd } from '../protocols/nbd/raw-client.js';
+import { CMD, RawNbd, type Reply } from '../protocols/nbd/raw-client.js';
 import { diskarc, packArchive } from '../protocols/nbd/fixture-disks.js';
 import { run, tempDir, writeOddImage } from '../protocols/nbd/helpers.js';
 import { writeSampleDisk } from '../../src/sample-disk.js';
@@ -35,7 +35,10 @@ test.after.always(async () => cleanup?.());
 
 interface Served {
   child: ChildProcess;
-  ready: { listening: Array<{ protocol: string; uri: string; port?: number; socket?: string }>; exports: Array<{ name: string; size: number }> };
+  ready: {
+    listening: Array<{ protocol: string; uri: string; port?: number; socket?: string }>;
+    exports: Array<{ name: string; size: number }>;
+  };
   stderr: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -46,7 +49,9 @@ async function serve(args: string[]): Promise<Served> {
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   const ready = await new Promise<Served['ready']>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve not ready after 20 s: ${stderr}`)), 20000);
     child.stdout!.on('data', (d: Buffer) => {
@@ -62,7 +67,11 @@ async function serve(args: string[]): Promise<Served> {
   return { child, ready, stderr: () => stderr, exited };
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 test('SIGTERM with a client mid-read: in-flight replies finish, exit 0, no socket file left', async (t) => {
   const sock = join(dir, 'term.sock');
@@ -86,7 +95,7 @@ test('SIGTERM with a client mid-read: in-flight replies finish, exit 0, no socke
   let bad = 0;
   const reading = (async () => {
     for (;;) {
-      let chunks;
+      let chunks: Extract<Reply, { kind: 'chunk' }>[];
       try {
         const first = await c.reply(10000);
         if (first.kind !== 'chunk') throw new Error('simple reply');
@@ -131,7 +140,10 @@ test('SIGTERM with a client mid-read: in-flight replies finish, exit 0, no socke
 test('-s selects streams and makes the first one the default export', async (t) => {
   const sock = join(dir, 'sel.sock');
   const s = await serve(['-a', archive, '-s', 'other', '--nbd-socket', sock]);
-  t.deepEqual(s.ready.exports.filter((e) => !/^[0-9a-f]{16}$/.test(e.name)).map((e) => e.name), ['other']);
+  t.deepEqual(
+    s.ready.exports.filter((e) => !/^[0-9a-f]{16}$/.test(e.name)).map((e) => e.name),
+    ['other'],
+  );
   const size = await run('nbdinfo', ['--size', `nbd+unix:///?socket=${sock}`]);
   t.is(size.stdout.trim(), '300000', size.stderr);
   s.child.kill('SIGINT');
@@ -140,7 +152,10 @@ test('-s selects streams and makes the first one the default export', async (t) 
 
 test('a bare --nbd listens on the default address (it once crashed as an internal error)', async (t) => {
   const s = await serve(['-a', archive, '--nbd']);
-  t.deepEqual(s.ready.listening.map((l) => l.uri), ['nbd://127.0.0.1:10809/']);
+  t.deepEqual(
+    s.ready.listening.map((l) => l.uri),
+    ['nbd://127.0.0.1:10809/'],
+  );
   const size = await run('nbdinfo', ['--size', 'nbd://127.0.0.1:10809/disk']);
   t.is(size.stdout.trim(), String(data.length), size.stderr);
   s.child.kill('SIGTERM');
@@ -150,7 +165,10 @@ test('a bare --nbd listens on the default address (it once crashed as an interna
 test('a stale socket file from a killed server is replaced; a foreign file is refused (exit 11)', async (t) => {
   const stale = join(dir, 'stale.sock');
   // A server that dies without cleaning up leaves its socket file behind.
-  const killed = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+  const killed = spawn(process.execPath, [
+    '-e',
+    `require('net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`,
+  ]);
   await new Promise((r) => killed.on('exit', r));
   t.true(await exists(stale));
   const s = await serve(['-a', archive, '--nbd-socket', stale]);
@@ -208,54 +226,65 @@ async function listedWithin(uri: string, ok: (names: string[]) => boolean, limit
   }
 }
 
-test('streams packed by another process while serving are exported (with partitions) within the refresh interval; removed ones go', async (t) => {
-  const tmp = await tempDir('serve-grow');
-  t.teardown(() => tmp.cleanup());
-  const grow = join(tmp.dir, 'archive');
-  t.is((await diskarc(['create', '-a', grow, '--slab-size', '256KiB'])).code, 0);
-  const sock = join(tmp.dir, 'grow.sock');
-  // Started on an empty archive: it waits for streams instead of refusing.
-  const s = await serve(['-a', grow, '--nbd-socket', sock]);
-  t.teardown(() => s.child.kill('SIGKILL'));
-  t.deepEqual(s.ready.exports, []);
-  const uri = `nbd+unix:///?socket=${sock}`;
-  t.deepEqual(await listed(uri), []);
+test(
+  'streams packed by another process while serving are exported (with partitions) within the refresh ' + 'interval; removed ones go',
+  async (t) => {
+    const tmp = await tempDir('serve-grow');
+    t.teardown(() => tmp.cleanup());
+    const grow = join(tmp.dir, 'archive');
+    t.is((await diskarc(['create', '-a', grow, '--slab-size', '256KiB'])).code, 0);
+    const sock = join(tmp.dir, 'grow.sock');
+    // Started on an empty archive: it waits for streams instead of refusing.
+    const s = await serve(['-a', grow, '--nbd-socket', sock]);
+    t.teardown(() => s.child.kill('SIGKILL'));
+    t.deepEqual(s.ready.exports, []);
+    const uri = `nbd+unix:///?socket=${sock}`;
+    t.deepEqual(await listed(uri), []);
 
-  const image = join(tmp.dir, 'sample.img');
-  await writeSampleDisk(image, 32, 5);
-  const packed = await diskarc(['pack', '-a', grow, image, '--name', 'fresh', '--json']);
-  t.is(packed.code, 0, packed.stderr);
-  const id = (JSON.parse(packed.stdout) as { id: string }).id;
-  // Documented bound: REFRESH_MS after the commit; starting nbdinfo takes up to ~2 s more on a busy 2-core machine.
-  const seen = await listedWithin(uri, (n) => n.includes('fresh') && n.includes('fresh/p1'), 10000);
-  t.deepEqual(seen.names, ['fresh', id, 'fresh/p1', 'fresh/p2']);
-  t.true(seen.ms <= REFRESH_MS + 2000, `listed after ${seen.ms} ms`);
+    const image = join(tmp.dir, 'sample.img');
+    await writeSampleDisk(image, 32, 5);
+    const packed = await diskarc(['pack', '-a', grow, image, '--name', 'fresh', '--json']);
+    t.is(packed.code, 0, packed.stderr);
+    const id = (JSON.parse(packed.stdout) as { id: string }).id;
+    // Documented bound: REFRESH_MS after the commit; starting nbdinfo takes up to ~2 s more on a busy 2-core machine.
+    const seen = await listedWithin(uri, (n) => n.includes('fresh') && n.includes('fresh/p1'), 10000);
+    t.deepEqual(seen.names, ['fresh', id, 'fresh/p1', 'fresh/p2']);
+    t.true(seen.ms <= REFRESH_MS + 2000, `listed after ${seen.ms} ms`);
 
-  const copy = join(tmp.dir, 'copy.img');
-  const c = await run('nbdcopy', [`nbd+unix:///fresh?socket=${sock}`, copy]);
-  t.is(c.code, 0, c.stderr);
-  const original = await readFile(image);
-  t.true((await readFile(copy)).equals(original), 'the new stream reads back byte for byte');
-  const p1 = join(tmp.dir, 'p1.img');
-  t.is((await run('nbdcopy', [`nbd+unix:///fresh/p1?socket=${sock}`, p1])).code, 0);
-  t.true((await readFile(p1)).equals(original.subarray(1 << 20, 16 << 20)), 'its first partition too');
-  t.regex(s.stderr(), /"msg":"exports changed"/);
+    const copy = join(tmp.dir, 'copy.img');
+    const c = await run('nbdcopy', [`nbd+unix:///fresh?socket=${sock}`, copy]);
+    t.is(c.code, 0, c.stderr);
+    const original = await readFile(image);
+    t.true((await readFile(copy)).equals(original), 'the new stream reads back byte for byte');
+    const p1 = join(tmp.dir, 'p1.img');
+    t.is((await run('nbdcopy', [`nbd+unix:///fresh/p1?socket=${sock}`, p1])).code, 0);
+    t.true((await readFile(p1)).equals(original.subarray(1 << 20, 16 << 20)), 'its first partition too');
+    t.regex(s.stderr(), /"msg":"exports changed"/);
 
-  // A stream's removal (its directory deleted) takes it out of the list too.
-  await rm(join(grow, 'streams', id), { recursive: true });
-  const gone = await listedWithin(uri, (n) => n.length === 0, 10000);
-  t.deepEqual(gone.names, []);
-  t.true(gone.ms <= REFRESH_MS + 2000, `removed after ${gone.ms} ms`);
-  s.child.kill('SIGTERM');
-  t.is((await s.exited).code, 0, s.stderr());
-});
+    // A stream's removal (its directory deleted) takes it out of the list too.
+    await rm(join(grow, 'streams', id), { recursive: true });
+    const gone = await listedWithin(uri, (n) => n.length === 0, 10000);
+    t.deepEqual(gone.names, []);
+    t.true(gone.ms <= REFRESH_MS + 2000, `removed after ${gone.ms} ms`);
+    s.child.kill('SIGTERM');
+    t.is((await s.exited).code, 0, s.stderr());
+  },
+);
 
 test('--exit-with-parent: serve stops gracefully when the process that started it dies', async (t) => {
   const sock = join(dir, 'orphan.sock');
   // A parent that starts serve and is then killed outright (no chance to signal its child).
-  const parent = spawn(process.execPath, ['-e', `
-    require('child_process').spawn(process.execPath, ${JSON.stringify([main, 'serve', '--json', '--exit-with-parent', '-a', archive, '--nbd-socket', sock])}, { stdio: 'inherit' });
-    setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const serveArgs = [main, 'serve', '--json', '--exit-with-parent', '-a', archive, '--nbd-socket', sock];
+  const parent = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
+    require('child_process').spawn(process.execPath, ${JSON.stringify(serveArgs)}, { stdio: 'inherit' });
+    setInterval(() => {}, 1000);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stdout = '';
   let stderr = '';
   parent.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -291,7 +320,11 @@ test('an archive serve may not read is a permission error (exit 14), not "missin
   // As an unprivileged user (root reads everything): a private parent directory, a private config file, a private image.
   const asNobody = (what: string[]) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [main, 'serve', ...what, '--nbd', '127.0.0.1:0'], { uid: 65534, gid: 65534, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [main, 'serve', ...what, '--nbd', '127.0.0.1:0'], {
+        uid: 65534,
+        gid: 65534,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       // Should it start serving after all, stop it: the assertions then say why.

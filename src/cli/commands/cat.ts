@@ -11,13 +11,17 @@ export function register(program: Command): void {
   ntfsSourceOptions(
     program
       .command('cat')
-      .description('write a file (or FILE:STREAM, an alternate data stream) from an NTFS volume to stdout; links are followed within the volume')
+      .description(
+        'write a file (or FILE:STREAM, an alternate data stream) from an NTFS volume to stdout; links are followed within the volume',
+      )
       .argument('<path>', 'file inside the volume; PATH:NAME for an alternate data stream'),
   ).action(async (path: string, o: NtfsSourceOptions) => {
     await withNtfsVolume(o, async (volume) => {
       const src = await volume.openFile(path).catch((e: unknown) => {
         if (isDiskarcError(e, 'EISDIR')) {
-          throw new DiskarcError('EISDIR', `${e.message}: list it with diskarc ls, copy it out with diskarc extract`, e.details, { cause: e });
+          throw new DiskarcError('EISDIR', `${e.message}: list it with diskarc ls, copy it out with diskarc extract`, e.details, {
+            cause: e,
+          });
         }
         throw e;
       });

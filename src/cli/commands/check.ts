@@ -13,9 +13,16 @@ import { archiveOption, commonOptions } from '../options.js';
 import { Output, formatBytes } from '../output.js';
 
 export function register(program: Command): void {
-  commonOptions(archiveOption(program.command('check').description('check every file of an archive; name the damaged streams, their byte ranges and (NTFS) files')))
+  commonOptions(
+    archiveOption(
+      program.command('check').description('check every file of an archive; name the damaged streams, their byte ranges and (NTFS) files'),
+    ),
+  )
     .option('--deep', 'also decompress every data slab and check every chunk hash and each stream digest (reads everything)')
-    .addHelpText('after', '\nExit codes: 0 the archive is clean, 8 damage was found (the report says where), 3 the directory is not an archive.')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 the archive is clean, 8 damage was found (the report says where), 3 the directory is not an archive.',
+    )
     .action(async (o: { archive: string; deep?: boolean; json?: boolean; verbose?: boolean }) => {
       const out = new Output(o);
       const report = await checkArchive(o.archive, { deep: o.deep });
@@ -62,13 +69,16 @@ async function ntfsFilesHit(source: BlockSource, s: StreamReport): Promise<strin
   if (source.size >= 512 && looksLikeNtfs(await source.read(0, 512))) volumes.push({ prefix: '', start: 0, source });
   else {
     const table = await readPartitionTable(source);
-    for (const p of table?.partitions ?? []) if (p.filesystem === 'ntfs') volumes.push({ prefix: `p${p.index}:`, start: p.start, source: openPartition(source, p) });
+    for (const p of table?.partitions ?? [])
+      if (p.filesystem === 'ntfs') volumes.push({ prefix: `p${p.index}:`, start: p.start, source: openPartition(source, p) });
   }
   if (volumes.length === 0) return undefined;
   const files: string[] = [];
   for (const v of volumes) {
     const ranges = s.damagedRanges
-      .map(([o, l]) => [Math.max(o, v.start) - v.start, Math.min(o + l, v.start + v.source.size) - Math.max(o, v.start)] as [number, number])
+      .map(
+        ([o, l]) => [Math.max(o, v.start) - v.start, Math.min(o + l, v.start + v.source.size) - Math.max(o, v.start)] as [number, number],
+      )
       .filter(([, l]) => l > 0);
     if (ranges.length === 0) continue;
     const volume = await NtfsVolume.open(v.source);
@@ -82,7 +92,10 @@ async function ntfsFilesHit(source: BlockSource, s: StreamReport): Promise<strin
 }
 
 function rangesText(ranges: ReadonlyArray<readonly [number, number]>): string {
-  const shown = ranges.slice(0, 8).map(([o, l]) => `${o}+${l}`).join(', ');
+  const shown = ranges
+    .slice(0, 8)
+    .map(([o, l]) => `${o}+${l}`)
+    .join(', ');
   return ranges.length > 8 ? `${shown} … (${ranges.length} ranges)` : shown;
 }
 
@@ -90,7 +103,11 @@ function describe(r: CheckReport): string {
   const lines: string[] = [];
   for (const p of r.problems) {
     lines.push(`${p.kind}: ${p.file} bytes ${p.offset}+${p.length}: ${p.message}`);
-    for (const a of p.affects) lines.push(`  damages stream ${a.id}${a.name !== undefined ? ` (${a.name})` : ''}${a.ranges.length ? ` at ${rangesText(a.ranges)}` : ' (whole stream)'}`);
+    for (const a of p.affects)
+      lines.push(
+        `  damages stream ${a.id}${a.name !== undefined ? ` (${a.name})` : ''}` +
+          `${a.ranges.length ? ` at ${rangesText(a.ranges)}` : ' (whole stream)'}`,
+      );
     if (p.affects.length === 0) lines.push('  no stream is affected');
   }
   for (const s of r.streams) {
@@ -98,13 +115,23 @@ function describe(r: CheckReport): string {
     if (s.intact) lines.push(`${label}: intact`);
     else {
       lines.push(`${label}: DAMAGED${s.damagedRanges.length ? ` at ${rangesText(s.damagedRanges)}` : ' (whole stream)'}`);
-      if (s.files) lines.push(s.files.length ? `  files: ${s.files.slice(0, 20).join(', ')}${s.files.length > 20 ? ` … (${s.files.length} files)` : ''}` : '  no NTFS file is in the damaged ranges (filesystem free space or metadata)');
+      if (s.files)
+        lines.push(
+          s.files.length
+            ? `  files: ${s.files.slice(0, 20).join(', ')}${s.files.length > 20 ? ` … (${s.files.length} files)` : ''}`
+            : '  no NTFS file is in the damaged ranges (filesystem free space or metadata)',
+        );
       if (s.filesError) lines.push(`  ${s.filesError}`);
     }
   }
   for (const n of r.notes) lines.push(`note: ${n.file}: ${n.message}`);
-  const verdict = r.clean ? 'clean' : `${r.problems.length} problem(s), ${r.streams.filter((s) => !s.intact).length} of ${r.streams.length} stream(s) damaged`;
-  lines.push(`${r.deep ? 'deep' : 'fast'} check of ${r.archive}: ${verdict} (${r.slabs.total} slabs, read ${formatBytes(r.bytesRead)} in ${r.seconds.toFixed(2)} s)`);
+  const verdict = r.clean
+    ? 'clean'
+    : `${r.problems.length} problem(s), ${r.streams.filter((s) => !s.intact).length} of ${r.streams.length} stream(s) damaged`;
+  lines.push(
+    `${r.deep ? 'deep' : 'fast'} check of ${r.archive}: ${verdict} (${r.slabs.total} slabs, read ${formatBytes(r.bytesRead)} ` +
+      `in ${r.seconds.toFixed(2)} s)`,
+  );
   if (!r.deep) lines.push('data slab payloads were not read: run with --deep to check their checksums, chunk hashes and stream digests');
   return lines.join('\n');
 }

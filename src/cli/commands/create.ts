@@ -1,5 +1,5 @@
 // `diskarc create`: makes a new, empty archive directory.
-import { Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { Archive } from '../../archive/archive.js';
 import { DEFAULTS, validateCreateSettings, type CompressionConfig } from '../../archive/config.js';
 import { commonOptions, parseSize, parsePositiveInt } from '../options.js';
@@ -17,17 +17,54 @@ export function register(program: Command): void {
       .command('create')
       .description('create a new, empty archive directory')
       .requiredOption('-a, --archive <dir>', 'directory to create (must not exist, or be empty)')
-      .option('--block-size <bytes>', `average chunk size in bytes, a power of two from 1KiB to 1MiB (default ${DEFAULTS.blockSize})`, parseSize)
-      .option('--slab-size <bytes>', 'uncompressed slab size in bytes, 16 blocks to 64MiB (default 256KiB: what a read that misses the cache decompresses)', parseSize)
-      .option('--slab-file-limit <bytes>', 'size in bytes past which a new slab file is started, at least the slab size (default 4GiB)', parseSize)
+      .option(
+        '--block-size <bytes>',
+        `average chunk size in bytes, a power of two from 1KiB to 1MiB (default ${DEFAULTS.blockSize})`,
+        parseSize,
+      )
+      .option(
+        '--slab-size <bytes>',
+        'uncompressed slab size in bytes, 16 blocks to 64MiB (default 256KiB: what a read that misses the cache decompresses)',
+        parseSize,
+      )
+      .option(
+        '--slab-file-limit <bytes>',
+        'size in bytes past which a new slab file is started, at least the slab size (default 4GiB)',
+        parseSize,
+      )
       .option('--compression <algo>', 'zstd[:LEVEL] with LEVEL 1-19, or none (default zstd:3)', parseCompression)
-      .option('--data-cache-size-mib <mib>', `default slab cache budget for readers, in MiB (default ${DEFAULTS.dataCacheMiB})`, parsePositiveInt),
-  ).action(async (o: { archive: string; blockSize?: number; slabSize?: number; slabFileLimit?: number; compression?: CompressionConfig; dataCacheSizeMib?: number; json?: boolean; verbose?: boolean }) => {
-    // Checked here, before the directory is looked at: a bad value is a usage error (exit 2).
-    const settings = validateCreateSettings({ blockSize: o.blockSize, slabSize: o.slabSize, slabFileLimit: o.slabFileLimit, compression: o.compression, dataCacheMiB: o.dataCacheSizeMib });
-    const config = await Archive.create(o.archive, settings);
-    new Output(o).result({ archive: o.archive, ...config }, () =>
-      `created archive ${o.archive} (id ${config.archiveId}, block size ${formatBytes(config.blockSize)}, slab size ${formatBytes(config.slabSize)}, ` +
-      `${config.compression.algorithm === 'zstd' ? `zstd level ${config.compression.level}` : 'no compression'})`);
-  });
+      .option(
+        '--data-cache-size-mib <mib>',
+        `default slab cache budget for readers, in MiB (default ${DEFAULTS.dataCacheMiB})`,
+        parsePositiveInt,
+      ),
+  ).action(
+    async (o: {
+      archive: string;
+      blockSize?: number;
+      slabSize?: number;
+      slabFileLimit?: number;
+      compression?: CompressionConfig;
+      dataCacheSizeMib?: number;
+      json?: boolean;
+      verbose?: boolean;
+    }) => {
+      // Checked here, before the directory is looked at: a bad value is a usage error (exit 2).
+      const settings = validateCreateSettings({
+        blockSize: o.blockSize,
+        slabSize: o.slabSize,
+        slabFileLimit: o.slabFileLimit,
+        compression: o.compression,
+        dataCacheMiB: o.dataCacheSizeMib,
+      });
+      const config = await Archive.create(o.archive, settings);
+      new Output(o).result(
+        { archive: o.archive, ...config },
+        () =>
+          `created archive ${o.archive} (id ${config.archiveId}, block size ${formatBytes(config.blockSize)}, slab size ` +
+          `${formatBytes(config.slabSize)}, ` +
+          `${config.compression.algorithm === 'zstd' ? `zstd level ${config.compression.level}` : 'no compression'})`,
+      );
+    },
+  );
 }

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { Archive } from '../../archive/archive.js';
 import { ExtentType } from '../../archive/layout.js';
+import type { MapExtent } from '../../archive/stream-map.js';
 import { DiskarcError } from '../../errors.js';
 import { archiveOption, parseSize } from '../options.js';
 
@@ -22,9 +23,15 @@ export function register(program: Command): void {
         try {
           // An empty map for a start past the end would look like a valid answer; it is not one.
           if (o.offset >= reader.size && !(o.offset === 0 && reader.size === 0)) {
-            throw new DiskarcError('ERANGE', `--offset ${o.offset} is past the end of stream ${reader.info.id} (${reader.size} bytes; offsets run from 0 to ${Math.max(0, reader.size - 1)})`, { offset: o.offset, size: reader.size, stream: reader.info.id });
+            throw new DiskarcError(
+              'ERANGE',
+              `--offset ${o.offset} is past the end of stream ${reader.info.id} (${reader.size} bytes; offsets run from 0 to ` +
+                `${Math.max(0, reader.size - 1)})`,
+              { offset: o.offset, size: reader.size, stream: reader.info.id },
+            );
           }
-          if (!o.json) process.stdout.write(`# stream ${reader.info.id} (${reader.info.name}), ${reader.size} bytes\n# offset length type detail\n`);
+          if (!o.json)
+            process.stdout.write(`# stream ${reader.info.id} (${reader.info.name}), ${reader.size} bytes\n# offset length type detail\n`);
           const lines: string[] = [];
           const flush = () => {
             if (lines.length) process.stdout.write(lines.join('\n') + '\n');
@@ -32,8 +39,20 @@ export function register(program: Command): void {
           };
           await reader.mapExtents(o.offset, o.length ?? reader.size, (e) => {
             const type = TYPE[e.type] ?? `type${e.type}`;
-            if (o.json) lines.push(JSON.stringify({ offset: e.offset, length: e.length, type, ...(e.type === ExtentType.Data ? { slab: e.slab, slabOffset: e.slabOffset, chunk: e.chunk } : e.type === ExtentType.Fill ? { fillByte: e.fillByte } : {}) }));
-            else lines.push(`${e.offset} ${e.length} ${type} ${e.type === ExtentType.Data ? `slab=${e.slab} at=${e.slabOffset} chunk=${e.chunk}` : e.type === ExtentType.Fill ? `byte=0x${e.fillByte.toString(16).padStart(2, '0')}` : ''}`);
+            if (o.json)
+              lines.push(
+                JSON.stringify({
+                  offset: e.offset,
+                  length: e.length,
+                  type,
+                  ...(e.type === ExtentType.Data
+                    ? { slab: e.slab, slabOffset: e.slabOffset, chunk: e.chunk }
+                    : e.type === ExtentType.Fill
+                      ? { fillByte: e.fillByte }
+                      : {}),
+                }),
+              );
+            else lines.push(`${e.offset} ${e.length} ${type} ${extentDetail(e)}`);
             if (lines.length >= 1024) flush();
           });
           flush();
@@ -44,4 +63,11 @@ export function register(program: Command): void {
         await archive.close();
       }
     });
+}
+
+/** The text columns after offset, length and type: where a data extent's bytes are, or a fill's byte. */
+function extentDetail(e: MapExtent): string {
+  if (e.type === ExtentType.Data) return `slab=${e.slab} at=${e.slabOffset} chunk=${e.chunk}`;
+  if (e.type === ExtentType.Fill) return `byte=0x${e.fillByte.toString(16).padStart(2, '0')}`;
+  return '';
 }

@@ -4,6 +4,7 @@
 // reported and skipped; the command then fails with EFS after extracting everything else.
 // Paths that already exist are found before anything is written: refused (naming them), or
 // with --overwrite replaced, with --skip-existing kept.
+import type { FileHandle } from 'node:fs/promises';
 import { link, lstat, lutimes, mkdir, open, readdir, symlink, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -55,14 +56,31 @@ export function register(program: Command): void {
       .command('extract')
       .description('copy a file or directory tree out of an NTFS volume (sparse, with mtimes, links as symlinks)')
       .argument('<path>', 'file or directory inside the volume ("/" for everything)')
-      .argument('<dest>', 'destination: for a file, a new file or an existing directory; for a directory, the directory to create or fill (paths already there are refused unless --overwrite or --skip-existing)')
+      .argument(
+        '<dest>',
+        'destination: for a file, a new file or an existing directory; for a directory, the directory to create or fill (paths ' +
+          'already there are refused unless --overwrite or --skip-existing)',
+      )
       .option('--streams', 'also write alternate data streams, as NAME:STREAM files beside each file')
-      .addOption(new Option('--overwrite', 'replace files and links that already exist at the destination (never directories)').conflicts('skipExisting'))
+      .addOption(
+        new Option('--overwrite', 'replace files and links that already exist at the destination (never directories)').conflicts(
+          'skipExisting',
+        ),
+      )
       .option('--skip-existing', 'keep paths that already exist at the destination and extract the rest'),
   ).action(async (path: string, dest: string, o: ExtractOptions) => {
     const out = new Output(o);
     const existing: ExistingPolicy = o.overwrite ? 'overwrite' : o.skipExisting ? 'skip' : 'refuse';
-    const summary = await withNtfsVolume(o, (volume, label) => withInterrupt((signal) => extract(volume, label, path, dest, { streams: !!o.streams, existing, signal, onError: (e) => out.info(`diskarc: ${e.path}: ${e.message}`) })));
+    const summary = await withNtfsVolume(o, (volume, label) =>
+      withInterrupt((signal) =>
+        extract(volume, label, path, dest, {
+          streams: !!o.streams,
+          existing,
+          signal,
+          onError: (e) => out.info(`diskarc: ${e.path}: ${e.message}`),
+        }),
+      ),
+    );
     out.result(summary, () => {
       const parts = [`${summary.files} files`, `${summary.directories} directories`, `${summary.symlinks} links`];
       if (summary.hardLinks) parts.push(`${summary.hardLinks} hard links`);
@@ -72,7 +90,9 @@ export function register(program: Command): void {
       return `extracted ${parts.join(', ')} (${formatBytes(summary.bytes)}) to ${summary.destination} in ${summary.seconds.toFixed(2)} s`;
     });
     if (summary.errors.length) {
-      throw new DiskarcError('EFS', `${summary.errors.length} of the entries could not be extracted (listed above)`, { errors: summary.errors });
+      throw new DiskarcError('EFS', `${summary.errors.length} of the entries could not be extracted (listed above)`, {
+        errors: summary.errors,
+      });
     }
   });
 }
@@ -89,12 +109,33 @@ export interface ExtractOpts {
 export async function extract(volume: NtfsVolume, label: string, path: string, dest: string, opts: ExtractOpts): Promise<ExtractSummary> {
   const started = performance.now();
   const policy = opts.existing ?? 'refuse';
-  const summary: ExtractSummary = { source: label, path, destination: dest, files: 0, directories: 0, symlinks: 0, hardLinks: 0, streams: 0, bytes: 0, skipped: 0, replaced: 0, seconds: 0, errors: [] };
+  const summary: ExtractSummary = {
+    source: label,
+    path,
+    destination: dest,
+    files: 0,
+    directories: 0,
+    symlinks: 0,
+    hardLinks: 0,
+    streams: 0,
+    bytes: 0,
+    skipped: 0,
+    replaced: 0,
+    seconds: 0,
+    errors: [],
+  };
   const top = await volume.stat(path);
   /** Where the extracted entries are on the volume (links in `path` followed): link targets are presented from there. */
   const topAt = await volume.realpath(path);
   const single = top.type !== 'directory';
-  const singleTarget = single && (await lstat(dest).then((s) => s.isDirectory(), () => false)) ? join(dest, top.name) : dest;
+  const singleTarget =
+    single &&
+    (await lstat(dest).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+      ? join(dest, top.name)
+      : dest;
   // Only a destination that already has something in it can conflict; a new one needs no look.
   const merging = await hasEntries(single ? singleTarget : dest, single);
   if (merging) await checkConflicts(volume, path, top, dest, singleTarget, opts.streams, policy);
@@ -116,14 +157,16 @@ export async function extract(volume: NtfsVolume, label: string, path: string, d
       summary.skipped++;
       return false;
     }
-    if (policy !== 'overwrite' || st.isDirectory()) throw new DiskarcError('EDEST', `${target} appeared while extracting; it was not overwritten`, { path: target });
+    if (policy !== 'overwrite' || st.isDirectory())
+      throw new DiskarcError('EDEST', `${target} appeared while extracting; it was not overwritten`, { path: target });
     await unlink(target);
     summary.replaced++;
     return true;
   };
 
   const one = async (rel: string, entry: NtfsEntry, target: string, volumePath: string, walkPath = '') => {
-    if (opts.signal?.aborted) throw new DiskarcError('EINTR', 'extract interrupted; the files written so far are complete, the last one may be partial');
+    if (opts.signal?.aborted)
+      throw new DiskarcError('EINTR', 'extract interrupted; the files written so far are complete, the last one may be partial');
     try {
       if (!(await makeRoom(target, entry.type === 'directory'))) {
         if (entry.type === 'directory') skippedDirs.add(walkPath);
@@ -164,7 +207,8 @@ export async function extract(volume: NtfsVolume, label: string, path: string, d
       if (!isDiskarcError(e)) {
         // A failing write, mkdir, symlink or utimes on the destination side.
         const err = e as NodeJS.ErrnoException;
-        if (typeof err?.code === 'string') throw new DiskarcError('EDEST', `cannot write ${target}: ${err.message}`, { path: target }, { cause: e });
+        if (typeof err?.code === 'string')
+          throw new DiskarcError('EDEST', `cannot write ${target}: ${err.message}`, { path: target }, { cause: e });
         throw e;
       }
       if (e.code === 'EINTR' || e.code === 'EDEST') throw e;
@@ -239,7 +283,15 @@ async function hasEntries(path: string, single: boolean): Promise<boolean> {
  * any existing path without a policy; a directory where a file or link goes even with --overwrite
  * (directories are never removed); a non-directory in the way of DEST itself for a tree.
  */
-async function checkConflicts(volume: NtfsVolume, path: string, top: NtfsEntry, dest: string, singleTarget: string, streams: boolean, policy: ExistingPolicy): Promise<void> {
+async function checkConflicts(
+  volume: NtfsVolume,
+  path: string,
+  top: NtfsEntry,
+  dest: string,
+  singleTarget: string,
+  streams: boolean,
+  policy: ExistingPolicy,
+): Promise<void> {
   const existing: string[] = [];
   const blocking: string[] = [];
   let count = 0;
@@ -263,27 +315,49 @@ async function checkConflicts(volume: NtfsVolume, path: string, top: NtfsEntry, 
   if (count === 0 || policy === 'skip') return;
   const more = (n: number, shown: string[]) => shown.join(', ') + (n > shown.length ? `, … (${n - shown.length} more)` : '');
   if (policy === 'refuse') {
-    throw new DiskarcError('EDEST', `${count} of the paths to extract already exist in ${dest}: ${more(count, existing)}; nothing was written (--overwrite replaces them, --skip-existing keeps them)`, { dest, conflicts: existing, conflictCount: count });
+    throw new DiskarcError(
+      'EDEST',
+      `${count} of the paths to extract already exist in ${dest}: ${more(count, existing)}; nothing was written (--overwrite ` +
+        `replaces them, --skip-existing keeps them)`,
+      { dest, conflicts: existing, conflictCount: count },
+    );
   }
   if (blocking.length) {
-    throw new DiskarcError('EDEST', `directories stand where files or links would be written: ${blocking.join(', ')}; --overwrite never removes a directory, nothing was written (--skip-existing keeps them)`, { dest, conflicts: blocking });
+    throw new DiskarcError(
+      'EDEST',
+      `directories stand where files or links would be written: ${blocking.join(', ')}; --overwrite never removes a directory, ` +
+        `nothing was written (--skip-existing keeps them)`,
+      { dest, conflicts: blocking },
+    );
   }
 }
 
 type MakeRoom = (target: string, isDirectory: boolean) => Promise<boolean>;
 
-async function writeStreams(volume: NtfsVolume, rel: string, entry: NtfsEntry, target: string, summary: ExtractSummary, makeRoom: MakeRoom): Promise<void> {
+async function writeStreams(
+  volume: NtfsVolume,
+  rel: string,
+  entry: NtfsEntry,
+  target: string,
+  summary: ExtractSummary,
+  makeRoom: MakeRoom,
+): Promise<void> {
   for (const name of entry.streams) {
     checkName(name, `${rel}:${name}`);
     if (!(await makeRoom(`${target}:${name}`, false))) continue;
-    await writeFile(await volume.openStream(await volume.fileRecordOf(entry.mftRecord), name, `${rel}:${name}`), `${target}:${name}`, entry, summary);
+    await writeFile(
+      await volume.openStream(await volume.fileRecordOf(entry.mftRecord), name, `${rel}:${name}`),
+      `${target}:${name}`,
+      entry,
+      summary,
+    );
     summary.streams++;
   }
 }
 
 /** Writes only the data extents (holes stay holes), sets the size, then the times. */
 async function writeFile(src: BlockSource, target: string, entry: NtfsEntry, summary: ExtractSummary): Promise<void> {
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(target, 'wx');
   } catch (e) {
@@ -305,4 +379,3 @@ async function writeFile(src: BlockSource, target: string, entry: NtfsEntry, sum
   }
   await utimes(target, entry.atime, entry.mtime);
 }
-

@@ -11,20 +11,22 @@ export function register(program: Command): void {
       const archive = await Archive.open(o.archive);
       try {
         const s = await archive.resolveStream(o.stream);
-        new Output(o).result(s, () => [
-          `id:              ${s.id}`,
-          `name:            ${s.name}`,
-          `source:          ${s.sourcePath}`,
-          `size:            ${formatBytes(s.size)} (${s.size} bytes)`,
-          `mapped:          ${formatBytes(s.mappedSize)}`,
-          `fills:           ${formatBytes(s.fillBytes)}`,
-          `duplicate data:  ${formatBytes(s.duplicateBytes)}`,
-          `data written:    ${formatBytes(s.dataWritten)}`,
-          `hashes written:  ${formatBytes(s.hashesWritten)}`,
-          `stream map:      ${formatBytes(s.mapWritten)} (${s.extentCount} extents)`,
-          `packed:          ${s.packTime} in ${s.packSeconds} s by diskarc ${s.toolVersion}`,
-          `digest:          ${s.digest}`,
-        ].join('\n'));
+        new Output(o).result(s, () =>
+          [
+            `id:              ${s.id}`,
+            `name:            ${s.name}`,
+            `source:          ${s.sourcePath}`,
+            `size:            ${formatBytes(s.size)} (${s.size} bytes)`,
+            `mapped:          ${formatBytes(s.mappedSize)}`,
+            `fills:           ${formatBytes(s.fillBytes)}`,
+            `duplicate data:  ${formatBytes(s.duplicateBytes)}`,
+            `data written:    ${formatBytes(s.dataWritten)}`,
+            `hashes written:  ${formatBytes(s.hashesWritten)}`,
+            `stream map:      ${formatBytes(s.mapWritten)} (${s.extentCount} extents)`,
+            `packed:          ${s.packTime} in ${s.packSeconds} s by diskarc ${s.toolVersion}`,
+            `digest:          ${s.digest}`,
+          ].join('\n'),
+        );
       } finally {
         await archive.close();
       }

@@ -2,7 +2,7 @@
 // (-l long form, -R recursive). Also exports the source options and volume opener that
 // `cat` and `extract` share, so all three name their source the same way.
 import { Option, type Command } from 'commander';
-import { NtfsVolume, openNtfsOnSource, walkTree, type NtfsEntry } from '../../../fs/ntfs/index.js';
+import { type NtfsVolume, openNtfsOnSource, walkTree, type NtfsEntry } from '../../../fs/ntfs/index.js';
 import { presentTarget } from '../../../fs/tree/ntfs-subtree.js';
 import { isDiskarcError } from '../../errors.js';
 import { cacheOption, commonOptions } from '../options.js';
@@ -73,7 +73,7 @@ export function register(program: Command): void {
       .argument('[path]', 'file or directory inside the volume, "/"-separated, case-insensitive', '/')
       .option('-l, --long', 'long form: type, size, modification time, alternate data streams, link targets')
       .option('-R, --recursive', 'list subdirectories recursively (paths relative to PATH)')
-      .option('--system', 'include the root\'s NTFS metadata files ($MFT, $Bitmap, …)'),
+      .option('--system', "include the root's NTFS metadata files ($MFT, $Bitmap, …)"),
   ).action(async (path: string, o: LsOptions) => {
     const out = new Output(o);
     await withNtfsVolume(o, async (volume, label) => {
@@ -84,7 +84,9 @@ export function register(program: Command): void {
       if (listed.type !== 'directory') rows.push(row(target.name, target, await volume.realpath(path)));
       else {
         const dir = (await volume.realpath(path, { follow: true })).replace(/\/$/, '');
-        if (o.recursive) for await (const item of walkTree(volume, path, { system: o.system })) rows.push(row(item.path, item.entry, `${dir}/${item.path}`));
+        if (o.recursive)
+          for await (const item of walkTree(volume, path, { system: o.system }))
+            rows.push(row(item.path, item.entry, `${dir}/${item.path}`));
         else for (const e of await volume.readdir(path, { system: o.system })) rows.push(row(e.name, e, `${dir}/${e.name}`));
       }
       out.result({ source: label, path, entries: rows }, () => rows.map((r) => (o.long ? longLine(r) : r.path)).join('\n'));

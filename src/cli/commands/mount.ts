@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { Option, type Command } from 'commander';
-import { Archive } from '../../archive/archive.js';
+import type { Archive } from '../../archive/archive.js';
 import { DiskarcError, ExitCode, isDiskarcError, type ErrorCode } from '../../errors.js';
 import { archiveOption, cacheOption, commonOptions } from '../options.js';
 import { Output } from '../output.js';
@@ -44,9 +44,12 @@ export function register(program: Command): void {
   archiveOption(cmd);
   cacheOption(cmd, 'the data the mounted streams can reach, at most a quarter of RAM');
   commonOptions(cmd);
-  cmd.addHelpText('after', `
+  cmd.addHelpText(
+    'after',
+    `
 Tree: /<stream>/disk.img, /<stream>/pN.img, /<stream>/pN/… (NTFS files), /<stream>/fs/… (a bare
-NTFS stream), /<stream>/info.json. Unmount with: diskarc umount MOUNTPOINT (or Ctrl-C with -f).`);
+NTFS stream), /<stream>/info.json. Unmount with: diskarc umount MOUNTPOINT (or Ctrl-C with -f).`,
+  );
   cmd.action(async (mountpoint: string, opts: MountOptions) => {
     // The parent to outlive is the program that ran us, so the mount must not hand itself to a
     // background copy whose parent (this command) exits at once — as nbdkit, it implies -f.
@@ -83,12 +86,20 @@ async function runBackground(mountpoint: string, opts: MountOptions): Promise<vo
   try {
     msg = JSON.parse(report.split('\n')[0]);
   } catch {
-    throw new DiskarcError('ESERVER', `the background mount process exited without mounting${opts.logFile ? ` (see ${opts.logFile})` : ' (run with --foreground to see why)'}`, { mountpoint: mp });
+    throw new DiskarcError(
+      'ESERVER',
+      `the background mount process exited without ` +
+        `mounting${opts.logFile ? ` (see ${opts.logFile})` : ' (run with --foreground to see why)'}`,
+      { mountpoint: mp },
+    );
   }
   if (msg.error) throw new DiskarcError(msg.error.code, msg.error.message, msg.error.details ?? {});
   child.unref();
-  out.result({ mounted: mp, pid: child.pid, archive: opts.archive, stream: opts.stream ?? null },
-    `mounted ${opts.archive}${opts.stream ? ` (stream ${opts.stream})` : ''} on ${mp} (process ${child.pid}); unmount with: diskarc umount ${shellQuote(mp)}`);
+  out.result(
+    { mounted: mp, pid: child.pid, archive: opts.archive, stream: opts.stream ?? null },
+    `mounted ${opts.archive}${opts.stream ? ` (stream ${opts.stream})` : ''} on ${mp} (process ${child.pid}); unmount with: ` +
+      `diskarc umount ${shellQuote(mp)}`,
+  );
 }
 
 /** How long a signalled mount process waits for its unmount and cleanup before it exits regardless. */
@@ -113,7 +124,11 @@ async function runForeground(mountpoint: string, opts: MountOptions): Promise<vo
   try {
     const mp = await checkMountpoint(mountpoint);
     // The slab cache is sized as serve sizes it (the mounted data, at most a quarter of RAM).
-    const opened = await openArchiveForServing(resolvePath(opts.archive), opts.stream ? [opts.stream] : [], opts.dataCacheSizeMib ? opts.dataCacheSizeMib * 1024 * 1024 : undefined);
+    const opened = await openArchiveForServing(
+      resolvePath(opts.archive),
+      opts.stream ? [opts.stream] : [],
+      opts.dataCacheSizeMib ? opts.dataCacheSizeMib * 1024 * 1024 : undefined,
+    );
     archive = opened.archive;
     const only = opts.stream ? opened.streams[0]!.id : undefined;
     const tree = new StreamTree(archiveCatalog(archive, only), { singleStream: only !== undefined });
@@ -132,7 +147,10 @@ async function runForeground(mountpoint: string, opts: MountOptions): Promise<vo
       if (signalled) forceExit(`${sig} again: exiting without waiting for the unmount of ${mp}`);
       signalled = true;
       out.verbose(`${sig}: unmounting ${mp}`);
-      setTimeout(() => forceExit(`the unmount of ${mp} did not finish within ${UNMOUNT_DEADLINE_MS / 1000} s: exiting`), UNMOUNT_DEADLINE_MS).unref();
+      setTimeout(
+        () => forceExit(`the unmount of ${mp} did not finish within ${UNMOUNT_DEADLINE_MS / 1000} s: exiting`),
+        UNMOUNT_DEADLINE_MS,
+      ).unref();
       void m.unmount();
     };
     process.on('SIGINT', onSignal);
@@ -146,7 +164,10 @@ async function runForeground(mountpoint: string, opts: MountOptions): Promise<vo
       writeSync(readyFd, JSON.stringify({ ready: true, pid: process.pid }) + '\n');
       closeSync(readyFd);
     } else {
-      out.result({ mounted: mp, pid: process.pid }, `mounted ${archive.dir} on ${mp}; Ctrl-C or "diskarc umount ${shellQuote(mp)}" unmounts`);
+      out.result(
+        { mounted: mp, pid: process.pid },
+        `mounted ${archive.dir} on ${mp}; Ctrl-C or "diskarc umount ${shellQuote(mp)}" unmounts`,
+      );
     }
     await m.closed;
     clearInterval(keepAlive);
@@ -164,7 +185,9 @@ async function runForeground(mountpoint: string, opts: MountOptions): Promise<vo
     if (mount) await mount.unmount().catch(() => {});
     if (archive) await archive.close().catch(() => {});
     if (readyFd !== undefined) {
-      const err = isDiskarcError(e) ? { code: e.code, message: e.message, details: e.details } : { code: 'ESERVER', message: (e as Error).message };
+      const err = isDiskarcError(e)
+        ? { code: e.code, message: e.message, details: e.details }
+        : { code: 'ESERVER', message: (e as Error).message };
       try {
         writeSync(readyFd, JSON.stringify({ error: err }) + '\n');
         closeSync(readyFd);

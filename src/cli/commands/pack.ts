@@ -22,7 +22,8 @@ export function describePack(r: PackResult): string {
     `compression:      ${r.compressionRatio.toFixed(2)}x`,
     `speed:            ${r.mibPerSecond.toFixed(1)} MiB/s (${r.packSeconds.toFixed(2)} s)`,
     r.verified
-      ? `verify:           ${r.verifySeconds.toFixed(2)} s (${r.verifyMiBPerSecond.toFixed(1)} MiB/s${r.input === 'pipe' ? ', digest of the stream read back' : ', compared with the input'})`
+      ? `verify:           ${r.verifySeconds.toFixed(2)} s (${r.verifyMiBPerSecond.toFixed(1)} ` +
+        `MiB/s${r.input === 'pipe' ? ', digest of the stream read back' : ', compared with the input'})`
       : 'verify:           skipped (--no-verify)',
     `digest:           ${r.digest}`,
   ].join('\n');
@@ -40,20 +41,22 @@ export function register(program: Command): void {
     let bar: ReturnType<typeof progressBar> | undefined;
     let phase = '';
     try {
-      const result = await withInterrupt((signal) => pack(archive, input, {
-        name: o.name,
-        verify: o.verify,
-        signal,
-        onProgress: (p) => {
-          if (o.json) return;
-          if (p.phase !== phase) {
-            bar?.stop();
-            phase = p.phase;
-            bar = progressBar(p.size, p.phase === 'pack' ? 'packing  ' : 'verifying');
-          }
-          bar!.update(p.done, { extra: p.phase === 'pack' ? `| read ${formatBytes(p.read)} → stored ${formatBytes(p.stored)}` : '' });
-        },
-      }));
+      const result = await withInterrupt((signal) =>
+        pack(archive, input, {
+          name: o.name,
+          verify: o.verify,
+          signal,
+          onProgress: (p) => {
+            if (o.json) return;
+            if (p.phase !== phase) {
+              bar?.stop();
+              phase = p.phase;
+              bar = progressBar(p.size, p.phase === 'pack' ? 'packing  ' : 'verifying');
+            }
+            bar!.update(p.done, { extra: p.phase === 'pack' ? `| read ${formatBytes(p.read)} → stored ${formatBytes(p.stored)}` : '' });
+          },
+        }),
+      );
       bar?.stop();
       out.result(result, () => describePack(result));
     } finally {

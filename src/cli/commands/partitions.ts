@@ -25,9 +25,19 @@ export function register(program: Command): void {
       const table = await readPartitionTable(opened.source);
       if (!table) {
         const fs = await probeFilesystem(opened.source);
-        const described = fs ? `whole-disk filesystem: ${fs.type}${fs.label ? ` "${fs.label}"` : ''}${fs.uuid ? ` (UUID ${fs.uuid})` : ''}` : 'no recognised filesystem';
+        const described = fs
+          ? `whole-disk filesystem: ${fs.type}${fs.label ? ` "${fs.label}"` : ''}${fs.uuid ? ` (UUID ${fs.uuid})` : ''}`
+          : 'no recognised filesystem';
         out.result(
-          { source: opened.label, size: opened.source.size, scheme: null, filesystem: fs?.type ?? null, label: fs?.label ?? null, filesystemUuid: fs?.uuid ?? null, partitions: [] },
+          {
+            source: opened.label,
+            size: opened.source.size,
+            scheme: null,
+            filesystem: fs?.type ?? null,
+            label: fs?.label ?? null,
+            filesystemUuid: fs?.uuid ?? null,
+            partitions: [],
+          },
           `${opened.label}: ${formatBytes(opened.source.size)}, no partition table; ${described}`,
         );
         return;
@@ -43,15 +53,32 @@ export function register(program: Command): void {
 /** fdisk-like text: a summary line, then one row per partition with start and length in sectors. */
 function formatTable(label: string, size: number, table: PartitionTable): string {
   const ss = table.sectorSize;
-  const head = `${label}: ${formatBytes(size)}, ${table.scheme.toUpperCase()}, disk id ${table.diskId}, ${ss}-byte sectors${table.header === 'backup' ? ' (read from the backup GPT header)' : ''}`;
+  const head =
+    `${label}: ${formatBytes(size)}, ${table.scheme.toUpperCase()}, disk id ${table.diskId}, ${ss}-byte ` +
+    `sectors${table.header === 'backup' ? ' (read from the backup GPT header)' : ''}`;
   if (table.partitions.length === 0) return `${head}\nno partitions`;
   const rows = [['#', 'Boot', 'Start', 'Sectors', 'Size', 'Type', 'Name', 'Filesystem', 'Label']];
   for (const p of table.partitions) {
     const type = p.typeName ? (table.scheme === 'mbr' ? `${p.typeName} (${p.type})` : p.typeName) : p.type;
-    rows.push([`p${p.index}`, p.bootable ? '*' : '', String(p.start / ss), String(p.size / ss), formatBytes(p.size), type, p.name ?? '', p.filesystem ?? (p.extended ? '(extended)' : ''), p.label ?? '']);
+    rows.push([
+      `p${p.index}`,
+      p.bootable ? '*' : '',
+      String(p.start / ss),
+      String(p.size / ss),
+      formatBytes(p.size),
+      type,
+      p.name ?? '',
+      p.filesystem ?? (p.extended ? '(extended)' : ''),
+      p.label ?? '',
+    ]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const numeric = new Set([2, 3, 4]);
-  const lines = rows.map((r) => r.map((cell, c) => (numeric.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((cell, c) => (numeric.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd(),
+  );
   return [head, ...lines].join('\n');
 }

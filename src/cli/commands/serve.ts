@@ -5,7 +5,16 @@ import { resolve } from 'node:path';
 import { DiskarcError } from '../../errors.js';
 import { cacheOption, commonOptions, parseSize } from '../options.js';
 import { formatBytes, Output } from '../output.js';
-import { DEFAULT_NBD_PORT, DEFAULT_PROXY_PORT, DEFAULT_WEBDAV_PORT, groupProxyOptions, parseStreamRef, parseTcpAddress, type ProxyOption, type ServeConfig } from '../../../server/config.js';
+import {
+  DEFAULT_NBD_PORT,
+  DEFAULT_PROXY_PORT,
+  DEFAULT_WEBDAV_PORT,
+  groupProxyOptions,
+  parseStreamRef,
+  parseTcpAddress,
+  type ProxyOption,
+  type ServeConfig,
+} from '../../../server/config.js';
 import { createLogger, logLevels, type LogLevel } from '../../../server/logging.js';
 import { ServeProcess, stopOnSignal } from '../../../server/lifecycle.js';
 import { openArchiveDisks } from '../../../server/archive-disks.js';
@@ -35,7 +44,10 @@ interface ServeOptions {
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** The proxy-related options in command-line order (a --proxy exports the -s that follows it). */
-type ProxyArg = { kind: 'listener'; tcp?: string; socket?: string } | { kind: 'stream'; ref: string } | { kind: 'offset' | 'length'; value: string };
+type ProxyArg =
+  | { kind: 'listener'; tcp?: string; socket?: string }
+  | { kind: 'stream'; ref: string }
+  | { kind: 'offset' | 'length'; value: string };
 
 export function register(program: Command): void {
   const proxyArgs: ProxyArg[] = [];
@@ -43,24 +55,63 @@ export function register(program: Command): void {
     .command('serve')
     .description('serve archived disks read-only over NBD, the range proxy (ImDisk / AIM) and WebDAV until interrupted (SIGINT/SIGTERM)')
     .addOption(new Option('-a, --archive <dir>', 'archive directory').env('DISKARC_ARCHIVE'))
-    .option('-s, --stream <ref>', 'serve only this stream (id, id prefix or name; repeatable); the first is the default export; after --proxy: what it exports (STREAM or STREAM:pN)', (v: string, prev?: string[]) => (proxyArgs.push({ kind: 'stream', ref: v }), collect(v, prev)))
+    .option(
+      '-s, --stream <ref>',
+      'serve only this stream (id, id prefix or name; repeatable); the first is the default export; after --proxy: what it ' +
+        'exports (STREAM or STREAM:pN)',
+      (v: string, prev?: string[]) => {
+        proxyArgs.push({ kind: 'stream', ref: v });
+        return collect(v, prev);
+      },
+    )
     .option('--image <file>', 'also serve a raw image file or block device (repeatable)', collect)
     .addOption(
       // preset: commander skips the parser for a bare `--nbd`; the preset value goes through it.
-      new Option('--nbd [address]', `NBD on TCP HOST:PORT (default ${'127.0.0.1'}:${DEFAULT_NBD_PORT}; port 0 picks a free one; repeatable)`).preset(`127.0.0.1:${DEFAULT_NBD_PORT}`).argParser(
-        (v: string, prev: Array<string | true> = []) => [...prev, v],
-      ),
+      new Option(
+        '--nbd [address]',
+        `NBD on TCP HOST:PORT (default ${'127.0.0.1'}:${DEFAULT_NBD_PORT}; port 0 picks a free one; repeatable)`,
+      )
+        .preset(`127.0.0.1:${DEFAULT_NBD_PORT}`)
+        .argParser((v: string, prev: Array<string | true> = []) => [...prev, v]),
     )
     .option('--nbd-socket <path>', 'NBD on a Unix socket (repeatable)', collect)
     .addOption(
-      new Option('--proxy [address]', 'range proxy (IMDPROXY, for ImDisk / Arsenal Image Mounter) on TCP [HOST:]PORT (port 0 picks a free one; repeatable), exporting the -s given after it; NO authentication').preset(`127.0.0.1:${DEFAULT_PROXY_PORT}`).argParser(
-        (v: string, prev: Array<string | true> = []) => (proxyArgs.push({ kind: 'listener', tcp: v }), [...prev, v]),
-      ),
+      new Option(
+        '--proxy [address]',
+        'range proxy (IMDPROXY, for ImDisk / Arsenal Image Mounter) on TCP [HOST:]PORT (port 0 picks a free one; repeatable), ' +
+          'exporting the -s given after it; NO authentication',
+      )
+        .preset(`127.0.0.1:${DEFAULT_PROXY_PORT}`)
+        .argParser((v: string, prev: Array<string | true> = []) => {
+          proxyArgs.push({ kind: 'listener', tcp: v });
+          return [...prev, v];
+        }),
     )
-    .option('--proxy-socket <path>', 'range proxy on a Unix socket (local tools), exporting the -s given after it', (v: string, prev?: string[]) => (proxyArgs.push({ kind: 'listener', socket: v }), collect(v, prev)))
-    .option('--offset <bytes>', 'a proxy listener exports the window from this offset of its -s (with --length; 64k, 1MiB… accepted)', (v: string) => (proxyArgs.push({ kind: 'offset', value: v }), v))
-    .option('--length <bytes>', 'length of that window (default: to the end)', (v: string) => (proxyArgs.push({ kind: 'length', value: v }), v))
-    .option('--webdav <address>', `read-only WebDAV share and browser page on TCP [HOST:]PORT (e.g. 8080 = 127.0.0.1:${DEFAULT_WEBDAV_PORT}; repeatable)`, collect)
+    .option(
+      '--proxy-socket <path>',
+      'range proxy on a Unix socket (local tools), exporting the -s given after it',
+      (v: string, prev?: string[]) => {
+        proxyArgs.push({ kind: 'listener', socket: v });
+        return collect(v, prev);
+      },
+    )
+    .option(
+      '--offset <bytes>',
+      'a proxy listener exports the window from this offset of its -s (with --length; 64k, 1MiB… accepted)',
+      (v: string) => {
+        proxyArgs.push({ kind: 'offset', value: v });
+        return v;
+      },
+    )
+    .option('--length <bytes>', 'length of that window (default: to the end)', (v: string) => {
+      proxyArgs.push({ kind: 'length', value: v });
+      return v;
+    })
+    .option(
+      '--webdav <address>',
+      `read-only WebDAV share and browser page on TCP [HOST:]PORT (e.g. 8080 = 127.0.0.1:${DEFAULT_WEBDAV_PORT}; repeatable)`,
+      collect,
+    )
     .option('--webdav-user <user>', 'require HTTP Basic authentication as this user (with --webdav-password-file)')
     .option('--webdav-password-file <file>', 'the password for --webdav-user: the first line of this file')
     .option('--tls-cert <file>', 'serve WebDAV over HTTPS with this PEM certificate (chain), with --tls-key')
@@ -108,14 +159,18 @@ async function serve(opts: ServeOptions, proxyArgs: ProxyArg[]): Promise<number>
   for (const v of tcp) nbd.push({ kind: 'tcp', ...parseTcpAddress(v === true ? '' : v, DEFAULT_NBD_PORT) });
   for (const p of opts.nbdSocket ?? []) nbd.push({ kind: 'unix', path: resolve(p) });
   const proxy = groupProxyOptions(proxyArgs.map(proxyOption));
-  if (nbd.length === 0 && proxy.length === 0 && opts.webdav === undefined) nbd.push({ kind: 'tcp', ...parseTcpAddress('', DEFAULT_NBD_PORT) });
-  const webdav = opts.webdav === undefined ? undefined : {
-    endpoints: opts.webdav.map((v) => parseTcpAddress(v, DEFAULT_WEBDAV_PORT)),
-    user: opts.webdavUser,
-    passwordFile: opts.webdavPasswordFile !== undefined ? resolve(opts.webdavPasswordFile) : undefined,
-    tlsCert: opts.tlsCert !== undefined ? resolve(opts.tlsCert) : undefined,
-    tlsKey: opts.tlsKey !== undefined ? resolve(opts.tlsKey) : undefined,
-  };
+  if (nbd.length === 0 && proxy.length === 0 && opts.webdav === undefined)
+    nbd.push({ kind: 'tcp', ...parseTcpAddress('', DEFAULT_NBD_PORT) });
+  const webdav =
+    opts.webdav === undefined
+      ? undefined
+      : {
+          endpoints: opts.webdav.map((v) => parseTcpAddress(v, DEFAULT_WEBDAV_PORT)),
+          user: opts.webdavUser,
+          passwordFile: opts.webdavPasswordFile !== undefined ? resolve(opts.webdavPasswordFile) : undefined,
+          tlsCert: opts.tlsCert !== undefined ? resolve(opts.tlsCert) : undefined,
+          tlsKey: opts.tlsKey !== undefined ? resolve(opts.tlsKey) : undefined,
+        };
   if (webdav === undefined && (opts.webdavUser ?? opts.webdavPasswordFile ?? opts.tlsCert ?? opts.tlsKey) !== undefined) {
     throw new DiskarcError('EUSAGE', '--webdav-user, --webdav-password-file, --tls-cert and --tls-key need --webdav [HOST:]PORT');
   }
@@ -150,9 +205,11 @@ async function serve(opts: ServeOptions, proxyArgs: ProxyArg[]): Promise<number>
     () => {
       const width = Math.max(4, ...exports.map((e) => e.name.length));
       const lines = ['diskarc serve: ready (Ctrl-C to stop)'];
-      for (const l of proc.listeners) lines.push(`  ${l.protocol.toUpperCase()}  ${l.uri}${'export' in l ? `  exports ${String(l.export)}` : ''}`);
+      for (const l of proc.listeners)
+        lines.push(`  ${l.protocol.toUpperCase()}  ${l.uri}${'export' in l ? `  exports ${String(l.export)}` : ''}`);
       lines.push('exports:');
-      for (const e of exports) lines.push(`  ${e.name.padEnd(width)}  ${(e.size !== undefined ? formatBytes(e.size) : '').padStart(10)}  ${e.description}`);
+      for (const e of exports)
+        lines.push(`  ${e.name.padEnd(width)}  ${(e.size !== undefined ? formatBytes(e.size) : '').padStart(10)}  ${e.description}`);
       const first = proc.listeners.find((l) => l.protocol === 'nbd');
       if (first) lines.push(`try: nbdinfo --list '${first.uri}'`);
       const dav = proc.listeners.find((l) => l.protocol === 'webdav');
@@ -169,7 +226,10 @@ function proxyOption(a: ProxyArg): ProxyOption {
   if (a.kind === 'listener') {
     return {
       kind: 'listener',
-      endpoint: a.socket !== undefined ? { kind: 'unix', path: resolve(a.socket) } : { kind: 'tcp', ...parseTcpAddress(a.tcp ?? '', DEFAULT_PROXY_PORT) },
+      endpoint:
+        a.socket !== undefined
+          ? { kind: 'unix', path: resolve(a.socket) }
+          : { kind: 'tcp', ...parseTcpAddress(a.tcp ?? '', DEFAULT_PROXY_PORT) },
     };
   }
   let value: number;

@@ -30,7 +30,10 @@ export function register(program: Command): void {
     const entry = await findMount(mp);
     if (!entry) throw new DiskarcError('EUSAGE', `nothing is mounted on ${mp}`, { mountpoint: mp });
     if (entry.fsType !== 'fuse.diskarc') {
-      throw new DiskarcError('EUSAGE', `${mp} is a ${entry.fsType} mount, not a diskarc one; use umount(8) for it`, { mountpoint: mp, fsType: entry.fsType });
+      throw new DiskarcError('EUSAGE', `${mp} is a ${entry.fsType} mount, not a diskarc one; use umount(8) for it`, {
+        mountpoint: mp,
+        fsType: entry.fsType,
+      });
     }
     // Asked of the server (stat() may be answered from cached attributes): a dead one is detached lazily.
     const stale = await isStaleFuseMount(mp);
@@ -40,7 +43,11 @@ export function register(program: Command): void {
     } catch (e) {
       const stderr = String((e as { stderr?: string }).stderr ?? (e as Error).message).trim();
       if (/busy/i.test(stderr)) {
-        throw new DiskarcError('ESERVER', `${mp} is busy (a file in it is open or a shell is inside it); close it, or detach anyway with: diskarc umount --lazy ${mp}`, { mountpoint: mp, busy: true });
+        throw new DiskarcError(
+          'ESERVER',
+          `${mp} is busy (a file in it is open or a shell is inside it); close it, or detach anyway with: diskarc umount --lazy ${mp}`,
+          { mountpoint: mp, busy: true },
+        );
       }
       throw new DiskarcError('ESERVER', `cannot unmount ${mp}: ${stderr}; try: ${fixCommand(mp)}`, { mountpoint: mp });
     }

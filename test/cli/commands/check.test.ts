@@ -9,7 +9,13 @@ import { ntfsFixtures } from '../../fixtures/ntfs/fixtures.js';
 
 interface Report {
   clean: boolean;
-  problems: Array<{ file: string; offset: number; length: number; kind: string; affects: Array<{ id: string; ranges: Array<[number, number]> }> }>;
+  problems: Array<{
+    file: string;
+    offset: number;
+    length: number;
+    kind: string;
+    affects: Array<{ id: string; ranges: Array<[number, number]> }>;
+  }>;
   streams: Array<{ id: string; name?: string; intact: boolean; damagedRanges: Array<[number, number]>; files?: string[] }>;
 }
 
@@ -41,7 +47,10 @@ const ntfsDamage = test.macro(async (t, layout: 'volume' | 'gpt') => {
   const arc = join(dir, 'arc');
   let input = image;
   let start = 0;
-  if (layout === 'gpt') start = await gptDisk(image, (input = join(dir, 'disk.img')));
+  if (layout === 'gpt') {
+    input = join(dir, 'disk.img');
+    start = await gptDisk(image, input);
+  }
   const prefix = layout === 'gpt' ? 'p1:' : '';
   t.is((await diskarc('create', '-a', arc)).code, 0);
   t.is((await diskarc('pack', '-a', arc, input, '--name', 'ntfs')).code, 0);
@@ -49,7 +58,10 @@ const ntfsDamage = test.macro(async (t, layout: 'volume' | 'gpt') => {
   t.is(clean.code, 0, clean.stdout);
   t.regex(clean.stdout, /ntfs\): intact/);
 
-  const dump = (await diskarc('dump-stream', '-a', arc, '-s', 'ntfs', '--json')).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { offset: number; length: number; type: string; slab?: number });
+  const dump = (await diskarc('dump-stream', '-a', arc, '-s', 'ntfs', '--json')).stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { offset: number; length: number; type: string; slab?: number });
   const data = dump.filter((e) => e.type === 'data');
   // A data chunk whose first whole cluster belongs to a user file, per sleuthkit.
   let chosen: { slab: number; path: string } | undefined;
@@ -59,7 +71,9 @@ const ntfsDamage = test.macro(async (t, layout: 'volume' | 'gpt') => {
     if (cluster < 0 || start + (cluster + 1) * 4096 > data[i].offset + data[i].length) continue;
     const inode = (await run('ifind', ['-f', 'ntfs', '-d', String(cluster), image])).stdout.trim();
     if (!/^\d+/.test(inode) || Number.parseInt(inode, 10) < 64) continue;
-    const path = (await run('ffind', ['-f', 'ntfs', image, inode.split('-')[0]])).stdout.trim().split('\n')[0].replace(/^\/+/, '/'); // ffind prints '//name' at the root
+    // ffind prints '//name' at the root.
+    const found = await run('ffind', ['-f', 'ntfs', image, inode.split('-')[0]]);
+    const path = found.stdout.trim().split('\n')[0].replace(/^\/+/, '/');
     if (path.startsWith('/')) chosen = { slab: data[i].slab!, path: prefix + path };
   }
   t.truthy(chosen, 'found a chunk of a user file');
@@ -113,5 +127,9 @@ const ntfsDamage = test.macro(async (t, layout: 'volume' | 'gpt') => {
   t.is(fast.code, 0, fast.stdout);
 });
 
-test('a damaged data slab of an NTFS volume: exit 8, exact stream ranges, and the file sleuthkit says owns the cluster', ntfsDamage, 'volume');
+test(
+  'a damaged data slab of an NTFS volume: exit 8, exact stream ranges, and the file sleuthkit says owns the cluster',
+  ntfsDamage,
+  'volume',
+);
 test('a damaged data slab of a GPT disk: the file is named in its NTFS partition (p1:)', ntfsDamage, 'gpt');

@@ -27,7 +27,9 @@ test.before(async () => {
   const input = Buffer.concat([randomBytes(1024 * 1024), Buffer.alloc(1024 * 1024), randomBytes(SIZE - 2 * 1024 * 1024)]);
   for (const name of ['one', 'two']) {
     await writeFile(join(tmp, name), input);
-    ids[name] = (JSON.parse(await ok('pack', '-a', archive, join(tmp, name), '--name', name, '--no-verify', '--json')) as { id: string }).id;
+    ids[name] = (
+      JSON.parse(await ok('pack', '-a', archive, join(tmp, name), '--name', name, '--no-verify', '--json')) as { id: string }
+    ).id;
   }
 });
 test.after.always(async () => {
@@ -52,7 +54,10 @@ test('dump-stream --json prints JSON Lines: one object per extent, tiling the re
   t.is(at, SIZE);
   t.true(extents.some((e) => e.type === 'fill') && extents.some((e) => e.type === 'data'));
   // A window starts inside its first extent and stops at the end of the stream.
-  const window = (await ok('dump-stream', '-a', archive, '-s', 'one', '--offset', '1MiB', '--length', '1GiB', '--json')).trim().split('\n').map((l) => JSON.parse(l) as ExtentLine);
+  const window = (await ok('dump-stream', '-a', archive, '-s', 'one', '--offset', '1MiB', '--length', '1GiB', '--json'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as ExtentLine);
   t.true(window[0]!.offset <= 1024 * 1024 && window[0]!.offset + window[0]!.length > 1024 * 1024);
   const last = window[window.length - 1]!;
   t.is(last.offset + last.length, SIZE);

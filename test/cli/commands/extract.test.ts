@@ -39,9 +39,16 @@ test.after.always(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-const exists = (p: string) => lstat(p).then(() => true, () => false);
+const exists = (p: string) =>
+  lstat(p).then(
+    () => true,
+    () => false,
+  );
 
-/** A destination holding three of the volume's paths (a changed file, a file where a link goes, a file where a directory goes), nothing else. */
+/**
+ * A destination holding three of the volume's paths (a changed file, a file where a link goes, a file where a
+ * directory goes), nothing else.
+ */
 async function partlyThere(name: string): Promise<string> {
   const dest = join(tmp, name);
   await mkdir(join(dest, 'links'), { recursive: true });
@@ -56,7 +63,8 @@ test('an existing path is found before anything is written: exit 6, the paths na
   const dest = await partlyThere('refused');
   const r = await diskarc('extract', '--json', '--image', image, '/', dest);
   t.is(r.code, 6, r.stderr);
-  t.regex(r.stderr, /3 of the paths to extract already exist in .*: .*dir\/sub, .*doc\.txt, .*links\/rel; nothing was written \(--overwrite replaces them, --skip-existing keeps them\)/);
+  t.regex(r.stderr, /3 of the paths to extract already exist in .*: .*dir\/sub, .*doc\.txt, .*links\/rel; nothing was written /);
+  t.true(r.stderr.includes('nothing was written (--overwrite replaces them, --skip-existing keeps them)'), r.stderr);
   const e = JSON.parse(r.stdout) as { error: { code: string; conflictCount: number; conflicts: string[] } };
   t.is(e.error.code, 'EDEST');
   t.is(e.error.conflictCount, 3);
@@ -99,7 +107,10 @@ test('--overwrite replaces files and links (a file in the way of a directory too
   await mkdir(join(blocked, 'doc.txt'), { recursive: true });
   const b = await diskarc('extract', '--overwrite', '--image', image, '/', blocked);
   t.is(b.code, 6);
-  t.regex(b.stderr, /directories stand where files or links would be written: .*doc\.txt; --overwrite never removes a directory, nothing was written/);
+  t.regex(
+    b.stderr,
+    /directories stand where files or links would be written: .*doc\.txt; --overwrite never removes a directory, nothing was written/,
+  );
   t.false(await exists(join(blocked, 'dir')));
   // A single file onto an existing one.
   await writeFile(join(dest, 'doc.txt'), 'changed again\n');

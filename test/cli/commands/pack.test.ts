@@ -26,7 +26,10 @@ test('pack rate and verify time are reported separately (human and --json)', asy
   const r = await diskarcJson<Timed>('pack', '-a', archive, input);
   const mib = r.size / 1048576;
   t.true(r.verified);
-  t.true(Math.abs(r.mibPerSecond - mib / r.packSeconds) / r.mibPerSecond < 0.01, `pack rate ${r.mibPerSecond} is size / packSeconds (${mib / r.packSeconds})`);
+  t.true(
+    Math.abs(r.mibPerSecond - mib / r.packSeconds) / r.mibPerSecond < 0.01,
+    `pack rate ${r.mibPerSecond} is size / packSeconds (${mib / r.packSeconds})`,
+  );
   t.true(r.verifySeconds > 0);
   t.true(Math.abs(r.verifyMiBPerSecond - mib / r.verifySeconds) / r.verifyMiBPerSecond < 0.05, 'verify rate is size / verifySeconds');
   t.true(r.seconds >= r.packSeconds + r.verifySeconds - 0.002, 'the whole command took at least both phases');
@@ -35,7 +38,10 @@ test('pack rate and verify time are reported separately (human and --json)', asy
   t.is(human.code, 0, human.stderr);
   const speed = /^speed: +([\d.]+) MiB\/s \(([\d.]+) s\)$/m.exec(human.stdout);
   t.truthy(speed, human.stdout);
-  t.true(Math.abs(Number(speed![1]) - mib / Number(speed![2])) / Number(speed![1]) < 0.02, 'the speed line divides the size by its own time');
+  t.true(
+    Math.abs(Number(speed![1]) - mib / Number(speed![2])) / Number(speed![1]) < 0.02,
+    'the speed line divides the size by its own time',
+  );
   t.regex(human.stdout, /^verify: +[\d.]+ s \([\d.]+ MiB\/s, compared with the input\)$/m);
 
   const skipped = await diskarc('pack', '-a', archive, input, '--name', 'skip', '--no-verify');

@@ -28,7 +28,10 @@ async function diskarc(...args: string[]): Promise<{ code: number; stdout: strin
   }
 }
 
-for (const [stream, image] of [['mbr-disk', 'mbr'], ['gpt-disk', 'gpt']] as const) {
+for (const [stream, image] of [
+  ['mbr-disk', 'mbr'],
+  ['gpt-disk', 'gpt'],
+] as const) {
   test(`partitions -a DIR -s ${stream} --json equals sfdisk --json of the image, and --image agrees`, async (t) => {
     const theirs = await sfdiskJson(af.fx[image]);
     const archived = await diskarc('partitions', '-a', af.archive, '-s', stream, '--json');
@@ -61,7 +64,15 @@ test('a stream without a partition table says so and names its filesystem', asyn
   const r = await diskarc('partitions', '-a', af.archive, '-s', 'gpt-disk:p3', '--json');
   t.is(r.code, 0, r.stderr);
   const p3 = await blkidIdentity(af.fx.gpt, 73728 * 512, 32768 * 512);
-  t.deepEqual(JSON.parse(r.stdout), { source: 'gpt-disk:p3', size: 16 * 1024 * 1024, scheme: null, filesystem: 'ntfs', label: 'NTFSVOL', filesystemUuid: p3.uuid, partitions: [] });
+  t.deepEqual(JSON.parse(r.stdout), {
+    source: 'gpt-disk:p3',
+    size: 16 * 1024 * 1024,
+    scheme: null,
+    filesystem: 'ntfs',
+    label: 'NTFSVOL',
+    filesystemUuid: p3.uuid,
+    partitions: [],
+  });
   const text = await diskarc('partitions', '-a', af.archive, '-s', 'ntfs-volume');
   const bare = await blkidIdentity(af.fx.filesystems.ntfs);
   t.is(text.stdout.trim(), `ntfs-volume: 8.00 MiB, no partition table; whole-disk filesystem: ntfs "Données ünï" (UUID ${bare.uuid})`);

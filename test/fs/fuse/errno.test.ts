@@ -17,7 +17,11 @@ const expected: [ErrorCode, number][] = [
 test('each expected failure class has its own errno and is not logged', (t) => {
   for (const [code, errno] of expected) {
     const logged: string[] = [];
-    t.is(errnoOf(new DiskarcError(code, 'x'), 'getattr', '/p', (m) => logged.push(m)), errno, code);
+    t.is(
+      errnoOf(new DiskarcError(code, 'x'), 'getattr', '/p', (m) => logged.push(m)),
+      errno,
+      code,
+    );
     t.deepEqual(logged, [], code);
   }
 });
@@ -25,7 +29,10 @@ test('each expected failure class has its own errno and is not logged', (t) => {
 test('damage, I/O errors and bugs are EIO and logged with the operation and path', (t) => {
   for (const e of [new DiskarcError('ECORRUPT', 'slab 3 fails its checksum'), new DiskarcError('EIO', 'I/O error'), new TypeError('bug')]) {
     const logged: string[] = [];
-    t.is(errnoOf(e, 'read', '/s/disk.img', (m) => logged.push(m)), Fuse.EIO);
+    t.is(
+      errnoOf(e, 'read', '/s/disk.img', (m) => logged.push(m)),
+      Fuse.EIO,
+    );
     t.deepEqual(logged, [`read /s/disk.img: ${e.message}`]);
   }
 });

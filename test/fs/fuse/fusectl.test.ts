@@ -36,7 +36,8 @@ function inNamespace(name: string, body: string) {
     while grep -q " ${FUSECTL} fusectl " /proc/self/mounts; do umount ${FUSECTL} || exit 90; done
     echo "fusectl-before: $(grep -c " ${FUSECTL} fusectl " /proc/self/mounts)"
     mkdir -p ${mp}
-    ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} mount -a ${archive} ${mp} --foreground > ${dir}/${name}.out 2> ${dir}/${name}.err &
+    ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} mount -a ${archive} ${mp} --foreground \
+      > ${dir}/${name}.out 2> ${dir}/${name}.err &
     PID=$!
     for i in $(seq 400); do grep -q "mounted" ${dir}/${name}.out && break; kill -0 $PID 2>/dev/null || break; sleep 0.05; done
     grep -q "mounted" ${dir}/${name}.out || { echo "not mounted: $(cat ${dir}/${name}.err)"; kill -9 $PID; exit 91; }
@@ -52,13 +53,19 @@ function shellWord(s: string): string {
 }
 
 function field(out: string, key: string): string | undefined {
-  return out.split('\n').find((l) => l.startsWith(key + ': '))?.slice(key.length + 2);
+  return out
+    .split('\n')
+    .find((l) => l.startsWith(key + ': '))
+    ?.slice(key.length + 2);
 }
 
-test('a mount by root mounts a missing fusectl and lowers its connection\'s max_background to 6', async (t) => {
-  const r = await inNamespace('root-mnt', `
+test("a mount by root mounts a missing fusectl and lowers its connection's max_background to 6", async (t) => {
+  const r = await inNamespace(
+    'root-mnt',
+    `
     echo "fusectl-after: $(grep -c " ${FUSECTL} fusectl " /proc/self/mounts)"
-    echo "max_background: $(cat $conn/max_background)"`);
+    echo "max_background: $(cat $conn/max_background)"`,
+  );
   t.is(r.code, 0, r.stdout + r.stderr);
   t.is(field(r.stdout, 'fusectl-before'), '0', 'fusectl was unmounted first');
   t.is(field(r.stdout, 'fusectl-after'), '1', r.stdout);
@@ -72,10 +79,14 @@ test('a process that cannot mount fusectl warns once, naming what is lost and th
   // tuneFuseConnection run by nobody on the live mount, with fusectl unmounted again.
   const tune = join(CLI, '..', '..', '..', 'fs', 'fuse', 'fuse-mount.js');
   const js = `import(${JSON.stringify(tune)}).then((m) => m.tuneFuseConnection(process.argv[1], {}, (l) => console.log("log: " + l)))`;
-  const r = await inNamespace('user-mnt', `
+  const r = await inNamespace(
+    'user-mnt',
+    `
     umount ${FUSECTL}
-    (cd / && setpriv --reuid=65534 --regid=65534 --clear-groups ${JSON.stringify(process.execPath)} --input-type=module -e ${shellWord(js)} ${join(dir, 'user-mnt')})
-    echo "fusectl-after: $(grep -c " ${FUSECTL} fusectl " /proc/self/mounts)"`);
+    (cd / && setpriv --reuid=65534 --regid=65534 --clear-groups \
+      ${JSON.stringify(process.execPath)} --input-type=module -e ${shellWord(js)} ${join(dir, 'user-mnt')})
+    echo "fusectl-after: $(grep -c " ${FUSECTL} fusectl " /proc/self/mounts)"`,
+  );
   t.is(r.code, 0, r.stdout + r.stderr);
   t.is(field(r.stdout, 'fusectl-after'), '0', 'an unprivileged process does not (cannot) mount fusectl');
   const warnings = r.stdout.split('\n').filter((l) => l.startsWith('log: ') && /fusectl/.test(l));

@@ -18,7 +18,9 @@ export function sh(script: string, cwd?: string): Promise<RunResult> {
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on('close', (code, signal) =>
+      resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
   });
 }
 
@@ -49,7 +51,8 @@ export async function makeFixtureDisk(dir: string): Promise<FixtureDisk> {
   const content = join(dir, 'content');
   await mkdir(content, { recursive: true });
   for (const [name, data] of Object.entries(files)) await writeFile(join(content, name), data);
-  await mustSh(`
+  await mustSh(
+    `
     set -e
     truncate -s 24M ext4.img && mkfs.ext4 -q -F -d content -L DISKARC ext4.img
     truncate -s 24M vfat.img && mkfs.vfat -F 16 -n DISKARC vfat.img >/dev/null
@@ -59,7 +62,9 @@ export async function makeFixtureDisk(dir: string): Promise<FixtureDisk> {
     dd if=ext4.img of=disk.img bs=1M seek=1 conv=notrunc status=none
     dd if=vfat.img of=disk.img bs=1M seek=25 conv=notrunc status=none
     head -c 4M /dev/urandom | dd of=disk.img bs=1M seek=56 conv=notrunc status=none
-  `, dir);
+  `,
+    dir,
+  );
   return { disk: join(dir, 'disk.img'), ext4: join(dir, 'ext4.img'), vfat: join(dir, 'vfat.img'), files };
 }
 

@@ -125,7 +125,11 @@ test('--exit-with-parent: when the process that started the mount is killed (SIG
   await mkdir(mp, { recursive: true });
   // The parent: a shell that starts the mount (no -f: --exit-with-parent keeps it attached), prints
   // its pid and waits. Its stdout reaches us only through the server's own "mounted" line.
-  const parent = spawn('bash', ['-c', `"$0" "$1" mount -a "$2" "$3" --exit-with-parent --json & echo "server $!"; wait`, process.execPath, CLI, archive, mp], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const parent = spawn(
+    'bash',
+    ['-c', `"$0" "$1" mount -a "$2" "$3" --exit-with-parent --json & echo "server $!"; wait`, process.execPath, CLI, archive, mp],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   let err = '';
   parent.stdout.on('data', (d) => (out += d));
@@ -139,6 +143,9 @@ test('--exit-with-parent: when the process that started the mount is killed (SIG
   t.is((await run('cmp', [join(mp, 'small', 'disk.img'), image])).code, 0);
   const killedAt = Date.now();
   parent.kill('SIGKILL');
-  t.true(await waitFor(async () => !(await isMounted(mp)) && !alive(pid), 5_000), `after the parent's death: mounted ${await isMounted(mp)}, server alive ${alive(pid)}; ${err}`);
+  t.true(
+    await waitFor(async () => !(await isMounted(mp)) && !alive(pid), 5_000),
+    `after the parent's death: mounted ${await isMounted(mp)}, server alive ${alive(pid)}; ${err}`,
+  );
   t.log(`mount gone and server exited ${Date.now() - killedAt} ms after the parent was killed`);
 });

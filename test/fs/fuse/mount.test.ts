@@ -20,7 +20,10 @@ test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'diskarc-fuse-'));
   fx = await makeFixtureDisk(dir);
   // Two streams: one with a name that is not a safe path component, one with a plain name.
-  archive = await packArchive(dir, [{ path: fx.disk, name: 'pc/disk:0' }, { path: fx.vfat, name: 'fat' }]);
+  archive = await packArchive(dir, [
+    { path: fx.disk, name: 'pc/disk:0' },
+    { path: fx.vfat, name: 'fat' },
+  ]);
   const list = JSON.parse((await diskarc('list', '-a', archive, '--json')).stdout);
   const streams = Array.isArray(list) ? list : list.streams;
   packTime = new Date(streams.find((s: { name: string }) => s.name === 'pc/disk:0').packTime);
@@ -43,16 +46,27 @@ test.serial('the tree lists every stream under a safe name, with disk.img, pN.im
   const info = JSON.parse(await readFile(join(streamDir, 'info.json'), 'utf8'));
   t.is(info.stream.name, 'pc/disk:0');
   t.is(info.partitionTable.scheme, 'mbr');
-  t.deepEqual(info.partitionTable.partitions.map((p: { start: number; size: number; filesystem: string }) => [p.start, p.size, p.filesystem]),
-    [[1 << 20, 24 << 20, 'ext4'], [25 << 20, 24 << 20, 'vfat']]);
+  t.deepEqual(
+    info.partitionTable.partitions.map((p: { start: number; size: number; filesystem: string }) => [p.start, p.size, p.filesystem]),
+    [
+      [1 << 20, 24 << 20, 'ext4'],
+      [25 << 20, 24 << 20, 'vfat'],
+    ],
+  );
 });
 
 test.serial('ls -l shows exact sizes and the pack time as mtime', async (t) => {
   const out = (await sh(`ls -l --time-style=+%s ${JSON.stringify(streamDir)}`)).stdout;
-  const sizes = Object.fromEntries(out.trim().split('\n').slice(1).map((l) => {
-    const f = l.split(/\s+/);
-    return [f[6], { size: Number(f[4]), mtime: Number(f[5]), mode: f[0] }];
-  }));
+  const sizes = Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => {
+        const f = l.split(/\s+/);
+        return [f[6], { size: Number(f[4]), mtime: Number(f[5]), mode: f[0] }];
+      }),
+  );
   t.is(sizes['disk.img'].size, (await stat(fx.disk)).size);
   t.is(sizes['p1.img'].size, (await stat(fx.ext4)).size);
   t.is(sizes['p2.img'].size, (await stat(fx.vfat)).size);
@@ -122,7 +136,8 @@ test.serial('every write fails with EROFS', async (t) => {
 
 test.serial('8 parallel readers at random offsets all get the original bytes', async (t) => {
   const readers = Array.from({ length: 8 }, (_, i) =>
-    run(process.execPath, [READER, join(streamDir, 'disk.img'), fx.disk, '150', String(1000 + i)]));
+    run(process.execPath, [READER, join(streamDir, 'disk.img'), fx.disk, '150', String(1000 + i)]),
+  );
   const results = await Promise.all(readers);
   for (const r of results) {
     t.is(r.code, 0, r.stderr);

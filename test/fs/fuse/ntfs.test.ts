@@ -20,14 +20,20 @@ test.before(async () => {
   entries = c4k.oracle.entries;
   dir = await mkdtemp(join(tmpdir(), 'diskarc-fuse-ntfs-'));
   const disk = join(dir, 'win.img');
-  await mustSh(`
+  await mustSh(
+    `
     set -e
     size=$(stat -c %s ${c4k.image})
     truncate -s $(( size + 2 * 1048576 )) win.img
     printf 'label: dos\\n1M,%sK,7\\n' $(( size / 1024 )) | sfdisk -q win.img
     dd if=${c4k.image} of=win.img bs=1M seek=1 conv=sparse,notrunc status=none
-  `, dir);
-  const archive = await packArchive(dir, [{ path: disk, name: 'win' }, { path: c4k.image, name: 'bare-ntfs' }]);
+  `,
+    dir,
+  );
+  const archive = await packArchive(dir, [
+    { path: disk, name: 'win' },
+    { path: c4k.image, name: 'bare-ntfs' },
+  ]);
   mount = await startMount(archive, join(dir, 'mnt'));
   p1 = join(mount.mp, 'win', 'p1');
 });
@@ -37,7 +43,11 @@ test.after.always(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-interface Found { type: string; size: number; mtimeMs: number }
+interface Found {
+  type: string;
+  size: number;
+  mtimeMs: number;
+}
 
 async function listTree(root: string): Promise<Map<string, Found>> {
   const out = await mustSh(`cd ${JSON.stringify(root)} && find . -mindepth 1 -printf '%P\\t%y\\t%s\\t%T@\\0'`);
@@ -54,7 +64,11 @@ test.serial('p1/ shows every oracle entry (and each ADS as name:stream) with its
   const found = await listTree(p1);
   const expected = new Map<string, { type: string; size?: number; mtime: string }>();
   for (const e of entries) {
-    expected.set(e.path, { type: e.type === 'directory' ? 'd' : e.type === 'symlink' ? 'l' : 'f', size: e.type === 'file' ? e.size : undefined, mtime: e.mtime });
+    expected.set(e.path, {
+      type: e.type === 'directory' ? 'd' : e.type === 'symlink' ? 'l' : 'f',
+      size: e.type === 'file' ? e.size : undefined,
+      mtime: e.mtime,
+    });
     for (const s of e.streams) expected.set(`${e.path}:${s.name}`, { type: 'f', size: s.size, mtime: e.mtime });
   }
   t.deepEqual([...found.keys()].sort(), [...expected.keys()].sort());

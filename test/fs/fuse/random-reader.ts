@@ -6,9 +6,11 @@ const [file, original, countArg, seedArg] = process.argv.slice(2);
 const count = Number(countArg);
 let x = Number(seedArg) >>> 0 || 1;
 const rand = () => {
-  x ^= x << 13; x >>>= 0;
+  x ^= x << 13;
+  x >>>= 0;
   x ^= x >>> 17;
-  x ^= x << 5; x >>>= 0;
+  x ^= x << 5;
+  x >>>= 0;
   return x / 0x100000000;
 };
 

@@ -69,7 +69,9 @@ test('requests arriving out of order (as kernel readahead sends them) keep the r
   const order: number[] = [];
   for (let pos = 0; pos < size; pos += 4 * step) order.push(pos + step, pos, pos + 3 * step, pos + 2 * step);
   const got = await Promise.all(order.map((pos) => r.read(pos, step)));
-  order.forEach((pos, i) => t.true(got[i].equals(data.subarray(pos, pos + step))));
+  order.forEach((pos, i) => {
+    t.true(got[i].equals(data.subarray(pos, pos + step)));
+  });
   t.is(r.stats.resets, 0);
   t.true(r.stats.fromChunks > order.length / 2, JSON.stringify(r.stats));
   await r.close();
@@ -84,7 +86,10 @@ test('random reads go straight to the source; the budget bounds memory held', as
   const r = new ReadaheadReader(source, budget);
   const offsets = [5 * MiB + 3, 17, 3 * MiB, 7 * MiB + 4000, MiB + 1];
   for (const o of offsets) t.true((await r.read(o, 4096)).equals(data.subarray(o, o + 4096)));
-  t.deepEqual(reads, offsets.map((o) => [o, 4096]));
+  t.deepEqual(
+    reads,
+    offsets.map((o) => [o, 4096]),
+  );
   for (let pos = 0; pos < size; pos += 65536) {
     t.true((await r.read(pos, 65536)).equals(data.subarray(pos, pos + 65536)));
     t.true(budget.used <= budget.limit);
@@ -122,7 +127,9 @@ test('over an archived stream, chunks are borrowed (nothing cached), correct und
     const base = ((batch * 7919) % 30) * MiB;
     const offsets = [0, 1, 2, 3, 4, 5].map((k) => base + k * step).concat([((batch * 13) % 38) * MiB + 777, base + 6 * step]);
     const got = await Promise.all(offsets.map((o) => r.read(o, step)));
-    offsets.forEach((o, i) => t.true(got[i]!.equals(data.subarray(o, Math.min(size, o + step))), `batch ${batch} at ${o}`));
+    offsets.forEach((o, i) => {
+      t.true(got[i]!.equals(data.subarray(o, Math.min(size, o + step))), `batch ${batch} at ${o}`);
+    });
   }
   // Reads across a chunk boundary and past the end.
   const edge = 2 * READAHEAD_CHUNK - 1000;

@@ -26,7 +26,10 @@ test.before(async () => {
   // A sparse MBR disk: 2 MiB of data in a 64 MiB image, one partition holding part of it.
   sparseImage = await makeSparseImage(join(dir, 'sparse.img'), 64 * MiB, [8 * MiB, 40 * MiB], MiB, 11);
   await mustSh(`printf 'label: dos\\n32M,16M,83\\n' | sfdisk -q ${sparseImage}`);
-  archive = await packArchive(dir, [{ path: c4k.image, name: 'ntfs' }, { path: sparseImage, name: 'sparse' }]);
+  archive = await packArchive(dir, [
+    { path: c4k.image, name: 'ntfs' },
+    { path: sparseImage, name: 'sparse' },
+  ]);
   mount = await startMount(archive, join(dir, 'mnt'));
   ours = join(mount.mp, 'ntfs', 'fs');
   peer = join(dir, 'ntfs-3g');
@@ -40,7 +43,12 @@ test.after.always(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-interface Stat { type: string; blocks: number; nlink: number; ino: number }
+interface Stat {
+  type: string;
+  blocks: number;
+  nlink: number;
+  ino: number;
+}
 
 /** type, st_blocks, st_nlink and st_ino of every entry under `root`, by relative path (find -printf). */
 async function statTree(root: string): Promise<Map<string, Stat>> {
@@ -61,7 +69,7 @@ function linkGroups(tree: Map<string, Stat>): string[][] {
   return [...byIno.values()].map((g) => g.sort()).sort((a, b) => a[0].localeCompare(b[0]));
 }
 
-test.serial('st_blocks of every NTFS file equals ntfs-3g\'s: sparse runs and compressed clusters take nothing', async (t) => {
+test.serial("st_blocks of every NTFS file equals ntfs-3g's: sparse runs and compressed clusters take nothing", async (t) => {
   const [mine, theirs] = await Promise.all([statTree(ours), statTree(peer)]);
   let sparse = 0;
   const mismatches: string[] = [];
@@ -82,8 +90,12 @@ test.serial('st_blocks of every NTFS file equals ntfs-3g\'s: sparse runs and com
   // Directories' blocks are their index blocks, as in ntfs-3g; so du of the whole volume (hard
   // links counted once) agrees, but for the alternate data streams, which ntfs-3g does not list.
   for (const [path, p] of theirs) if (p.type === 'd') t.is(mine.get(path)?.blocks, p.blocks, path);
-  const du = async (p: string, exclude = '') => Number((await mustSh(`du -s --block-size=1 ${exclude} ${JSON.stringify(p)}`)).split('\t')[0]);
-  const ads = [...mine.keys()].filter((p) => !theirs.has(p)).map((p) => `--exclude=${JSON.stringify(p.slice(p.lastIndexOf('/') + 1))}`).join(' ');
+  const du = async (p: string, exclude = '') =>
+    Number((await mustSh(`du -s --block-size=1 ${exclude} ${JSON.stringify(p)}`)).split('\t')[0]);
+  const ads = [...mine.keys()]
+    .filter((p) => !theirs.has(p))
+    .map((p) => `--exclude=${JSON.stringify(p.slice(p.lastIndexOf('/') + 1))}`)
+    .join(' ');
   // The volume's root directory itself shows no blocks: stat of pN/ must not open the volume.
   const peerRoot = (await stat(peer)).blocks * 512;
   t.is((await stat(ours)).blocks, 0);
@@ -95,12 +107,17 @@ test.serial('hard links share one inode and show their link count, as ntfs-3g gr
   // ntfs-3g shows no alternate data streams: compare the paths both show.
   const groups = linkGroups(new Map([...mine].filter(([p]) => theirs.get(p)?.type === 'f')));
   t.deepEqual(groups, linkGroups(new Map([...theirs].filter(([p]) => mine.get(p)?.type === 'f'))));
-  t.true(groups.some((g) => g.length === 3 && g.includes('links/original.txt') && g.includes('links/sub/hardlink-in-subdir.txt')), JSON.stringify(groups.filter((g) => g.length > 1)));
+  t.true(
+    groups.some((g) => g.length === 3 && g.includes('links/original.txt') && g.includes('links/sub/hardlink-in-subdir.txt')),
+    JSON.stringify(groups.filter((g) => g.length > 1)),
+  );
   // st_nlink is the number of names a file has in the tree (what ntfs-3g lists), for every file —
   // ntfs-3g's own st_nlink is the record's raw count, which also counts a DOS 8.3 alias.
   const names = new Map<number, number>();
   for (const s of mine.values()) if (s.type === 'f') names.set(s.ino, (names.get(s.ino) ?? 0) + 1);
-  const wrong = [...mine].filter(([, s]) => s.type === 'f' && s.nlink !== names.get(s.ino)).map(([p, s]) => `${p}: nlink ${s.nlink}, ${names.get(s.ino)} names`);
+  const wrong = [...mine]
+    .filter(([, s]) => s.type === 'f' && s.nlink !== names.get(s.ino))
+    .map(([p, s]) => `${p}: nlink ${s.nlink}, ${names.get(s.ino)} names`);
   t.deepEqual(wrong, []);
   t.is(mine.get('links/original.txt')!.nlink, 3);
   t.is(mine.get('links/resident-original.txt')!.nlink, 2);
@@ -118,11 +135,17 @@ test.serial('hard links share one inode and show their link count, as ntfs-3g gr
 test.serial('cp --sparse=auto and cp -a out of the mount keep holes and hard links (as ntfs-3g and diskarc extract do)', async (t) => {
   const out = join(dir, 'out');
   await mkdir(out);
-  await mustSh(`cp --sparse=auto ${JSON.stringify(join(ours, 'sparse/holes.bin'))} ${out}/ours.bin && cp --sparse=auto ${JSON.stringify(join(peer, 'sparse/holes.bin'))} ${out}/peer.bin`);
+  await mustSh(
+    `cp --sparse=auto ${JSON.stringify(join(ours, 'sparse/holes.bin'))} ${out}/ours.bin && cp --sparse=auto ` +
+      `${JSON.stringify(join(peer, 'sparse/holes.bin'))} ${out}/peer.bin`,
+  );
   t.is((await run('cmp', [`${out}/ours.bin`, `${out}/peer.bin`])).code, 0);
   const written = async (p: string) => (await stat(p)).blocks * 512;
-  t.log(`cp --sparse=auto of a ${(await stat(`${out}/ours.bin`)).size}-byte file writes ${await written(`${out}/ours.bin`)} bytes (from ntfs-3g: ${await written(`${out}/peer.bin`)})`);
-  t.true(await written(`${out}/ours.bin`) <= (await written(`${out}/peer.bin`)) + 64 * 1024);
+  t.log(
+    `cp --sparse=auto of a ${(await stat(`${out}/ours.bin`)).size}-byte file writes ${await written(`${out}/ours.bin`)} bytes ` +
+      `(from ntfs-3g: ${await written(`${out}/peer.bin`)})`,
+  );
+  t.true((await written(`${out}/ours.bin`)) <= (await written(`${out}/peer.bin`)) + 64 * 1024);
 
   await mustSh(`cp -a ${JSON.stringify(join(ours, 'links'))} ${out}/links`);
   const a = await stat(join(out, 'links/original.txt'));

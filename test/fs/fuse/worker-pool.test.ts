@@ -42,7 +42,12 @@ test('a 1 GiB sequential read does not make libfuse create and retire worker thr
   const seen = new Set(before);
   const dd = spawn('dd', [`if=${join(m.mp, 'disk.img')}`, 'of=/dev/null', 'bs=1M', 'status=none'], { stdio: 'ignore' });
   let done = false;
-  const ddExit = new Promise<number | null>((resolve) => dd.on('exit', (code) => { done = true; resolve(code); }));
+  const ddExit = new Promise<number | null>((resolve) =>
+    dd.on('exit', (code) => {
+      done = true;
+      resolve(code);
+    }),
+  );
   while (!done) {
     for (const id of await threadIds(pid)) seen.add(id);
     await new Promise((r) => setTimeout(r, 5));
@@ -57,6 +62,9 @@ test('a 1 GiB sequential read does not make libfuse create and retire worker thr
   // Slabs were decoded (the data at both ends): the pool threads that did it run at nice 10.
   const nice = await niceByThread(pid);
   t.is(nice.get(pid), 0, 'the event loop thread keeps its priority');
-  t.true([...nice.values()].some((n) => n === 10), `no thread at nice 10: ${[...nice.values()].join(',')}`);
+  t.true(
+    [...nice.values()].some((n) => n === 10),
+    `no thread at nice 10: ${[...nice.values()].join(',')}`,
+  );
   t.is(await m.stop(), 0);
 });

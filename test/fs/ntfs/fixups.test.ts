@@ -44,8 +44,18 @@ test('wrong signature, BAAD and bad array geometry are EFS', (t) => {
   t.regex(t.throws(() => applyFixups(b, 'FILE', 'x'))!.message, /BAAD/);
   const c = record(1024).protectedBuf;
   c.writeUInt16LE(7, 6);
-  t.true(isDiskarcError(t.throws(() => applyFixups(c, 'FILE', 'x')), 'EFS'));
+  t.true(
+    isDiskarcError(
+      t.throws(() => applyFixups(c, 'FILE', 'x')),
+      'EFS',
+    ),
+  );
   const d = record(1024).protectedBuf;
   d.writeUInt16LE(509, 4);
-  t.true(isDiskarcError(t.throws(() => applyFixups(d, 'FILE', 'x')), 'EFS'));
+  t.true(
+    isDiskarcError(
+      t.throws(() => applyFixups(d, 'FILE', 'x')),
+      'EFS',
+    ),
+  );
 });

@@ -25,7 +25,10 @@ test('host-absolute Interix targets, UNC paths and volume GUIDs are outside the 
   t.like(linkDestination(['x'], '/etc/passwd', 'interix'), { inside: false });
   t.like(linkDestination(['x'], '//server/share/f', 'symlink'), { inside: false, reason: 'it is a network (UNC) path' });
   t.like(linkDestination(['x'], 'UNC/server/share/f', 'symlink'), { inside: false });
-  t.like(linkDestination(['x'], 'Volume{0b1c2d3e-aaaa-bbbb-cccc-123456789abc}/f', 'junction'), { inside: false, reason: 'it names another volume by GUID' });
+  t.like(linkDestination(['x'], 'Volume{0b1c2d3e-aaaa-bbbb-cccc-123456789abc}/f', 'junction'), {
+    inside: false,
+    reason: 'it names another volume by GUID',
+  });
   // A name that merely starts like one is relative.
   t.deepEqual(linkDestination(['x'], 'UNCLE/f', 'symlink'), inside(['x', 'UNCLE', 'f']));
 });

@@ -83,12 +83,21 @@ test('back-reference before the chunk start is EFS', (t) => {
 });
 
 test('chunk longer than the input is EFS', (t) => {
-  t.true(isDiskarcError(t.throws(() => decompressLznt1(Buffer.from([0x10, 0xb0, 1, 2]), Buffer.alloc(64))), 'EFS'));
+  t.true(
+    isDiskarcError(
+      t.throws(() => decompressLznt1(Buffer.from([0x10, 0xb0, 1, 2]), Buffer.alloc(64))),
+      'EFS',
+    ),
+  );
 });
 
 test('round-trips compressible and random data', (t) => {
   const text = Buffer.from('The quick brown fox jumps over the lazy dog. '.repeat(400));
-  for (const data of [text.subarray(0, 16384), Buffer.alloc(16384), Buffer.concat([text.subarray(0, 5000), Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919) & 0xff))])]) {
+  for (const data of [
+    text.subarray(0, 16384),
+    Buffer.alloc(16384),
+    Buffer.concat([text.subarray(0, 5000), Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919) & 0xff))]),
+  ]) {
     const comp = compressLznt1(data);
     t.true(comp.length < data.length + 16);
     const out = Buffer.alloc(data.length);
@@ -96,11 +105,14 @@ test('round-trips compressible and random data', (t) => {
     t.true(out.equals(data));
   }
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 9000 }).map((a) => Buffer.from(a.map((b) => b & 0x7))), (data) => {
-      const out = Buffer.alloc(data.length);
-      decompressLznt1(compressLznt1(data), out);
-      return out.equals(data);
-    }),
+    fc.property(
+      fc.uint8Array({ maxLength: 9000 }).map((a) => Buffer.from(a.map((b) => b & 0x7))),
+      (data) => {
+        const out = Buffer.alloc(data.length);
+        decompressLznt1(compressLznt1(data), out);
+        return out.equals(data);
+      },
+    ),
     { numRuns: 60 },
   );
 });

@@ -55,7 +55,11 @@ async function metadataRegions(img: NtfsFixtureImage): Promise<Region[]> {
     const cs = vol.clusterSize;
     const g = vol.geometry;
     const regions: Region[] = [{ what: 'boot sector', start: 0, length: 512 }];
-    regions.push({ what: '$MFT records 0..', start: g.mftCluster * cs, length: Math.min(256 * g.mftRecordSize, vol.recordCount * g.mftRecordSize) });
+    regions.push({
+      what: '$MFT records 0..',
+      start: g.mftCluster * cs,
+      length: Math.min(256 * g.mftRecordSize, vol.recordCount * g.mftRecordSize),
+    });
     const bigdir = img.oracle.features.find((f) => f.feature === 'bigdir')!.path;
     for (const dir of ['/', '/' + bigdir]) {
       const rec = await vol.recordOf(dir);
@@ -65,7 +69,11 @@ async function metadataRegions(img: NtfsFixtureImage): Promise<Region[]> {
       if (run) regions.push({ what: `INDX blocks of ${dir}`, start: run.lcn! * cs, length: Math.min(run.length * cs, 64 * 1024) });
     }
     const frag = img.oracle.features.find((f) => f.feature === 'attrlist');
-    if (frag) regions.push({ what: 'fragmented file record', ...mftRecordRegion(vol, Number(frag.evidence.mftRecord), g.mftCluster * cs, g.mftRecordSize) });
+    if (frag)
+      regions.push({
+        what: 'fragmented file record',
+        ...mftRecordRegion(vol, Number(frag.evidence.mftRecord), g.mftCluster * cs, g.mftRecordSize),
+      });
     return regions.filter((r) => r.length > 0);
   } finally {
     await src.close();
@@ -83,7 +91,7 @@ function mftRecordRegion(vol: NtfsVolume, n: number, mftStart: number, size: num
  * in the big directory's B-tree, read the feature files (compressed, sparse, attribute list),
  * count allocated clusters.
  */
-async function exercise(source: BlockSource, img: NtfsFixtureImage, probes: Probes): Promise<void> {
+async function exercise(source: BlockSource, probes: Probes): Promise<void> {
   const vol = await NtfsVolume.open(source);
   let budget = 60;
   // Directories by record (as tree walks do) so the 40-level tree costs no repeated path lookups.
@@ -143,44 +151,47 @@ const CASE_MS = 10_000;
 
 for (const name of ['c4k', 'c512', 'c64k']) {
   // Serial: the three are CPU-bound and would otherwise share one event loop and each other's time bound.
-  test.serial(`${name}: ${RUNS[name]} mutated copies of the metadata read correctly or fail with EFS/ENOTFOUND, each within ${CASE_MS} ms`, async (t) => {
-    t.timeout(5 * 60_000);
-    const img = images.find((i) => i.name === name)!;
-    const base = await readFile(img.image);
-    const regions = await metadataRegions(img);
-    t.true(regions.length >= 5, regions.map((r) => r.what).join(', '));
-    const probes = probesOf(img);
-    await exercise(new PatchedSource(base, 0, Buffer.alloc(0), base.length), img, probes); // pristine copy works
-    const outcomes = { ok: 0, EFS: 0, ENOTFOUND: 0 };
-    let slowest = 0;
-    await fc.assert(
-      fc.asyncProperty(mutation, async (m) => {
-        const r = regions[m.region % regions.length];
-        const patch = Buffer.from(base.subarray(r.start, r.start + r.length));
-        const at = m.at % r.length;
-        let size = base.length;
-        if (m.kind === 'flip') for (const b of m.bits) patch[(at + (b >> 3)) % r.length] ^= 1 << (b & 7);
-        else if (m.kind === 'byte') patch[at] = m.value;
-        else if (m.kind === 'zero') patch.fill(0, at, Math.min(r.length, at + m.span));
-        else size = r.start + at;
-        const started = performance.now();
-        try {
-          await exercise(new PatchedSource(base, r.start, patch, size), img, probes);
-          outcomes.ok++;
-        } catch (e) {
-          if (!isDiskarcError(e, 'EFS') && !isDiskarcError(e, 'ENOTFOUND')) {
-            throw new Error(`${r.what} ${m.kind} at +${at}: ${(e as Error)?.stack ?? String(e)}`);
+  test.serial(
+    `${name}: ${RUNS[name]} mutated copies of the metadata read correctly or fail with EFS/ENOTFOUND, each within ${CASE_MS} ms`,
+    async (t) => {
+      t.timeout(5 * 60_000);
+      const img = images.find((i) => i.name === name)!;
+      const base = await readFile(img.image);
+      const regions = await metadataRegions(img);
+      t.true(regions.length >= 5, regions.map((r) => r.what).join(', '));
+      const probes = probesOf(img);
+      await exercise(new PatchedSource(base, 0, Buffer.alloc(0), base.length), probes); // pristine copy works
+      const outcomes = { ok: 0, EFS: 0, ENOTFOUND: 0 };
+      let slowest = 0;
+      await fc.assert(
+        fc.asyncProperty(mutation, async (m) => {
+          const r = regions[m.region % regions.length];
+          const patch = Buffer.from(base.subarray(r.start, r.start + r.length));
+          const at = m.at % r.length;
+          let size = base.length;
+          if (m.kind === 'flip') for (const b of m.bits) patch[(at + (b >> 3)) % r.length] ^= 1 << (b & 7);
+          else if (m.kind === 'byte') patch[at] = m.value;
+          else if (m.kind === 'zero') patch.fill(0, at, Math.min(r.length, at + m.span));
+          else size = r.start + at;
+          const started = performance.now();
+          try {
+            await exercise(new PatchedSource(base, r.start, patch, size), probes);
+            outcomes.ok++;
+          } catch (e) {
+            if (!isDiskarcError(e, 'EFS') && !isDiskarcError(e, 'ENOTFOUND')) {
+              throw new Error(`${r.what} ${m.kind} at +${at}: ${(e as Error)?.stack ?? String(e)}`);
+            }
+            outcomes[e.code as 'EFS' | 'ENOTFOUND']++;
           }
-          outcomes[e.code as 'EFS' | 'ENOTFOUND']++;
-        }
-        const ms = performance.now() - started;
-        slowest = Math.max(slowest, ms);
-        if (ms > CASE_MS) throw new Error(`${r.what} ${m.kind} at +${at}: took ${ms.toFixed(0)} ms`);
-      }),
-      { numRuns: RUNS[name] },
-    );
-    t.log(`${name}: ${JSON.stringify(outcomes)}, slowest case ${slowest.toFixed(0)} ms`);
-    t.true(outcomes.EFS > 0, 'some mutations must be detected');
-    t.true(outcomes.ok > 0, 'some mutations are harmless');
-  });
+          const ms = performance.now() - started;
+          slowest = Math.max(slowest, ms);
+          if (ms > CASE_MS) throw new Error(`${r.what} ${m.kind} at +${at}: took ${ms.toFixed(0)} ms`);
+        }),
+        { numRuns: RUNS[name] },
+      );
+      t.log(`${name}: ${JSON.stringify(outcomes)}, slowest case ${slowest.toFixed(0)} ms`);
+      t.true(outcomes.EFS > 0, 'some mutations must be detected');
+      t.true(outcomes.ok > 0, 'some mutations are harmless');
+    },
+  );
 }

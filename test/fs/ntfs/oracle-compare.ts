@@ -3,7 +3,7 @@
 // link counts, SHA-256 of every file and every alternate data stream, allocated clusters.
 import { createHash } from 'node:crypto';
 import type { BlockSource } from '../../../src/block/source.js';
-import { NtfsVolume, walkTree } from '../../../fs/ntfs/index.js';
+import { type NtfsVolume, walkTree } from '../../../fs/ntfs/index.js';
 import type { OracleManifest } from '../../fixtures/ntfs/oracle-manifest.js';
 
 const ZEROS = Buffer.alloc(1 << 20);

@@ -25,7 +25,11 @@ const entry = (img: NtfsFixtureImage, path: string): OracleEntry => {
 const features = (img: NtfsFixtureImage, feature: string) => img.oracle.features.filter((f) => f.feature === feature);
 
 test('three images with cluster sizes 512, 4096 and 65536', (t) => {
-  t.deepEqual(images.map((i) => [i.name, i.oracle.clusterSize]).sort(), [['c4k', 4096], ['c512', 512], ['c64k', 65536]]);
+  t.deepEqual(images.map((i) => [i.name, i.oracle.clusterSize]).sort(), [
+    ['c4k', 4096],
+    ['c512', 512],
+    ['c64k', 65536],
+  ]);
   for (const i of images) {
     t.true(i.oracle.entries.length > 100, i.name);
     t.true(i.oracle.allocatedClusters > 0 && i.oracle.allocatedClusters <= i.oracle.totalClusters, i.name);
@@ -35,18 +39,41 @@ test('three images with cluster sizes 512, 4096 and 65536', (t) => {
 test('every promised feature is confirmed by istat/ntfsinfo', (t) => {
   for (const i of images) {
     const bad = i.oracle.features.filter((f) => !f.ok);
-    t.deepEqual(bad.map((f) => `${f.feature} ${f.path} ${JSON.stringify(f.evidence)}`), [], i.name);
+    t.deepEqual(
+      bad.map((f) => `${f.feature} ${f.path} ${JSON.stringify(f.evidence)}`),
+      [],
+      i.name,
+    );
   }
 });
 
 test('the issue-5 feature list is covered (minimums the reader tests rely on)', (t) => {
-  const c4k = image('c4k'), c512 = image('c512'), c64k = image('c64k');
+  const c4k = image('c4k'),
+    c512 = image('c512'),
+    c64k = image('c64k');
   const big = features(c4k, 'bigdir')[0]!;
   t.true(Number(big.evidence.entries) >= 3000, 'thousands of files in one directory');
   t.true(Number(big.evidence.nonLeafIndexRecords) >= 1, 'an $I30 B-tree with at least three levels');
   for (const i of images) {
-    t.true(features(i, 'deep').some((f) => Number(f.evidence.depth) >= 30), `${i.name}: deep tree`);
-    for (const f of ['unicode', 'name255', 'dosname', 'hardlink', 'symlink', 'junction', 'interix', 'sparse', 'ads', 'deleted', 'resident', 'empty', 'uninitialized']) {
+    t.true(
+      features(i, 'deep').some((f) => Number(f.evidence.depth) >= 30),
+      `${i.name}: deep tree`,
+    );
+    for (const f of [
+      'unicode',
+      'name255',
+      'dosname',
+      'hardlink',
+      'symlink',
+      'junction',
+      'interix',
+      'sparse',
+      'ads',
+      'deleted',
+      'resident',
+      'empty',
+      'uninitialized',
+    ]) {
       t.true(features(i, f).length > 0 && features(i, f).every((x) => x.ok), `${i.name}: ${f}`);
     }
   }
@@ -58,16 +85,27 @@ test('the issue-5 feature list is covered (minimums the reader tests rely on)', 
   t.true(Number(features(c512, 'mftfragmented')[0]?.evidence.runs) >= 10, 'a fragmented $MFT');
   const many = features(c4k, 'manyruns')[0]!;
   t.true(Number(many.evidence.runs) >= 2999, `thousands of runs (${many.evidence.runs})`);
-  t.true(features(c4k, 'attrlist').some((f) => f.path === many.path && f.ok), 'the 3000-run file has an $ATTRIBUTE_LIST');
+  t.true(
+    features(c4k, 'attrlist').some((f) => f.path === many.path && f.ok),
+    'the 3000-run file has an $ATTRIBUTE_LIST',
+  );
   t.true(entry(c64k, 'huge/5GiB-sparse.bin').size > 2 ** 32, 'a file larger than 4 GiB');
-  t.deepEqual(features(c4k, 'wof').map((f) => [f.path, f.ok, f.evidence.algorithm]), [['wof/xpress4k.bin', true, 0], ['wof/lzx.bin', true, 1]]);
+  t.deepEqual(
+    features(c4k, 'wof').map((f) => [f.path, f.ok, f.evidence.algorithm]),
+    [
+      ['wof/xpress4k.bin', true, 0],
+      ['wof/lzx.bin', true, 1],
+    ],
+  );
 });
 
 test('istat confirms $ATTRIBUTE_LIST, compression and reparse points independently of the manifest', async (t) => {
   const c512 = image('c512');
   const frag = parseIstat((await run('istat', [c512.image, String(entry(c512, 'fragmented.bin').mftRecord)])).toString());
   t.true(frag.attributes.some((a) => a.type === '$ATTRIBUTE_LIST'));
-  const info = parseNtfsinfoData((await run('ntfsinfo', ['-f', '-v', '-i', String(entry(c512, 'fragmented.bin').mftRecord), c512.image])).toString());
+  const info = parseNtfsinfoData(
+    (await run('ntfsinfo', ['-f', '-v', '-i', String(entry(c512, 'fragmented.bin').mftRecord), c512.image])).toString(),
+  );
   t.true(info.totalRuns >= 100);
   const c4k = image('c4k');
   const comp = parseIstat((await run('istat', [c4k.image, String(entry(c4k, 'compressed/text-300k.txt').mftRecord)])).toString());
@@ -94,11 +132,17 @@ test('deleted entries are absent, hard links appear under every name, DOS names 
     t.true(i.oracle.deletedPaths.length >= 4, i.name);
     for (const p of i.oracle.staleIndexPaths) t.true(i.oracle.deletedPaths.includes(p) && !paths.has(p), `${i.name}: ${p}`);
     const orig = entry(i, 'links/original.txt');
-    const names = i.oracle.entries.filter((e) => e.mftRecord === orig.mftRecord).map((e) => e.path).sort();
+    const names = i.oracle.entries
+      .filter((e) => e.mftRecord === orig.mftRecord)
+      .map((e) => e.path)
+      .sort();
     t.deepEqual(names, ['links/hardlink.txt', 'links/original.txt', 'links/sub/hardlink-in-subdir.txt']);
     t.true(names.every((p) => entry(i, p).sha256 === orig.sha256));
     t.false(paths.has('dosnames/LONGFI~1.TXT'), i.name);
-    t.false([...paths].some((p) => p.startsWith('$')), `${i.name}: system files excluded`);
+    t.false(
+      [...paths].some((p) => p.startsWith('$')),
+      `${i.name}: system files excluded`,
+    );
   }
 });
 
@@ -124,10 +168,15 @@ test('manifest listing agrees with ntfsls for every directory', async (t) => {
     const dirs = ['', ...i.oracle.entries.filter((e) => e.type === 'directory' && !e.reparse).map((e) => e.path)];
     for (const d of dirs) {
       const out = (await run('ntfsls', ['-f', '-p', `/${d}`, i.image])).toString('utf8');
-      const listed = out.split('\n').filter((n) => n && n !== '.' && n !== '..' && !(d === '' && n.startsWith('$'))).sort();
+      const listed = out
+        .split('\n')
+        .filter((n) => n && n !== '.' && n !== '..' && !(d === '' && n.startsWith('$')))
+        .sort();
       const prefix = d === '' ? '' : `${d}/`;
-      const expected = i.oracle.entries.filter((e) => e.path.startsWith(prefix) && !e.path.slice(prefix.length).includes('/'))
-        .map((e) => e.name).sort();
+      const expected = i.oracle.entries
+        .filter((e) => e.path.startsWith(prefix) && !e.path.slice(prefix.length).includes('/'))
+        .map((e) => e.name)
+        .sort();
       t.deepEqual(listed, expected, `${i.name}:/${d}`);
     }
   }
@@ -142,11 +191,15 @@ test('allocated clusters equal ntfscluster and a popcount of $Bitmap', async (t)
 });
 
 test('oracle parsers: fls lines, istat, reparse buffers', (t) => {
-  const fls = parseFls([
-    'r/r 67-128-2:\tdn/hl\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t3\t0\t48',
-    '-/r * 68-128-2:\tgone\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t1024\t0\t48',
-    'r/r 69:\tbig\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t0\t0\t48',
-  ].join('\n'));
+  const fls = parseFls(
+    [
+      'r/r 67-128-2:\tdn/hl\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 ' +
+        '12:01:01 (UTC)\t3\t0\t48',
+      '-/r * 68-128-2:\tgone\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 ' +
+        '12:01:01 (UTC)\t1024\t0\t48',
+      'r/r 69:\tbig\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t2026-11-23 12:01:01 (UTC)\t0\t0\t48',
+    ].join('\n'),
+  );
   t.like(fls[0], { inode: 67, attrType: 128, attrId: 2, path: 'dn/hl', size: 3, deleted: false, mtime: '2026-11-23T12:01:01.000Z' });
   t.like(fls[1], { inode: 68, deleted: true, path: 'gone' });
   t.like(fls[2], { inode: 69, attrType: undefined, path: 'big' });
@@ -154,7 +207,12 @@ test('oracle parsers: fls lines, istat, reparse buffers', (t) => {
   // A relative symlink "a\b" as Windows lays it out: substitute then print name.
   const names = Buffer.from('a\\ba\\b', 'utf16le');
   const head = Buffer.alloc(20);
-  head.writeUInt32LE(0xa000000c, 0); head.writeUInt16LE(12 + names.length, 4);
-  head.writeUInt16LE(0, 8); head.writeUInt16LE(6, 10); head.writeUInt16LE(6, 12); head.writeUInt16LE(6, 14); head.writeUInt32LE(1, 16);
+  head.writeUInt32LE(0xa000000c, 0);
+  head.writeUInt16LE(12 + names.length, 4);
+  head.writeUInt16LE(0, 8);
+  head.writeUInt16LE(6, 10);
+  head.writeUInt16LE(6, 12);
+  head.writeUInt16LE(6, 14);
+  head.writeUInt32LE(1, 16);
   t.deepEqual(decodeReparse(Buffer.concat([head, names])), { tag: 0xa000000c, substituteName: 'a\\b', printName: 'a\\b', flags: 1 });
 });

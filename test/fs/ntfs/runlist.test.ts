@@ -40,7 +40,10 @@ for (const [name, bytes] of bad) {
 }
 
 test('encode/decode round-trip on random run sequences', (t) => {
-  const runArb = fc.array(fc.record({ sparse: fc.boolean(), lcn: fc.integer({ min: 0, max: 2 ** 40 }), length: fc.integer({ min: 1, max: 2 ** 32 }) }), { minLength: 0, maxLength: 40 });
+  const runArb = fc.array(
+    fc.record({ sparse: fc.boolean(), lcn: fc.integer({ min: 0, max: 2 ** 40 }), length: fc.integer({ min: 1, max: 2 ** 32 }) }),
+    { minLength: 0, maxLength: 40 },
+  );
   fc.assert(
     fc.property(runArb, (spec) => {
       let vcn = 0;

@@ -66,7 +66,10 @@ for (const name of ['c512', 'c4k', 'c64k']) {
       t.deepEqual(r.differences, []);
       t.is(r.compared, img.oracle.entries.length);
       t.is(r.contentCompared, img.oracle.entries.filter((e) => e.sha256 !== undefined).length);
-      t.is(r.streamsCompared, img.oracle.entries.reduce((n, e) => n + e.streams.length, 0));
+      t.is(
+        r.streamsCompared,
+        img.oracle.entries.reduce((n, e) => n + e.streams.length, 0),
+      );
       t.true(r.contentCompared > 100);
     } finally {
       await src.close();
@@ -79,7 +82,10 @@ test('every feature file the fixtures promise was compared (compression, sparse,
     for (const f of img.oracle.features) {
       // Features of metadata files ($MFT fragmentation) are exercised by reading everything else.
       if (f.feature === 'deleted' || !f.ok || f.path.startsWith('$')) continue;
-      t.truthy(img.oracle.entries.find((e) => e.path === f.path), `${img.name}: ${f.feature} ${f.path} is in the oracle listing our test compares`);
+      t.truthy(
+        img.oracle.entries.find((e) => e.path === f.path),
+        `${img.name}: ${f.feature} ${f.path} is in the oracle listing our test compares`,
+      );
     }
   }
   t.true(byName('c512').oracle.features.some((f) => f.feature === 'attrlist' && f.ok));
@@ -126,7 +132,10 @@ test('symlinks and junctions resolve with readlink; files are not links', async 
 });
 
 test('sparse holes read as zeros without touching the image and are reported as hole extents', async (t) => {
-  for (const [name, path] of [['c4k', 'sparse/all-hole.bin'], ['c64k', 'huge/5GiB-sparse.bin']] as const) {
+  for (const [name, path] of [
+    ['c4k', 'sparse/all-hole.bin'],
+    ['c64k', 'huge/5GiB-sparse.bin'],
+  ] as const) {
     const img = byName(name);
     const { src, volume } = await openImage(img);
     const f = await volume.openFile('/' + path);
@@ -247,8 +256,15 @@ test('readv (the zero-copy read FUSE and NBD use) tiles every file exactly as th
       for (let pos = 0; pos < f.size; ) {
         const n = Math.min(f.size - pos, 1 + ((pos * 7919 + 65_521) % (300 * 1024)));
         const parts = await readParts(f, pos, n);
-        t.true(parts.every((p) => p.length > 0), `${e.path}: empty piece at ${pos}`);
-        t.is(parts.reduce((s, p) => s + p.length, 0), n, `${e.path}: readv(${pos}, ${n}) length`);
+        t.true(
+          parts.every((p) => p.length > 0),
+          `${e.path}: empty piece at ${pos}`,
+        );
+        t.is(
+          parts.reduce((s, p) => s + p.length, 0),
+          n,
+          `${e.path}: readv(${pos}, ${n}) length`,
+        );
         for (const p of parts) h.update(p);
         pos += n;
       }
@@ -266,7 +282,12 @@ test('links are followed inside paths and, when asked, at the end: to the entrie
   const { src, volume } = await openImage(img);
   const record = (p: string) => oracleEntry(img, p).mftRecord;
   // Relative, parent-relative, drive-absolute (C: names this volume) symlinks and an Interix link.
-  for (const [link, target] of [['links/relative-symlink', 'links/original.txt'], ['links/sub/parent-symlink', 'links/target-dir/file.txt'], ['links/absolute-symlink', 'links/original.txt'], ['links/interix-relative', 'links/original.txt']]) {
+  for (const [link, target] of [
+    ['links/relative-symlink', 'links/original.txt'],
+    ['links/sub/parent-symlink', 'links/target-dir/file.txt'],
+    ['links/absolute-symlink', 'links/original.txt'],
+    ['links/interix-relative', 'links/original.txt'],
+  ]) {
     t.is((await volume.stat('/' + link)).type, 'symlink', link);
     t.is((await volume.stat('/' + link, { follow: true })).mftRecord, record(target!), link);
     t.is(await volume.realpath('/' + link, { follow: true }), '/' + target, link);
@@ -274,7 +295,10 @@ test('links are followed inside paths and, when asked, at the end: to the entrie
   // Through a junction (C:\links\target-dir) and a directory symlink, as components of a path.
   for (const via of ['links/junction', 'links/dir-symlink']) {
     t.is((await volume.stat(`/${via}/file.txt`)).mftRecord, record('links/target-dir/file.txt'), via);
-    t.deepEqual((await volume.readdir('/' + via)).map((e) => e.name), ['file.txt']);
+    t.deepEqual(
+      (await volume.readdir('/' + via)).map((e) => e.name),
+      ['file.txt'],
+    );
   }
   // The Interix link to a host path is not in the volume.
   const outside = await t.throwsAsync(volume.openFile('/links/sub/interix-absolute'));

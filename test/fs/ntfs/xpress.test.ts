@@ -23,9 +23,14 @@ function memory(buf: Buffer): BlockSource {
 /** Deterministic test content with long runs, text, binary and incompressible parts. */
 function contents(): Map<string, Buffer> {
   let seed = 12345;
-  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed >>> 24;
+  };
   const random = (n: number) => Buffer.from(Array.from({ length: n }, rnd));
-  const text = Buffer.from(Array.from({ length: 4000 }, (_, i) => `line ${i}: the quick brown fox ${i % 7} jumps over ${i % 13}\n`).join(''));
+  const text = Buffer.from(
+    Array.from({ length: 4000 }, (_, i) => `line ${i}: the quick brown fox ${i % 7} jumps over ${i % 13}\n`).join(''),
+  );
   return new Map([
     ['text.txt', text.subarray(0, 150001)],
     ['zeros.bin', Buffer.alloc(100003)], // matches longer than 255+15: 16-bit length fields
@@ -48,7 +53,9 @@ test.after.always(async () => {
 
 function wimcapture(wim: string, chunkSize: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('wimcapture', [join(dir, 'src'), wim, '--compress=XPRESS', `--chunk-size=${chunkSize}`], (err, _o, stderr) => (err ? reject(new Error(`wimcapture: ${stderr}`)) : resolve()));
+    execFile('wimcapture', [join(dir, 'src'), wim, '--compress=XPRESS', `--chunk-size=${chunkSize}`], (err, _o, stderr) =>
+      err ? reject(new Error(`wimcapture: ${stderr}`)) : resolve(),
+    );
   });
 }
 
@@ -68,7 +75,11 @@ function blobs(wim: Buffer): Array<{ resource: Buffer; size: number; compressed:
   return out;
 }
 
-for (const [algorithm, chunkSize] of [['XPRESS4K', 4096], ['XPRESS8K', 8192], ['XPRESS16K', 16384]] as const) {
+for (const [algorithm, chunkSize] of [
+  ['XPRESS4K', 4096],
+  ['XPRESS8K', 8192],
+  ['XPRESS16K', 16384],
+] as const) {
   test(`${algorithm}: every wimlib-compressed resource decodes to the original file`, async (t) => {
     const wim = join(dir, `${algorithm}.wim`);
     await wimcapture(wim, chunkSize);
@@ -88,7 +99,7 @@ for (const [algorithm, chunkSize] of [['XPRESS4K', 4096], ['XPRESS8K', 8192], ['
       t.is(sha(await src.read(0, data.length)), sha(data), name);
       // Random access inside a chunk, across chunk boundaries.
       const at = Math.floor(data.length / 3);
-      t.true((await src.read(at, 10000 > data.length - at ? data.length - at : 10000)).equals(data.subarray(at, at + 10000)), name);
+      t.true((await src.read(at, Math.min(10000, data.length - at))).equals(data.subarray(at, at + 10000)), name);
       decoded++;
     }
     t.true(decoded >= 3);

@@ -19,12 +19,22 @@ test('every bare filesystem image is identified as blkid -p identifies it', asyn
   }
   // Guard against both sides saying "nothing": each fixture must really be recognised.
   t.deepEqual(found, {
-    btrfs: 'btrfs', ext2: 'ext2', ext3: 'ext3', ext4: 'ext4', fat12: 'vfat', fat16: 'vfat', fat32: 'vfat',
-    iso9660: 'iso9660', ntfs: 'ntfs', squashfs: 'squashfs', swap: 'swap', xfs: 'xfs',
+    btrfs: 'btrfs',
+    ext2: 'ext2',
+    ext3: 'ext3',
+    ext4: 'ext4',
+    fat12: 'vfat',
+    fat16: 'vfat',
+    fat32: 'vfat',
+    iso9660: 'iso9660',
+    ntfs: 'ntfs',
+    squashfs: 'squashfs',
+    swap: 'swap',
+    xfs: 'xfs',
   });
 });
 
-test('labels and UUIDs equal blkid\'s (ext, FAT12/32, NTFS with a Unicode label, xfs, btrfs, swap, iso9660)', async (t) => {
+test("labels and UUIDs equal blkid's (ext, FAT12/32, NTFS with a Unicode label, xfs, btrfs, swap, iso9660)", async (t) => {
   const fx = await partitionFixtures();
   const labelled = new Set<string>();
   for (const name of bareFilesystems) {

@@ -11,7 +11,11 @@ import { assertSameAsSfdisk } from '../../fixtures/partitions/compare.js';
 import { partitionFixtures, run, sfdiskJson } from '../../fixtures/partitions/disks.js';
 import { OverlaySource } from '../../fixtures/partitions/overlay-source.js';
 
-async function withDamagedCopy<T>(src: string, damage: Array<{ offset: number; data: Buffer }>, fn: (path: string) => Promise<T>): Promise<T> {
+async function withDamagedCopy<T>(
+  src: string,
+  damage: Array<{ offset: number; data: Buffer }>,
+  fn: (path: string) => Promise<T>,
+): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'diskarc-gpt-'));
   const path = join(dir, 'disk.img');
   try {
@@ -45,8 +49,14 @@ test('zeroed primary GPT header: the table is read from the backup and equals sf
     assertSameAsSfdisk(t, ours, intact);
     // sgdisk agrees the disk is still readable from its backup, with the same partitions.
     const sg = await run('sgdisk', ['-p', path]).catch((e: { stdout: string }) => e.stdout);
-    const rows = sg.split('\n').filter((l) => /^\s+\d+\s+\d+\s+\d+/.test(l)).map((l) => l.trim().split(/\s+/).slice(0, 3).map(Number));
-    t.deepEqual(rows, ours.partitions.map((p) => [p.index, p.start / 512, (p.start + p.size) / 512 - 1]));
+    const rows = sg
+      .split('\n')
+      .filter((l) => /^\s+\d+\s+\d+\s+\d+/.test(l))
+      .map((l) => l.trim().split(/\s+/).slice(0, 3).map(Number));
+    t.deepEqual(
+      rows,
+      ours.partitions.map((p) => [p.index, p.start / 512, (p.start + p.size) / 512 - 1]),
+    );
   });
 });
 

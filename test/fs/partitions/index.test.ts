@@ -39,7 +39,10 @@ test('GPT disk lists exactly what sfdisk --json reports (names, GUIDs, attribute
   t.is(ours.header, 'primary');
   t.deepEqual(ours.warnings, []);
   t.deepEqual(ours.usable, { start: theirs.firstlba! * 512, end: (theirs.lastlba! + 1) * 512 });
-  t.deepEqual(ours.partitions.map((p) => p.index), [1, 2, 3, 4, 7]);
+  t.deepEqual(
+    ours.partitions.map((p) => p.index),
+    [1, 2, 3, 4, 7],
+  );
   t.is(ours.partitions[2]!.name, 'Données Windows');
   t.is(ours.partitions[2]!.typeName, 'Microsoft basic data');
   t.is(ours.partitions[2]!.attributes, '0x9000000000000000');
@@ -54,11 +57,20 @@ test('GPT with 4096-byte sectors is found by probing and matches fdisk -b 4096',
   const out = await run('fdisk', ['-b', '4096', '-l', '-o', 'Device,Start,Sectors,Type-UUID,UUID', fx.gpt4k]);
   const id = /Disk identifier: (\S+)/.exec(out)![1];
   t.is(ours.diskId, id);
-  const rows = out.split('\n').filter((l) => l.startsWith(fx.gpt4k)).map((l) => l.trim().split(/\s+/));
+  const rows = out
+    .split('\n')
+    .filter((l) => l.startsWith(fx.gpt4k))
+    .map((l) => l.trim().split(/\s+/));
   t.is(rows.length, 2);
   t.deepEqual(
     ours.partitions.map((p) => [p.index, p.start, p.size, p.type, p.uuid]),
-    rows.map(([dev, start, sectors, type, uuid]) => [Number(dev!.slice(fx.gpt4k.length)), Number(start) * 4096, Number(sectors) * 4096, type, uuid]),
+    rows.map(([dev, start, sectors, type, uuid]) => [
+      Number(dev!.slice(fx.gpt4k.length)),
+      Number(start) * 4096,
+      Number(sectors) * 4096,
+      type,
+      uuid,
+    ]),
   );
 });
 
@@ -69,11 +81,19 @@ test('MBR with 4096-byte sectors: the sector size is inferred and the table matc
   t.is(ours.sectorSize, 4096);
   const out = await run('fdisk', ['-b', '4096', '-l', '-o', 'Device,Start,Sectors,Id', fx.mbr4k]);
   t.is(ours.diskId, /Disk identifier: (\S+)/.exec(out)![1]);
-  const rows = out.split('\n').filter((l) => l.startsWith(fx.mbr4k)).map((l) => l.trim().split(/\s+/));
+  const rows = out
+    .split('\n')
+    .filter((l) => l.startsWith(fx.mbr4k))
+    .map((l) => l.trim().split(/\s+/));
   t.is(rows.length, 4);
   t.deepEqual(
     ours.partitions.map((p) => [p.index, p.start, p.size, parseInt(p.type, 16)]),
-    rows.map(([dev, start, sectors, id]) => [Number(dev!.slice(fx.mbr4k.length)), Number(start) * 4096, Number(sectors) * 4096, parseInt(id!, 16)]),
+    rows.map(([dev, start, sectors, id]) => [
+      Number(dev!.slice(fx.mbr4k.length)),
+      Number(start) * 4096,
+      Number(sectors) * 4096,
+      parseInt(id!, 16),
+    ]),
   );
   // Forcing 512-byte sectors reads the same bytes the way sfdisk does: the logical chain is not there.
   const src = await FileBlockSource.open(fx.mbr4k);
@@ -84,7 +104,7 @@ test('MBR with 4096-byte sectors: the sector size is inferred and the table matc
   }
 });
 
-test('each partition\'s filesystem type, label and UUID equal blkid -p at its offset', async (t) => {
+test("each partition's filesystem type, label and UUID equal blkid -p at its offset", async (t) => {
   const fx = await partitionFixtures();
   const seen = new Set<string>();
   for (const disk of [fx.mbr, fx.gpt, fx.gpt4k, fx.mbr4k]) {
@@ -92,7 +112,11 @@ test('each partition\'s filesystem type, label and UUID equal blkid -p at its of
     for (const p of ours.partitions) {
       if (p.extended) continue;
       const expected = await blkidIdentity(disk, p.start, p.size);
-      t.deepEqual({ type: p.filesystem, label: p.label, uuid: p.filesystemUuid }, { type: undefined, label: undefined, uuid: undefined, ...expected }, `${disk} p${p.index}`);
+      t.deepEqual(
+        { type: p.filesystem, label: p.label, uuid: p.filesystemUuid },
+        { type: undefined, label: undefined, uuid: undefined, ...expected },
+        `${disk} p${p.index}`,
+      );
       if (expected.type) seen.add(expected.type);
     }
   }

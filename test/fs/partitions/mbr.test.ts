@@ -73,7 +73,10 @@ test('a truncated disk keeps its readable partitions and warns about the rest', 
   const d = await damaged(() => [], 20 * 1024 * 1024);
   try {
     const table = (await readPartitionTable(d.src))!;
-    t.deepEqual(table.partitions.map((p) => p.index), [1, 2, 3, 4]);
+    t.deepEqual(
+      table.partitions.map((p) => p.index),
+      [1, 2, 3, 4],
+    );
     t.is(table.partitions[0]!.filesystem, 'vfat');
     t.is(table.warnings.length, 4);
     t.regex(table.warnings.join('\n'), /partition 2 \(sectors 34816–51199\) extends beyond the end of the disk/);
@@ -92,7 +95,10 @@ test('an MBR whose boot code carries a FAT BPB (as GRUB keeps one) is still an M
   try {
     const table = (await readPartitionTable(d.src))!;
     t.is(table.scheme, 'mbr');
-    t.deepEqual(table.partitions.map((p) => p.index), [1, 2, 3, 4, 5, 6, 7]);
+    t.deepEqual(
+      table.partitions.map((p) => p.index),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
   } finally {
     await d.close();
   }

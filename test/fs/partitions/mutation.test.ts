@@ -31,7 +31,12 @@ interface Mutation {
 const mutationArb: fc.Arbitrary<Mutation> = fc.record({
   region: fc.nat(7),
   // Bias towards the first sectors and entries of each region, where the structures are.
-  at: fc.oneof(fc.integer({ min: 0, max: 1023 }), fc.integer({ min: 0, max: 16 * 1024 }), fc.integer({ min: 0, max: REGION - 1 }), fc.integer({ min: REGION - 1024, max: REGION - 1 })),
+  at: fc.oneof(
+    fc.integer({ min: 0, max: 1023 }),
+    fc.integer({ min: 0, max: 16 * 1024 }),
+    fc.integer({ min: 0, max: REGION - 1 }),
+    fc.integer({ min: REGION - 1024, max: REGION - 1 }),
+  ),
   value: fc.integer({ min: 1, max: 255 }),
   set: fc.boolean(),
 });
@@ -77,7 +82,8 @@ function checkTable(table: PartitionTable | null): string | undefined {
   if (table === null) return undefined;
   const seen = new Set<number>();
   for (const p of table.partitions) {
-    if (!Number.isSafeInteger(p.start) || !Number.isSafeInteger(p.size) || p.start < 0 || p.size < 0) return `bad extent ${p.start}+${p.size}`;
+    if (!Number.isSafeInteger(p.start) || !Number.isSafeInteger(p.size) || p.start < 0 || p.size < 0)
+      return `bad extent ${p.start}+${p.size}`;
     if (!Number.isSafeInteger(p.index) || p.index < 1 || seen.has(p.index)) return `bad index ${p.index}`;
     seen.add(p.index);
   }
@@ -99,14 +105,24 @@ for (const [name, [ss, runs]] of Object.entries(disks) as Array<[keyof typeof di
       await fc.assert(
         fc.asyncProperty(
           fc.array(mutationArb, { minLength: 1, maxLength: 24 }),
-          fc.oneof({ weight: 3, arbitrary: fc.constant(base.size) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: REGION }) }, { weight: 1, arbitrary: fc.integer({ min: base.size - REGION, max: base.size }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: base.size }) }),
+          fc.oneof(
+            { weight: 3, arbitrary: fc.constant(base.size) },
+            { weight: 1, arbitrary: fc.integer({ min: 0, max: REGION }) },
+            { weight: 1, arbitrary: fc.integer({ min: base.size - REGION, max: base.size }) },
+            { weight: 1, arbitrary: fc.integer({ min: 0, max: base.size }) },
+          ),
           fc.boolean(),
           async (mutations, size, recrc) => {
             const head = Buffer.from(head0);
             const tail = Buffer.from(tail0);
             const ebrCopies = ebrs.map((e) => ({ offset: e.offset, data: Buffer.from(e.data) }));
             for (const m of mutations) {
-              const buf = m.region === 0 || ebrCopies.length === 0 ? head : m.region === 1 ? tail : ebrCopies[(m.region - 2) % ebrCopies.length]!.data;
+              const buf =
+                m.region === 0 || ebrCopies.length === 0
+                  ? head
+                  : m.region === 1
+                    ? tail
+                    : ebrCopies[(m.region - 2) % ebrCopies.length]!.data;
               const at = m.at % buf.length;
               buf[at] = m.set ? m.value : buf[at]! ^ m.value;
             }

@@ -44,7 +44,10 @@ test('every partition read through its window equals dd of the disk at that offs
 /** A parent that records calls, to see the translation. */
 class Recorder implements BlockSource {
   calls: string[] = [];
-  constructor(readonly size: number, private readonly map: Extent[]) {}
+  constructor(
+    readonly size: number,
+    private readonly map: Extent[],
+  ) {}
   async read(offset: number, length: number) {
     this.calls.push(`read ${offset}+${length}`);
     return Buffer.alloc(length, 7);
@@ -86,7 +89,7 @@ test('a window running past its parent is clipped to the parent', async (t) => {
   t.throws(() => new WindowSource(parent, -1, 5));
 });
 
-test('extents of a partition on a sparse file match the file\'s holes', async (t) => {
+test("extents of a partition on a sparse file match the file's holes", async (t) => {
   const fx = await partitionFixtures();
   const src = await FileBlockSource.open(fx.gpt);
   try {
@@ -94,11 +97,20 @@ test('extents of a partition on a sparse file match the file\'s holes', async (t
     const p = table.partitions.find((x) => x.filesystem === 'ext4')!;
     const win = openPartition(src, p);
     const ext = await win.extents(0, win.size);
-    t.is(ext.reduce((n, e) => n + e.length, 0), win.size);
+    t.is(
+      ext.reduce((n, e) => n + e.length, 0),
+      win.size,
+    );
     t.is(ext[0]!.offset, 0);
-    t.true(ext.some((e) => e.kind === 'hole'), 'a fresh ext4 in a sparse file has holes');
+    t.true(
+      ext.some((e) => e.kind === 'hole'),
+      'a fresh ext4 in a sparse file has holes',
+    );
     const direct = await src.extents(p.start, p.size);
-    t.deepEqual(ext, direct.map((e) => ({ ...e, offset: e.offset - p.start })));
+    t.deepEqual(
+      ext,
+      direct.map((e) => ({ ...e, offset: e.offset - p.start })),
+    );
   } finally {
     await src.close();
   }

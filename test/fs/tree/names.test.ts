@@ -10,11 +10,13 @@ test('escaping removes / and NUL, never yields . or .., and keeps distinct names
   t.is(escapeName('.'), '%2E');
   t.is(escapeName('..'), '%2E%2E');
   t.is(escapeName(''), '%00');
-  fc.assert(fc.property(fc.string({ maxLength: 60 }), fc.string({ maxLength: 60 }), (a, b) => {
-    const ea = escapeName(a);
-    if (ea.includes('/') || ea.includes('\0') || ea === '.' || ea === '..' || ea === '') return false;
-    return a === b || ea !== escapeName(b);
-  }));
+  fc.assert(
+    fc.property(fc.string({ maxLength: 60 }), fc.string({ maxLength: 60 }), (a, b) => {
+      const ea = escapeName(a);
+      if (ea.includes('/') || ea.includes('\0') || ea === '.' || ea === '..' || ea === '') return false;
+      return a === b || ea !== escapeName(b);
+    }),
+  );
 });
 
 test('names longer than 255 bytes are cut on a character boundary', (t) => {
@@ -29,8 +31,10 @@ test('collisions get ~N suffixes before the extension, never clashing with real 
   t.deepEqual(uniqueNames(['a.img', 'a.img', 'a.img']), ['a.img', 'a~2.img', 'a~3.img']);
   t.deepEqual(uniqueNames(['x', 'x', 'x~2']), ['x', 'x~3', 'x~2']);
   t.deepEqual(uniqueNames(['disk.img'], ['disk.img']), ['disk~2.img']);
-  fc.assert(fc.property(fc.array(fc.constantFrom('a', 'a~2', 'b.c', 'b~2.c', '.x'), { maxLength: 12 }), (names) => {
-    const out = uniqueNames(names);
-    return new Set(out).size === out.length && out.length === names.length;
-  }));
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom('a', 'a~2', 'b.c', 'b~2.c', '.x'), { maxLength: 12 }), (names) => {
+      const out = uniqueNames(names);
+      return new Set(out).size === out.length && out.length === names.length;
+    }),
+  );
 });

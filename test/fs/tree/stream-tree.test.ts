@@ -50,7 +50,10 @@ function countingCatalog(paths: string[]): { catalog: StreamCatalog; reads: () =
 test('listing the root opens no stream; touching a stream directory reads only its partition table', async (t) => {
   const c = countingCatalog([fx.disk, fx.disk]);
   const tree = new StreamTree(c.catalog);
-  t.deepEqual((await tree.readdir('/')).map((e) => e.name), ['disk.img', 'disk~2.img']);
+  t.deepEqual(
+    (await tree.readdir('/')).map((e) => e.name),
+    ['disk.img', 'disk~2.img'],
+  );
   const node = await tree.lookup('/disk.img');
   t.is(node.type, 'directory');
   t.is(c.opens(), 0);

@@ -14,7 +14,9 @@ export type Target = { port: number; host?: string } | { path: string };
 /** u64 little-endian fields, in order. */
 export function u64s(...values: Array<number | bigint>): Buffer {
   const b = Buffer.alloc(8 * values.length);
-  values.forEach((v, i) => b.writeBigUInt64LE(BigInt(v), 8 * i));
+  values.forEach((v, i) => {
+    b.writeBigUInt64LE(BigInt(v), 8 * i);
+  });
   return b;
 }
 

@@ -50,5 +50,8 @@ test('a read of a corrupt slab gets EIO with length 0; the session and other ran
   t.true((await c.read(4096, 4096)).data.equals(victim.subarray(4096, 8192)), 'other connections are unaffected');
   await c.close();
   t.true(s.logs().some((l) => l.msg === 'read from source failed part-way through a long reply; closing connection'));
-  t.true(s.logs().some((l) => l.msg === 'read from source failed; answered EIO'), 'logged at error');
+  t.true(
+    s.logs().some((l) => l.msg === 'read from source failed; answered EIO'),
+    'logged at error',
+  );
 });

@@ -75,11 +75,15 @@ export async function packProxyFixture(dir: string): Promise<{ disk: ProxyDisk; 
 
 /** Runs `diskarc serve --json …` as its own process (as a user does; it dies with this one) and waits for its ready line. */
 export async function serveChild(args: string[]): Promise<ServeChild> {
-  const child = spawn(process.execPath, [main, 'serve', '--json', '--exit-with-parent', '--log-level', 'debug', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [main, 'serve', '--json', '--exit-with-parent', '--log-level', 'debug', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   const ready = await new Promise<{ listening: Listening[] }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve not ready after 20 s: ${stderr}`)), 20000);
     child.stdout!.on('data', (d: Buffer) => {

@@ -42,7 +42,8 @@ async function parallelReader(stop: Promise<void>): Promise<number> {
     const length = 4096 + Math.floor(r() * MiB);
     const offset = Math.floor(r() * (disk.data.length - length));
     const reply = await c.read(offset, length);
-    if (reply.errorno !== 0n || !reply.data.equals(disk.data.subarray(offset, offset + length))) throw new Error(`parallel read ${n} at ${offset}+${length} wrong`);
+    if (reply.errorno !== 0n || !reply.data.equals(disk.data.subarray(offset, offset + length)))
+      throw new Error(`parallel read ${n} at ${offset}+${length} wrong`);
     n++;
   }
   await c.close();
@@ -67,16 +68,22 @@ function fuzzRequest(r: () => number, size: number): { bytes: Buffer[]; expect: 
     const length = Math.floor(r() * 65536);
     const where = r();
     const offset = where < 0.6 ? BigInt(Math.floor(r() * size)) : where < 0.8 ? BigInt(size - Math.floor(r() * 70000)) : u64();
-    return { bytes: [u64s(REQ.READ, offset < 0n ? 0n : offset, length)], expect: { reply: 'read', offset: offset < 0n ? 0n : offset, length } };
+    return {
+      bytes: [u64s(REQ.READ, offset < 0n ? 0n : offset, length)],
+      expect: { reply: 'read', offset: offset < 0n ? 0n : offset, length },
+    };
   }
-  if (pick < 0.5) return { bytes: [u64s(REQ.READ, u64(), (1n << 40n) + u64() % (1n << 20n))], expect: { reply: 'len-error' } };
+  if (pick < 0.5) return { bytes: [u64s(REQ.READ, u64(), (1n << 40n) + (u64() % (1n << 20n)))], expect: { reply: 'len-error' } };
   if (pick < 0.6) {
     const n = Math.floor(r() * 9000);
     return { bytes: [u64s(REQ.WRITE, u64(), n), Buffer.alloc(n, 0xee)], expect: { reply: 'len-error' } };
   }
   if (pick < 0.67) {
     const ranges = Math.floor(r() * 8);
-    return { bytes: [u64s(r() < 0.5 ? REQ.UNMAP : REQ.ZERO, ranges * 16), Buffer.alloc(ranges * 16, 7)], expect: { reply: 'u64', value: EBADF } };
+    return {
+      bytes: [u64s(r() < 0.5 ? REQ.UNMAP : REQ.ZERO, ranges * 16), Buffer.alloc(ranges * 16, 7)],
+      expect: { reply: 'u64', value: EBADF },
+    };
   }
   if (pick < 0.71) {
     const n = Math.floor(r() * 600);
@@ -110,7 +117,8 @@ async function checkReply(c: ProxyClient, e: Expect, size: number, data: Buffer)
     }
     case 'read': {
       const h = await c.recv(16);
-      if (h.readBigUInt64LE(0) !== 0n || h.readBigUInt64LE(8) !== BigInt(e.length)) throw new Error(`READ header ${h.toString('hex')} for ${e.length}`);
+      if (h.readBigUInt64LE(0) !== 0n || h.readBigUInt64LE(8) !== BigInt(e.length))
+        throw new Error(`READ header ${h.toString('hex')} for ${e.length}`);
       const got = await c.recv(e.length);
       const want = Buffer.alloc(e.length);
       if (e.offset < BigInt(size)) data.copy(want, 0, Number(e.offset), Math.min(size, Number(e.offset) + e.length));
@@ -139,41 +147,46 @@ async function checkReply(c: ProxyClient, e: Expect, size: number, data: Buffer)
   }
 }
 
-test('10^4 fuzzed requests get the documented replies or close only their connection; a parallel client reads exact bytes throughout', async (t) => {
-  let release!: () => void;
-  const stop = new Promise<void>((r) => (release = r));
-  const reader = parallelReader(stop);
-  const r = rng(2024);
-  let requests = 0;
-  let closedByServer = 0;
-  let connections = 0;
-  const run = async (): Promise<void> => {
-    const c = await ProxyClient.connect(target);
-    const expects: Expect[] = [];
-    for (let i = 0; i < 40; i++) {
-      const q = fuzzRequest(r, disk.data.length);
-      c.send(...q.bytes);
-      expects.push(q.expect);
-      requests++;
-      if (q.final) break;
-    }
-    for (const e of expects) await checkReply(c, e, disk.data.length, disk.data);
-    if (expects[expects.length - 1]!.reply === 'closed') closedByServer++;
-    else await c.close();
-  };
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (requests < 10_000) {
-      connections++;
-      await run();
-    }
-  }));
-  release();
-  const parallel = await reader;
-  t.true(requests >= 10_000, `${requests} requests`);
-  t.true(closedByServer > 100, `${closedByServer} connections ended by CLOSE or an oversized request`);
-  t.log(`${requests} fuzzed requests on ${connections} connections, ${closedByServer} ended by the server; ${parallel} parallel reads`);
-  t.true(parallel > 10, `${parallel} parallel reads`);
-});
+test(
+  '10^4 fuzzed requests get the documented replies or close only their connection; a parallel client ' + 'reads exact bytes throughout',
+  async (t) => {
+    let release!: () => void;
+    const stop = new Promise<void>((r) => (release = r));
+    const reader = parallelReader(stop);
+    const r = rng(2024);
+    let requests = 0;
+    let closedByServer = 0;
+    let connections = 0;
+    const run = async (): Promise<void> => {
+      const c = await ProxyClient.connect(target);
+      const expects: Expect[] = [];
+      for (let i = 0; i < 40; i++) {
+        const q = fuzzRequest(r, disk.data.length);
+        c.send(...q.bytes);
+        expects.push(q.expect);
+        requests++;
+        if (q.final) break;
+      }
+      for (const e of expects) await checkReply(c, e, disk.data.length, disk.data);
+      if (expects[expects.length - 1]!.reply === 'closed') closedByServer++;
+      else await c.close();
+    };
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (requests < 10_000) {
+          connections++;
+          await run();
+        }
+      }),
+    );
+    release();
+    const parallel = await reader;
+    t.true(requests >= 10_000, `${requests} requests`);
+    t.true(closedByServer > 100, `${closedByServer} connections ended by CLOSE or an oversized request`);
+    t.log(`${requests} fuzzed requests on ${connections} connections, ${closedByServer} ended by the server; ${parallel} parallel reads`);
+    t.true(parallel > 10, `${parallel} parallel reads`);
+  },
+);
 
 test('garbage, truncated requests and half-sent payloads close only their own connection', async (t) => {
   let release!: () => void;
@@ -208,38 +221,55 @@ test('garbage, truncated requests and half-sent payloads close only their own co
   await c.close();
 });
 
-test('SIGTERM in the middle of reads: the reply being sent completes, a half-received request is dropped, exit 0, socket file removed', async (t) => {
-  const sock = join(dir, 'term.sock');
-  const s = await serveChild(['-a', archive, '--proxy-socket', sock, '-s', 'disk', '--proxy', '127.0.0.1:0', '-s', 'disk:p2']);
-  t.true(await access(sock).then(() => true, () => false));
-  const c = await ProxyClient.connect({ path: sock });
-  let good = 0;
-  let ended = '';
-  const loop = (async () => {
-    for (let i = 0; ; i++) {
-      const offset = (i * 3 * MiB) % (disk.data.length - 8 * MiB);
-      try {
-        const reply = await c.read(offset, 8 * MiB);
-        t.true(reply.data.equals(disk.data.subarray(offset, offset + 8 * MiB)), `read ${i}`);
-        good++;
-      } catch (e) {
-        ended = (e as Error).message;
-        return;
+test(
+  'SIGTERM in the middle of reads: the reply being sent completes, a half-received request is dropped, ' + 'exit 0, socket file removed',
+  async (t) => {
+    const sock = join(dir, 'term.sock');
+    const s = await serveChild(['-a', archive, '--proxy-socket', sock, '-s', 'disk', '--proxy', '127.0.0.1:0', '-s', 'disk:p2']);
+    t.true(
+      await access(sock).then(
+        () => true,
+        () => false,
+      ),
+    );
+    const c = await ProxyClient.connect({ path: sock });
+    let good = 0;
+    let ended = '';
+    const loop = (async () => {
+      for (let i = 0; ; i++) {
+        const offset = (i * 3 * MiB) % (disk.data.length - 8 * MiB);
+        try {
+          const reply = await c.read(offset, 8 * MiB);
+          t.true(reply.data.equals(disk.data.subarray(offset, offset + 8 * MiB)), `read ${i}`);
+          good++;
+        } catch (e) {
+          ended = (e as Error).message;
+          return;
+        }
       }
-    }
-  })();
-  // A second client stuck half-way through a request must not hold the shutdown up.
-  const stuck = await ProxyClient.connect({ path: sock });
-  stuck.send(u64s(REQ.WRITE, 0, 65536), Buffer.alloc(1000));
-  while (good < 3) await new Promise((r) => setTimeout(r, 5));
-  s.child.kill('SIGTERM');
-  await loop;
-  // The connection ends between replies: a reply cut part-way would show as bytes received.
-  t.regex(ended, /closed with 0 of 16 bytes/);
-  const exit = await s.exited;
-  t.deepEqual(exit, { code: 0, signal: null });
-  t.false(await access(sock).then(() => true, () => false), 'socket file removed');
-  t.true(s.logs().some((l) => l.msg === 'stopped'));
-  t.false(s.logs().some((l) => /grace period over/.test(String(l.msg))), 'nothing had to be cut after the grace period');
-  await stuck.closed;
-});
+    })();
+    // A second client stuck half-way through a request must not hold the shutdown up.
+    const stuck = await ProxyClient.connect({ path: sock });
+    stuck.send(u64s(REQ.WRITE, 0, 65536), Buffer.alloc(1000));
+    while (good < 3) await new Promise((r) => setTimeout(r, 5));
+    s.child.kill('SIGTERM');
+    await loop;
+    // The connection ends between replies: a reply cut part-way would show as bytes received.
+    t.regex(ended, /closed with 0 of 16 bytes/);
+    const exit = await s.exited;
+    t.deepEqual(exit, { code: 0, signal: null });
+    t.false(
+      await access(sock).then(
+        () => true,
+        () => false,
+      ),
+      'socket file removed',
+    );
+    t.true(s.logs().some((l) => l.msg === 'stopped'));
+    t.false(
+      s.logs().some((l) => /grace period over/.test(String(l.msg))),
+      'nothing had to be cut after the grace period',
+    );
+    await stuck.closed;
+  },
+);

@@ -25,21 +25,63 @@ test.after.always(async () => cleanup?.());
 
 const tcp = (port: number) => ({ kind: 'listener' as const, endpoint: { kind: 'tcp' as const, host: '127.0.0.1', port } });
 
-test('listeners take the -s after them; consecutive listeners share it; a group without -s takes the one before the first listener', (t) => {
-  t.deepEqual(
-    groupProxyOptions([tcp(1), { kind: 'listener', endpoint: { kind: 'unix', path: '/s' } }, { kind: 'stream', ref: 'a:p2' }, tcp(2), { kind: 'stream', ref: 'b' }, { kind: 'offset', value: 512 }]).map((l) => l.export),
-    [{ stream: 'a', partition: 2 }, { stream: 'a', partition: 2 }, { stream: 'b', offset: 512 }],
-  );
-  t.deepEqual(groupProxyOptions([{ kind: 'stream', ref: 'a' }, { kind: 'length', value: 4096 }, tcp(1)]).map((l) => l.export), [{ stream: 'a', length: 4096 }]);
-  t.deepEqual(groupProxyOptions([tcp(1)]).map((l) => l.export), [{}]);
-  t.deepEqual(groupProxyOptions([{ kind: 'stream', ref: 'a' }, { kind: 'stream', ref: 'b' }]), [], 'no listener, nothing for the proxy');
-  t.throws(() => groupProxyOptions([{ kind: 'stream', ref: 'a' }, { kind: 'stream', ref: 'b' }, tcp(1)]), { message: /Several -s/ });
-  t.throws(() => groupProxyOptions([tcp(1), { kind: 'stream', ref: 'a' }, { kind: 'stream', ref: 'b' }]), { message: /several -s/ });
-  t.throws(() => groupProxyOptions([{ kind: 'offset', value: 1 }]), { message: /--offset and --length/ });
-});
+test(
+  'listeners take the -s after them; consecutive listeners share it; a group without -s takes the one ' + 'before the first listener',
+  (t) => {
+    t.deepEqual(
+      groupProxyOptions([
+        tcp(1),
+        { kind: 'listener', endpoint: { kind: 'unix', path: '/s' } },
+        { kind: 'stream', ref: 'a:p2' },
+        tcp(2),
+        { kind: 'stream', ref: 'b' },
+        { kind: 'offset', value: 512 },
+      ]).map((l) => l.export),
+      [
+        { stream: 'a', partition: 2 },
+        { stream: 'a', partition: 2 },
+        { stream: 'b', offset: 512 },
+      ],
+    );
+    t.deepEqual(
+      groupProxyOptions([{ kind: 'stream', ref: 'a' }, { kind: 'length', value: 4096 }, tcp(1)]).map((l) => l.export),
+      [{ stream: 'a', length: 4096 }],
+    );
+    t.deepEqual(
+      groupProxyOptions([tcp(1)]).map((l) => l.export),
+      [{}],
+    );
+    t.deepEqual(
+      groupProxyOptions([
+        { kind: 'stream', ref: 'a' },
+        { kind: 'stream', ref: 'b' },
+      ]),
+      [],
+      'no listener, nothing for the proxy',
+    );
+    t.throws(() => groupProxyOptions([{ kind: 'stream', ref: 'a' }, { kind: 'stream', ref: 'b' }, tcp(1)]), { message: /Several -s/ });
+    t.throws(() => groupProxyOptions([tcp(1), { kind: 'stream', ref: 'a' }, { kind: 'stream', ref: 'b' }]), { message: /several -s/ });
+    t.throws(() => groupProxyOptions([{ kind: 'offset', value: 1 }]), { message: /--offset and --length/ });
+  },
+);
 
 test('an id prefix and the -s-before form work; the exported bytes are the chosen disk', async (t) => {
-  const s = await serveChild(['-a', archive, '--proxy', '127.0.0.1:0', '-s', diskId.slice(0, 6), '--proxy', '127.0.0.1:0', '-s', 'disk:p1', '--offset', '1MiB', '--length', '64k']);
+  const s = await serveChild([
+    '-a',
+    archive,
+    '--proxy',
+    '127.0.0.1:0',
+    '-s',
+    diskId.slice(0, 6),
+    '--proxy',
+    '127.0.0.1:0',
+    '-s',
+    'disk:p1',
+    '--offset',
+    '1MiB',
+    '--length',
+    '64k',
+  ]);
   try {
     const [whole, window] = s.listening.map(targetOf);
     const a = await ProxyClient.connect(whole!);

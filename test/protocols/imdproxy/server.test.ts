@@ -24,12 +24,34 @@ test.before(async () => {
   const tcp = '127.0.0.1:0';
   // Several listeners in one process, each exporting what the -s after it says.
   served = await serveChild([
-    '-a', packed.archive,
-    '--proxy', tcp, '--proxy-socket', join(t.dir, 'proxy.sock'), '-s', 'disk',
-    '--proxy', tcp, '-s', 'disk:p1',
-    '--proxy', tcp, '-s', 'disk:p2',
-    '--proxy', tcp, '-s', 'disk', '--offset', String(WINDOW.offset), '--length', String(WINDOW.length),
-    '--proxy', tcp, '-s', 'other',
+    '-a',
+    packed.archive,
+    '--proxy',
+    tcp,
+    '--proxy-socket',
+    join(t.dir, 'proxy.sock'),
+    '-s',
+    'disk',
+    '--proxy',
+    tcp,
+    '-s',
+    'disk:p1',
+    '--proxy',
+    tcp,
+    '-s',
+    'disk:p2',
+    '--proxy',
+    tcp,
+    '-s',
+    'disk',
+    '--offset',
+    String(WINDOW.offset),
+    '--length',
+    String(WINDOW.length),
+    '--proxy',
+    tcp,
+    '-s',
+    'other',
   ]);
   const [disk, unix, p1, p2, window, other] = served.listening.map(targetOf);
   at = { disk: disk!, unix: unix!, p1: p1!, p2: p2!, window: window!, other: other! };
@@ -43,7 +65,14 @@ test.after.always(async () => {
 test('the ready line lists each proxy listener with what it exports, and no NBD listener', (t) => {
   t.deepEqual(
     served.listening.map((l) => [l.protocol, l.export]),
-    [['proxy', 'disk'], ['proxy', 'disk'], ['proxy', 'disk/p1'], ['proxy', 'disk/p2'], ['proxy', `disk@${WINDOW.offset}+${WINDOW.length}`], ['proxy', 'other']],
+    [
+      ['proxy', 'disk'],
+      ['proxy', 'disk'],
+      ['proxy', 'disk/p1'],
+      ['proxy', 'disk/p2'],
+      ['proxy', `disk@${WINDOW.offset}+${WINDOW.length}`],
+      ['proxy', 'other'],
+    ],
   );
 });
 
@@ -53,7 +82,7 @@ async function randomReads(target: Target, expected: Buffer, count: number, seed
   const r = rng(seed);
   let bytes = 0;
   for (let i = 0; i < count; i++) {
-    const length = Math.min(expected.length, Math.round(512 * Math.pow(maxLength / 512, r())));
+    const length = Math.min(expected.length, Math.round(512 * (maxLength / 512) ** r()));
     let offset: number;
     if (i % 2 === 0) offset = Math.floor(r() * (expected.length - length + 1));
     else {
@@ -95,7 +124,10 @@ test('1000 random reads of 512 B – 8 MiB over the Unix socket equal the origin
 });
 
 test('partition exports: INFO gives the partition size, reads are the partition bytes', async (t) => {
-  for (const [target, p] of [[at.p1, fx.disk.partitions[0]!], [at.p2, fx.disk.partitions[1]!]] as const) {
+  for (const [target, p] of [
+    [at.p1, fx.disk.partitions[0]!],
+    [at.p2, fx.disk.partitions[1]!],
+  ] as const) {
     const c = await ProxyClient.connect(target);
     t.is((await c.info()).size, BigInt(p.size));
     await c.close();
@@ -116,30 +148,34 @@ test('an --offset/--length window: INFO gives its length, reads are those bytes,
   t.pass();
 });
 
-test('reads past the end: zero-padded to the requested length (as devio), whole reads beyond it all zeros; a read over 4 GiB − 1 is EINVAL', async (t) => {
-  const other = fx.other;
-  const c = await ProxyClient.connect(at.other);
-  const size = other.length;
-  const cross = await c.read(size - 300, 4096);
-  t.is(cross.errorno, 0n);
-  t.is(cross.data.length, 4096);
-  t.true(cross.data.subarray(0, 300).equals(other.subarray(size - 300)));
-  t.true(cross.data.subarray(300).equals(Buffer.alloc(4096 - 300)));
-  const beyond = await c.read(size + MiB, 8192);
-  t.is(beyond.errorno, 0n);
-  t.true(beyond.data.equals(Buffer.alloc(8192)));
-  const far = await c.read(2n ** 63n, 512);
-  t.true(far.errorno === 0n && far.data.equals(Buffer.alloc(512)));
-  // The driver's loop over such a read ends with the full length (no second request needed).
-  t.is((await c.readLikeDriver(size - 512, 1024)).length, 1024);
-  const empty = await c.read(0, 0);
-  t.deepEqual([empty.errorno, empty.data.length], [0n, 0]);
-  const huge = await c.read(0, 2n ** 32n);
-  t.true(huge.errorno !== 0n, 'a read over the maximum is an error');
-  t.is(huge.data.length, 0, 'an error reply carries length 0');
-  t.true((await c.read(100, 1000)).data.equals(other.subarray(100, 1100)), 'the session is still usable');
-  await c.close();
-});
+test(
+  'reads past the end: zero-padded to the requested length (as devio), whole reads beyond it all ' +
+    'zeros; a read over 4 GiB − 1 is EINVAL',
+  async (t) => {
+    const other = fx.other;
+    const c = await ProxyClient.connect(at.other);
+    const size = other.length;
+    const cross = await c.read(size - 300, 4096);
+    t.is(cross.errorno, 0n);
+    t.is(cross.data.length, 4096);
+    t.true(cross.data.subarray(0, 300).equals(other.subarray(size - 300)));
+    t.true(cross.data.subarray(300).equals(Buffer.alloc(4096 - 300)));
+    const beyond = await c.read(size + MiB, 8192);
+    t.is(beyond.errorno, 0n);
+    t.true(beyond.data.equals(Buffer.alloc(8192)));
+    const far = await c.read(2n ** 63n, 512);
+    t.true(far.errorno === 0n && far.data.equals(Buffer.alloc(512)));
+    // The driver's loop over such a read ends with the full length (no second request needed).
+    t.is((await c.readLikeDriver(size - 512, 1024)).length, 1024);
+    const empty = await c.read(0, 0);
+    t.deepEqual([empty.errorno, empty.data.length], [0n, 0]);
+    const huge = await c.read(0, 2n ** 32n);
+    t.true(huge.errorno !== 0n, 'a read over the maximum is an error');
+    t.is(huge.data.length, 0, 'an error reply carries length 0');
+    t.true((await c.read(100, 1000)).data.equals(other.subarray(100, 1100)), 'the session is still usable');
+    await c.close();
+  },
+);
 
 test('a READ longer than the disk (40 MiB, as one IRP over TCP may ask) is sent whole: the disk, then zeros', async (t) => {
   const c = await ProxyClient.connect(at.disk);
@@ -172,7 +208,13 @@ test('UNMAP, ZERO, SCSI, SHARED, CONNECT, NULL and unknown codes are refused in 
     t.true((await c.read(SLAB - 100, 200)).data.equals(fx.disk.data.subarray(SLAB - 100, SLAB + 100)), `usable after ${what}`);
     t.is(c.pending, 0, `no stray bytes after ${what}`);
   };
-  t.is(await c.ranges(REQ.UNMAP, [[0, 4096], [MiB, 512]]), EBADF);
+  t.is(
+    await c.ranges(REQ.UNMAP, [
+      [0, 4096],
+      [MiB, 512],
+    ]),
+    EBADF,
+  );
   await check('UNMAP');
   t.is(await c.ranges(REQ.ZERO, [[8192, 4096]]), EBADF);
   await check('ZERO');
@@ -212,7 +254,11 @@ test('CLOSE and EOF both end the session; other sessions carry on', async (t) =>
   t.true((await c.read(0, 4096)).data.equals(fx.disk.data.subarray(0, 4096)));
   await c.close();
   // The server's own account of how each session ended.
-  const ends = () => served.logs().filter((l) => l.msg === 'client session ended').map((l) => l.how);
+  const ends = () =>
+    served
+      .logs()
+      .filter((l) => l.msg === 'client session ended')
+      .map((l) => l.how);
   for (let i = 0; i < 50 && !(ends().includes('close') && ends().includes('eof')); i++) await new Promise((r) => setTimeout(r, 20));
   t.true(ends().includes('close') && ends().includes('eof'), JSON.stringify(ends()));
 });

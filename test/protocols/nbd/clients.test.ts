@@ -30,7 +30,12 @@ const nbdsh = (args: string[], timeoutMs?: number) => run('/usr/bin/python3', ['
 test('nbdinfo --list shows every stream by name and by id with its size', async (t) => {
   const r = await run('nbdinfo', ['--list', '--json', server.unixUri('')]);
   t.is(r.code, 0, r.stderr);
-  const listed = new Map<string, number>((JSON.parse(r.stdout) as { exports: Array<{ 'export-name': string; 'export-size': number }> }).exports.map((e) => [e['export-name'], e['export-size']]));
+  const listed = new Map<string, number>(
+    (JSON.parse(r.stdout) as { exports: Array<{ 'export-name': string; 'export-size': number }> }).exports.map((e) => [
+      e['export-name'],
+      e['export-size'],
+    ]),
+  );
   for (const d of disks) {
     t.is(listed.get(d.name), d.data.length, `export ${d.name}`);
     t.is(listed.get(d.id), d.data.length, `export ${d.id}`);
@@ -52,7 +57,8 @@ test('nbdinfo --map of the sparse disk reports exactly the source extents, holes
   for (const region of d.layout!.regions) {
     const mid = region.offset + Math.floor(region.length / 2);
     if (region.kind === 'hole') t.is(typeAt(mid), 3, `hole at ${region.offset}`);
-    if (region.kind === 'random' || region.kind === 'text' || region.kind === 'repeated') t.is(typeAt(mid), 0, `${region.kind} at ${region.offset}`);
+    if (region.kind === 'random' || region.kind === 'text' || region.kind === 'repeated')
+      t.is(typeAt(mid), 0, `${region.kind} at ${region.offset}`);
   }
 });
 
@@ -85,7 +91,12 @@ function parseHexDump(text: string): Map<number, number> {
     const m = /^([0-9a-f]{8}):\s+((?:[0-9a-f]{2}\s)+)/.exec(line);
     if (!m) continue;
     const base = parseInt(m[1]!, 16);
-    m[2]!.trim().split(/\s+/).forEach((h, i) => bytes.set(base + i, parseInt(h, 16)));
+    m[2]!
+      .trim()
+      .split(/\s+/)
+      .forEach((h, i) => {
+        bytes.set(base + i, parseInt(h, 16));
+      });
   }
   return bytes;
 }
@@ -124,7 +135,7 @@ test('16 concurrent clients reading different exports and ranges get the right b
     const rnd = prng(32, 100 + i);
     const ranges = Array.from({ length: 6 }, (_, k) => {
       const len = 1 + (rnd.readUInt32LE(k * 4) % Math.min(d.data.length, 1 << 20));
-      const off = rnd.readUInt32LE((k + 1) * 4 % 28) % (d.data.length - len + 1);
+      const off = rnd.readUInt32LE(((k + 1) * 4) % 28) % (d.data.length - len + 1);
       return [off, len] as [number, number];
     });
     const code = `import hashlib\nfor off, n in ${JSON.stringify(ranges)}:\n    print(hashlib.sha256(h.pread(n, off)).hexdigest())`;
@@ -133,7 +144,11 @@ test('16 concurrent clients reading different exports and ranges get the right b
   });
   for (const { r, d, ranges } of await Promise.all(jobs)) {
     t.is(r.code, 0, r.stderr);
-    const want = ranges.map(([off, len]) => createHash('sha256').update(d.data.subarray(off, off + len)).digest('hex'));
+    const want = ranges.map(([off, len]) =>
+      createHash('sha256')
+        .update(d.data.subarray(off, off + len))
+        .digest('hex'),
+    );
     t.deepEqual(r.stdout.trim().split('\n'), want, d.name);
   }
 });
@@ -162,11 +177,16 @@ test('a write attempt gets EPERM from the server (libnbd strict mode off, so the
   t.is(again.code, 0);
 });
 
-test('partitions of an archived disk are exports NAME/pN and ID/pN whose bytes are the partition\'s', async (t) => {
+test("partitions of an archived disk are exports NAME/pN and ID/pN whose bytes are the partition's", async (t) => {
   const d = disks.find((x) => x.sparse)!;
   const r = await run('nbdinfo', ['--list', '--json', server.unixUri('')]);
   t.is(r.code, 0, r.stderr);
-  const listed = new Map<string, number>((JSON.parse(r.stdout) as { exports: Array<{ 'export-name': string; 'export-size': number }> }).exports.map((e) => [e['export-name'], e['export-size']]));
+  const listed = new Map<string, number>(
+    (JSON.parse(r.stdout) as { exports: Array<{ 'export-name': string; 'export-size': number }> }).exports.map((e) => [
+      e['export-name'],
+      e['export-size'],
+    ]),
+  );
   for (const p of d.layout!.partitions) {
     t.is(listed.get(`${d.name}/p${p.index}`), p.size, `${d.name}/p${p.index} listed with its size`);
     const out = join(dir, `part-${p.index}.img`);

@@ -71,7 +71,10 @@ test('corrupt slab data gives EIO for the affected reads only; a broken stream m
       t.is((await m.option(OPT.GO, RawNbd.infoData('brokenmap'))).pop()!.type, REP.ACK);
       m.request(CMD.READ, 0, 512 * 1024, 1n);
       const replies = await m.structuredReply(1n);
-      t.true(replies.some((r) => r.type >= 0x8000), 'reading a truncated map fails with an error chunk');
+      t.true(
+        replies.some((r) => r.type >= 0x8000),
+        'reading a truncated map fails with an error chunk',
+      );
     } else {
       t.is(last.type, REP.ERR_UNKNOWN);
       t.regex(last.data.toString(), /cannot open export "brokenmap"/);

@@ -62,7 +62,15 @@ export async function openFixtureDisks(dir: string): Promise<{ server: TestServe
       if (last && last.type === type) last.length += e.length;
       else expectedMap.push({ offset: e.offset, length: e.length, type });
     }
-    disks.push({ id, name: input.name, path: input.path, data: await readFile(input.path), sparse: input.layout !== undefined, layout: input.layout, expectedMap });
+    disks.push({
+      id,
+      name: input.name,
+      path: input.path,
+      data: await readFile(input.path),
+      sparse: input.layout !== undefined,
+      layout: input.layout,
+      expectedMap,
+    });
   }
   return { server, disks };
 }

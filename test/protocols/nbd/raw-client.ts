@@ -3,8 +3,26 @@
 // headers, oversized lengths, pipelined floods) and inspect replies byte by byte.
 import { connect, type Socket } from 'node:net';
 
-export const OPT = { EXPORT_NAME: 1, ABORT: 2, LIST: 3, INFO: 6, GO: 7, STRUCTURED_REPLY: 8, LIST_META: 9, SET_META: 10, EXTENDED_HEADERS: 11 } as const;
-export const REP = { ACK: 1, SERVER: 2, INFO: 3, META_CONTEXT: 4, ERR_UNSUP: 0x80000001, ERR_INVALID: 0x80000003, ERR_UNKNOWN: 0x80000006 } as const;
+export const OPT = {
+  EXPORT_NAME: 1,
+  ABORT: 2,
+  LIST: 3,
+  INFO: 6,
+  GO: 7,
+  STRUCTURED_REPLY: 8,
+  LIST_META: 9,
+  SET_META: 10,
+  EXTENDED_HEADERS: 11,
+} as const;
+export const REP = {
+  ACK: 1,
+  SERVER: 2,
+  INFO: 3,
+  META_CONTEXT: 4,
+  ERR_UNSUP: 0x80000001,
+  ERR_INVALID: 0x80000003,
+  ERR_UNKNOWN: 0x80000006,
+} as const;
 export const CMD = { READ: 0, WRITE: 1, DISC: 2, FLUSH: 3, TRIM: 4, CACHE: 5, WRITE_ZEROES: 6, BLOCK_STATUS: 7 } as const;
 
 export type Reply =
@@ -128,7 +146,9 @@ export class RawNbd {
     b.writeUInt32BE(n.length, 0);
     n.copy(b, 4);
     b.writeUInt16BE(requests.length, 4 + n.length);
-    requests.forEach((r, i) => b.writeUInt16BE(r, 6 + n.length + 2 * i));
+    requests.forEach((r, i) => {
+      b.writeUInt16BE(r, 6 + n.length + 2 * i);
+    });
     return b;
   }
 
@@ -151,7 +171,10 @@ export class RawNbd {
   }
 
   /** Full handshake to transmission; returns export size and transmission flags. */
-  async open(name: string, opts: { structured?: boolean; blockStatus?: boolean; extended?: boolean } = {}): Promise<{ size: bigint; flags: number }> {
+  async open(
+    name: string,
+    opts: { structured?: boolean; blockStatus?: boolean; extended?: boolean } = {},
+  ): Promise<{ size: bigint; flags: number }> {
     await this.greet();
     if (opts.extended) {
       const r = await this.option(OPT.EXTENDED_HEADERS);
@@ -199,7 +222,13 @@ export class RawNbd {
     if (magic === 0x668e33ef) {
       const h = await this.read(16, timeoutMs);
       const length = h.readUInt32BE(12);
-      return { kind: 'chunk', flags: h.readUInt16BE(0), type: h.readUInt16BE(2), cookie: h.readBigUInt64BE(4), payload: await this.read(length, timeoutMs) };
+      return {
+        kind: 'chunk',
+        flags: h.readUInt16BE(0),
+        type: h.readUInt16BE(2),
+        cookie: h.readBigUInt64BE(4),
+        payload: await this.read(length, timeoutMs),
+      };
     }
     if (magic === 0x6e8a278c) {
       const h = await this.read(28, timeoutMs);
@@ -222,7 +251,8 @@ export class RawNbd {
     const out: Array<{ type: number; payload: Buffer }> = [];
     for (;;) {
       const r = await this.reply();
-      if (r.kind !== 'chunk' || r.cookie !== cookie) throw new Error(`unexpected reply ${JSON.stringify({ kind: r.kind, cookie: String(r.cookie) })}`);
+      if (r.kind !== 'chunk' || r.cookie !== cookie)
+        throw new Error(`unexpected reply ${JSON.stringify({ kind: r.kind, cookie: String(r.cookie) })}`);
       out.push({ type: r.type, payload: r.payload });
       if (r.flags & 1) return out;
     }

@@ -56,7 +56,10 @@ test('handshake: fixed newstyle + NO_ZEROES; option errors leave the connection 
   t.is(listMeta[0]!.type, REP.META_CONTEXT);
   t.is(listMeta[0]!.data.subarray(4).toString(), 'base:allocation');
   const setMeta = await c.option(OPT.SET_META, RawNbd.metaData('odd.bin', ['base:allocation', 'qemu:dirty-bitmap:x']));
-  t.deepEqual(setMeta.map((r) => r.type), [REP.META_CONTEXT, REP.ACK]);
+  t.deepEqual(
+    setMeta.map((r) => r.type),
+    [REP.META_CONTEXT, REP.ACK],
+  );
   const go = await c.option(OPT.GO, RawNbd.infoData('odd.bin', [3]));
   t.is(go[go.length - 1]!.type, REP.ACK);
   const info = new Map(go.filter((r) => r.type === REP.INFO).map((r) => [r.data.readUInt16BE(0), r.data]));
@@ -173,7 +176,10 @@ test('structured READ: holes come as OFFSET_HOLE chunks, DF forces one data chun
   const len = 2 * MiB;
   c.request(CMD.READ, off, len, 1n);
   const chunks = await c.structuredReply(1n);
-  t.true(chunks.some((x) => x.type === 2), 'an OFFSET_HOLE chunk');
+  t.true(
+    chunks.some((x) => x.type === 2),
+    'an OFFSET_HOLE chunk',
+  );
   t.true(assembleRead(chunks, off, len).equals(sample.subarray(off, off + len)));
   c.request(CMD.READ, off, len, 2n, 1 << 2);
   const df = await c.structuredReply(2n);
@@ -225,7 +231,8 @@ test('pipelined requests all get their replies (possibly out of order) with the 
       order.push(r.cookie);
     }
   }
-  for (const [cookie, [off, len]] of want) t.true(assembleRead(got.get(cookie)!, off, len).equals(sample.subarray(off, off + len)), `cookie ${cookie}`);
+  for (const [cookie, [off, len]] of want)
+    t.true(assembleRead(got.get(cookie)!, off, len).equals(sample.subarray(off, off + len)), `cookie ${cookie}`);
   c.destroy();
 });
 
@@ -268,7 +275,9 @@ test('a client that floods reads without reading replies is held back, not buffe
 });
 
 test('garbage, truncated and fuzzed input closes only the offending connections while nbdcopy keeps being served', async (t) => {
-  const copy = run('nbdcopy', ['--requests=4', '--request-size=65536', server.unixUri('sample.img'), join(dir, 'fuzz-copy.img')], { timeoutMs: 120000 });
+  const copy = run('nbdcopy', ['--requests=4', '--request-size=65536', server.unixUri('sample.img'), join(dir, 'fuzz-copy.img')], {
+    timeoutMs: 120000,
+  });
   // A valid session prefix (greeting answer, STRUCTURED_REPLY, GO odd.bin, a READ), then mutated.
   const good = (() => {
     const parts: Buffer[] = [];
@@ -300,10 +309,11 @@ test('garbage, truncated and fuzzed input closes only the offending connections 
         await c.read(18);
         let bytes: Buffer;
         const k = rnd.readUInt32LE(i * 4);
-        if (i % 3 === 0) bytes = prng(1 + (k % 600), k); // pure noise
+        if (i % 3 === 0)
+          bytes = prng(1 + (k % 600), k); // pure noise
         else {
           bytes = Buffer.from(good);
-          for (let m = 0; m < 1 + (k % 4); m++) bytes[(k >>> (m * 3)) % bytes.length] ^= 1 << m % 8;
+          for (let m = 0; m < 1 + (k % 4); m++) bytes[(k >>> (m * 3)) % bytes.length] ^= 1 << (m % 8);
           if (i % 3 === 2) bytes = bytes.subarray(0, k % bytes.length); // truncated
         }
         c.send(bytes);
@@ -350,7 +360,10 @@ test('extended headers: 32-byte requests, extended replies echoing the offset, B
     chunks.push({ type: r.type, payload: r.payload });
     if (r.flags & 1) break;
   }
-  t.true(chunks.some((x) => x.type === 2), 'holes still come as OFFSET_HOLE');
+  t.true(
+    chunks.some((x) => x.type === 2),
+    'holes still come as OFFSET_HOLE',
+  );
   t.true(assembleRead(chunks, off, len).equals(sample.subarray(off, off + len)));
 
   c.request(CMD.BLOCK_STATUS, 0, 16 * MiB, 2n);
