@@ -1,11 +1,11 @@
 // The IMDPROXY server: each listener (TCP or Unix socket) exports one disk; every accepted client
 // gets a ProxySession on it. Listeners share one reply-byte budget and connection limit, and shut
 // down gracefully (stop accepting, let the reply being sent finish, then cut what remains).
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { lstat, unlink } from 'node:fs/promises';
+import { raiseSendBuffer, removeStaleSocket } from '../wire/unix-socket.js';
+import { createServer, type Server, type Socket } from 'node:net';
+import { unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { DiskarcError } from '../../src/errors.js';
-import { native } from '../../native/index.js';
 import { ByteBudget } from '../nbd/byte-budget.js';
 import { defaultProxyLimits, type ProxyLimits } from './limits.js';
 import { ProxySession, type ProxyExport } from './session.js';
@@ -121,38 +121,5 @@ export class ProxyServer {
     for (const { listening } of this.listeners) {
       if (listening.endpoint.kind === 'unix') await unlink(listening.endpoint.path).catch(() => {});
     }
-  }
-}
-
-/** A socket file nobody listens on (left by a killed server) is removed; a live one is an error. */
-async function removeStaleSocket(path: string): Promise<void> {
-  const st = await lstat(path).catch(() => undefined);
-  if (!st) return;
-  if (!st.isSocket()) throw new DiskarcError('ESERVER', `${path} exists and is not a socket; refusing to replace it`, { path });
-  const live = await new Promise<boolean>((resolve) => {
-    const s = createConnection(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-  if (live) throw new DiskarcError('ESERVER', `another server is listening on ${path}`, { path });
-  await unlink(path);
-}
-
-/**
- * A 1 MiB read reply goes to the kernel in one write when the Unix socket's send buffer holds it
- * (the default is 208 KiB). TCP sockets keep their autotuning. The kernel caps it at wmem_max.
- */
-const REPLY_SEND_BUFFER = 4 * 1024 * 1024;
-
-function raiseSendBuffer(socket: Socket, log: Logger): void {
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) return;
-  try {
-    native.setSendBuffer(fd, REPLY_SEND_BUFFER);
-  } catch (e) {
-    log.debug({ err: e }, 'could not raise the socket send buffer');
   }
 }
